@@ -1,0 +1,165 @@
+"""Topolab's settings: one file, every deployment choice read from the environment.
+
+Environment variables (all optional):
+
+- ``TOPOLAB_DATA_DIR``: where the SQLite database and the generated secret key live
+  (default ``var/`` in the checkout).
+- ``DATABASE_URL``: a PostgreSQL (or other) database instead of SQLite.
+- ``REDIS_URL``: the Celery broker, result backend and lease store
+  (default ``redis://127.0.0.1:6379/0``).
+- ``TOPOLAB_SITE``: the value of the ``topolab.site`` label on everything this
+  installation creates, so that two installations (or a test run) on one Docker
+  Engine never clean up each other's containers (default ``default``).
+- ``TOPOLAB_QUEUE``: the Celery queue of this host's lab worker (default ``lab.<hostname>``).
+- ``TOPOLAB_DEBUG``: ``1`` turns on Django's debug mode.
+- ``TOPOLAB_ALLOWED_HOSTS``: comma-separated host names the web tier answers to.
+"""
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("TOPOLAB_DATA_DIR", BASE_DIR / "var"))
+
+
+def _secret_key() -> str:
+    """Read the secret key from the environment or from a file made once in DATA_DIR."""
+    if os.environ.get("TOPOLAB_SECRET_KEY"):
+        return os.environ["TOPOLAB_SECRET_KEY"]
+    key_file = DATA_DIR / "secret_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("TOPOLAB_DEBUG", "") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("TOPOLAB_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "topology",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "labsite.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "labsite.wsgi.application"
+ASGI_APPLICATION = "labsite.asgi.application"
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+else:
+    # The web tier, the root worker and the CLI share this file: WAL lets readers
+    # go on while the worker writes events, and IMMEDIATE transactions with a
+    # generous timeout turn lock contention into waiting instead of errors.
+    _sqlite_options = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("TOPOLAB_DATABASE_PATH", str(DATA_DIR / "topolab.sqlite3")),
+            "OPTIONS": _sqlite_options,
+            "TEST": {"NAME": os.environ.get("TOPOLAB_TEST_DATABASE_PATH", str(DATA_DIR / "test.sqlite3"))},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"topology": {"handlers": ["console"], "level": os.environ.get("TOPOLAB_LOG_LEVEL", "INFO")}},
+}
+
+# --- Redis and Celery -------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+TOPOLAB_QUEUE = os.environ.get("TOPOLAB_QUEUE", f"lab.{socket.gethostname()}")
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = TOPOLAB_QUEUE
+CELERY_TASK_ACKS_LATE = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Labs ---------------------------------------------------------------------
+TOPOLAB_SITE = os.environ.get("TOPOLAB_SITE", "default")
+
+# Limits a document may not exceed (the spec's "server's node and link limits").
+TOPOLAB_MAX_NODES = int(os.environ.get("TOPOLAB_MAX_NODES", "500"))
+TOPOLAB_MAX_LINKS = int(os.environ.get("TOPOLAB_MAX_LINKS", "2000"))
+
+# Per-node resources: the default when a node asks for nothing, and the cap
+# when it asks for more.
+TOPOLAB_DEFAULT_RESOURCES = {"cpus": 1.0, "memory_mb": 256, "pids": 256}
+TOPOLAB_MAX_RESOURCES = {
+    "cpus": float(os.environ.get("TOPOLAB_MAX_CPUS", "2")),
+    "memory_mb": int(os.environ.get("TOPOLAB_MAX_MEMORY_MB", "2048")),
+    "pids": int(os.environ.get("TOPOLAB_MAX_PIDS", "4096")),
+}
+
+# How many containers Docker starts at once: past about 4 on 2 cores, starting
+# more in parallel only adds contention.
+TOPOLAB_START_CONCURRENCY = int(os.environ.get("TOPOLAB_START_CONCURRENCY", "4"))
+TOPOLAB_NETLINK_CONCURRENCY = int(os.environ.get("TOPOLAB_NETLINK_CONCURRENCY", "8"))

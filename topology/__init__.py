@@ -1,0 +1,1 @@
+"""The Topolab app: topologies, labs, the lab engine and the command line."""

@@ -1,0 +1,115 @@
+"""Reading and checking ``topolab/v1`` documents: the public contract of Topolab.
+
+Use :func:`validate` (or :func:`loads` for raw JSON text). It never raises on a
+bad document: it returns every problem, each with the JSON path it is about.
+:func:`dump` gives back the document as the user wrote it (unset defaults stay
+unset), so export then import is a round trip.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from .checks import Limits, Problem, check_document, check_parts
+from .models import FORMAT, KINDS, MAX_DOCUMENT_BYTES, Document, Link, Node
+from .messages import problems_from_validation_error
+
+__all__ = [
+    "FORMAT", "KINDS", "Document", "DocumentError", "Limits", "Link", "Node", "Problem", "Validation",
+    "dump", "loads", "parse", "validate",
+]
+
+
+@dataclass
+class Validation:
+    """The outcome of checking a document: the typed document when it has no errors."""
+
+    document: Document | None
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.ok,
+            "errors": [p.as_dict() for p in self.errors],
+            "warnings": [p.as_dict() for p in self.warnings],
+        }
+
+
+class DocumentError(ValueError):
+    """A document was rejected; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def _typed_items(data: dict, key: str, model: type) -> list[tuple[int, Any]]:
+    """The items of ``data[key]`` that pass their own type checks, with their indexes."""
+    items = data.get(key)
+    if not isinstance(items, list):
+        return []
+    typed = []
+    for i, item in enumerate(items):
+        try:
+            typed.append((i, model.model_validate(item)))
+        except ValidationError:
+            pass
+    return typed
+
+
+def validate(data: Any, limits: Limits | None = None) -> Validation:
+    """Check a parsed JSON value against the whole format; never raises for bad input."""
+    limits = limits or Limits()
+    if not isinstance(data, dict):
+        return Validation(None, [Problem("", "a topolab/v1 document is a JSON object")])
+    try:
+        document = Document.model_validate(data)
+    except ValidationError as exc:
+        errors = problems_from_validation_error(exc)
+        # Cross-document rules still run over the parts that are well typed, so
+        # that one run reports every problem instead of one kind at a time.
+        nodes = _typed_items(data, "nodes", Node)
+        links = _typed_items(data, "links", Link)
+        raw_nodes = data.get("nodes") if isinstance(data.get("nodes"), list) else []
+        names = {n.get("name") for n in raw_nodes if isinstance(n, dict) and isinstance(n.get("name"), str)}
+        more, _ = check_parts(nodes, links, names, limits)
+        # Warnings drawn from part of a document would mislead (a node whose
+        # only link is mistyped is not really unlinked), so they wait.
+        return Validation(None, errors + [p for p in more if p not in errors])
+    errors, warnings = check_document(document, limits)
+    return Validation(None if errors else document, errors, warnings)
+
+
+def loads(text: str | bytes, limits: Limits | None = None) -> Validation:
+    """Check a document given as JSON text (size and syntax first)."""
+    size = len(text.encode("utf-8") if isinstance(text, str) else text)
+    if size > MAX_DOCUMENT_BYTES:
+        return Validation(None, [Problem("", f"the document is {size} bytes; the limit is {MAX_DOCUMENT_BYTES} (5 MiB)")])
+    try:
+        data = json.loads(text)
+    except UnicodeDecodeError:
+        return Validation(None, [Problem("", "the document is not UTF-8 text")])
+    except json.JSONDecodeError as exc:
+        return Validation(None, [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")])
+    return validate(data, limits)
+
+
+def parse(data: Any, limits: Limits | None = None) -> Document:
+    """The typed document, or :class:`DocumentError` listing every problem."""
+    result = validate(data, limits)
+    if not result.ok:
+        raise DocumentError(result.errors)
+    return result.document
+
+
+def dump(document: Document) -> dict[str, Any]:
+    """The document as JSON data, with only the keys its author set."""
+    return document.model_dump(mode="json", exclude_unset=True)
