@@ -1,0 +1,1 @@
+"""Helpers of the ``manage.py lab`` command: output formatting and waiting for operations."""

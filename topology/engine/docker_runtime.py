@@ -1,0 +1,159 @@
+"""The container runtime: the only module that imports docker. Root-only.
+
+Every container is made with no network (``network_mode="none"``), the lab's
+labels, a memory and a pids limit, Docker's default capabilities plus the ones
+its kind needs, never privileged.
+"""
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from dataclasses import dataclass
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+
+class RuntimeStepError(RuntimeError):
+    """A Docker operation failed; the message says what and why, in a user's words."""
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """What cleanup and status need to know of a container."""
+
+    id: str
+    name: str
+    labels: dict
+    state: str
+
+
+def _explain(exc: DockerException) -> str:
+    if isinstance(exc, APIError) and exc.explanation:
+        return str(exc.explanation)
+    return str(exc)
+
+
+def _tar_of(files) -> bytes:
+    """A tar archive of ``(path, content, mode)`` files, paths relative to ``/``."""
+    buf = io.BytesIO()
+    now = time.time()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, content, mode in files:
+            data = content.encode("utf-8")
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = now
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class DockerRuntime:
+    """Creates, starts, inspects, runs commands in and removes lab containers."""
+
+    def __init__(self, client: docker.DockerClient | None = None):
+        try:
+            self.client = client or docker.from_env(timeout=120)
+            self.api = self.client.api
+        except DockerException as exc:
+            raise RuntimeStepError(f"cannot reach the Docker Engine: {_explain(exc)}") from None
+
+    # Create a container (not started) with its files already in place; returns its ID.
+    def create(self, *, name, image, labels, env, command, cpus, memory_mb, pids, capabilities, files=()) -> str:
+        host_config = self.api.create_host_config(
+            network_mode="none",
+            nano_cpus=int(cpus * 1e9),
+            mem_limit=f"{memory_mb}m",
+            memswap_limit=f"{memory_mb}m",
+            pids_limit=pids,
+            cap_add=list(capabilities),
+            init=True,
+            # Node state lives in the lab document, not in the container: a
+            # stopped container is never restarted behind the worker's back.
+            restart_policy={"Name": "no"},
+        )
+        try:
+            created = self.api.create_container(
+                image=image, name=name, hostname=labels.get("topolab.node", name), labels=labels,
+                environment=dict(env), command=list(command), host_config=host_config,
+                network_disabled=False, detach=True, tty=False, stdin_open=False,
+            )
+        except ImageNotFound:
+            raise RuntimeStepError(
+                f"image '{image}' is not on this host (build the node images with 'manage.py lab images --build')"
+            ) from None
+        except APIError as exc:
+            if exc.status_code == 404 and "image" in str(exc.explanation).lower():
+                raise RuntimeStepError(f"image '{image}' is not on this host") from None
+            raise RuntimeStepError(f"cannot create container: {_explain(exc)}") from None
+        container_id = created["Id"]
+        if files:
+            try:
+                self.api.put_archive(container_id, "/", _tar_of(files))
+            except APIError as exc:
+                raise RuntimeStepError(f"cannot put files into the container: {_explain(exc)}") from None
+        return container_id
+
+    # Start a created container and return its main process's PID (its namespaces).
+    def start(self, container_id: str) -> int:
+        try:
+            self.api.start(container_id)
+            state = self.api.inspect_container(container_id)["State"]
+        except DockerException as exc:
+            raise RuntimeStepError(f"cannot start container: {_explain(exc)}") from None
+        if not state.get("Running") or not state.get("Pid"):
+            raise RuntimeStepError(f"the container stopped at once (exit code {state.get('ExitCode')})")
+        return int(state["Pid"])
+
+    # The PID of a running container's main process, or None when it is not running.
+    def pid(self, container_id: str) -> int | None:
+        try:
+            state = self.api.inspect_container(container_id)["State"]
+        except NotFound:
+            return None
+        return int(state["Pid"]) if state.get("Running") and state.get("Pid") else None
+
+    # Containers carrying all the given label filters ("key=value").
+    def list(self, label_filters: list[str]) -> list[ContainerInfo]:
+        found = self.api.containers(all=True, filters={"label": label_filters})
+        return [
+            ContainerInfo(id=c["Id"], name=(c.get("Names") or ["?"])[0].lstrip("/"),
+                          labels=c.get("Labels") or {}, state=c.get("State", ""))
+            for c in found
+        ]
+
+    # Remove a container, whatever its state; False when it was already gone.
+    def remove(self, container_id: str) -> bool:
+        try:
+            self.api.remove_container(container_id, force=True, v=True)
+            return True
+        except NotFound:
+            return False
+        except APIError as exc:
+            if exc.status_code == 409 and "already in progress" in str(exc.explanation):
+                return True
+            raise RuntimeStepError(f"cannot remove container: {_explain(exc)}") from None
+
+    # Run argv (a list, no shell of ours) in a running container: (exit code, output).
+    def exec(self, container_id: str, argv: list[str], *, stream=None, user: str = "") -> int:
+        try:
+            handle = self.api.exec_create(container_id, list(argv), stdout=True, stderr=True, user=user)
+            output = self.api.exec_start(handle["Id"], stream=True, demux=False)
+            for chunk in output:
+                if stream is not None:
+                    stream(chunk)
+            return int(self.api.exec_inspect(handle["Id"])["ExitCode"] or 0)
+        except NotFound:
+            raise RuntimeStepError("the node's container is gone") from None
+        except APIError as exc:
+            raise RuntimeStepError(f"cannot run the command: {_explain(exc)}") from None
+
+    # True when the image is present on this host.
+    def has_image(self, image: str) -> bool:
+        try:
+            self.api.inspect_image(image)
+            return True
+        except ImageNotFound:
+            return False

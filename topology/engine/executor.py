@@ -1,0 +1,205 @@
+"""Runs a plan: the steps of a phase concurrently, phases in order; undoes everything on failure.
+
+The executor knows nothing of Django: it reports each step to a callback and
+leaves recording to its caller. Its runtime and netlink parts are passed in,
+so unit tests can run it against fakes while integration tests use the real
+Docker Engine and kernel.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from . import names
+from .plan import (AddRoute, ConfigureInterface, CreateBridge, CreateContainer, CreateLink, ExecSequence, Impair,
+                   Plan, SetSysctls, StartContainer, Step)
+
+log = logging.getLogger(__name__)
+OUTPUT_TAIL = 2000  # characters of a failed command's output kept in its reason
+
+
+class StepFailed(RuntimeError):
+    """A step of a build failed; the build was undone. ``step`` says which."""
+
+    def __init__(self, step: Step, reason: str):
+        self.step = step
+        self.reason = reason
+        super().__init__(f"{step.title}: {reason}")
+
+
+@dataclass
+class Report:
+    """One event of an operation: a step (or a whole phase) started, ended well or failed."""
+
+    step: str
+    status: str  # "started" | "ok" | "failed" | "info"
+    node: str = ""
+    message: str = ""
+    elapsed_ms: int | None = None
+    index: int | None = None
+    total: int | None = None
+
+
+Reporter = Callable[[Report], None]
+
+
+class Network(Protocol):
+    """What the executor needs of the kernel (see :mod:`netlink`)."""
+
+    def create_veth(self, pid, ifname, peer_pid, peer_ifname, alias): ...
+    def create_bridge(self, pid, name, alias): ...
+    def configure_interface(self, pid, ifname, **kwargs): ...
+    def set_sysctls(self, pid, values): ...
+    def add_route(self, pid, to, via=None, dev=None): ...
+    def impair(self, pid, ifname, **kwargs): ...
+    def host_interfaces_with_alias(self, prefix): ...
+    def delete_host_interface(self, name): ...
+
+
+@dataclass
+class Build:
+    """What a build has made so far: container IDs and main PIDs by node."""
+
+    containers: dict[str, str] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+
+
+class Executor:
+    """Builds and tears down labs with a container runtime and a netlink module."""
+
+    def __init__(self, runtime, network: Network, *, site: str, start_concurrency: int = 4,
+                 netlink_concurrency: int = 8):
+        self.runtime = runtime
+        self.network = network
+        self.site = site
+        self.start_concurrency = start_concurrency
+        self.netlink_concurrency = netlink_concurrency
+
+    # -- build ---------------------------------------------------------------
+    def deploy(self, lab_id: int, plan: Plan, report: Reporter) -> Build:
+        """Run every phase; on the first failure, tear the lab down and raise :class:`StepFailed`."""
+        build = Build()
+        total = len(plan)
+        done = 0
+        try:
+            for phase in plan.phases:
+                started = time.monotonic()
+                report(Report(step=phase.name, status="started", index=done, total=total))
+                workers = self.start_concurrency if isinstance(phase.steps[0], (CreateContainer, StartContainer)) \
+                    else self.netlink_concurrency
+                self._run_phase(phase.steps, build, report, workers, done, total)
+                done += len(phase)
+                report(Report(step=phase.name, status="ok", index=done, total=total,
+                              elapsed_ms=int((time.monotonic() - started) * 1000)))
+        except StepFailed as failure:
+            report(Report(step="undo", status="started", message=f"{failure.step.title} failed; removing what was built"))
+            self.teardown(lab_id, report)
+            raise
+        return build
+
+    def _run_phase(self, steps, build: Build, report: Reporter, workers: int, done: int, total: int) -> None:
+        failures: list[StepFailed] = []
+
+        def run(position_step):
+            position, step = position_step
+            if failures:
+                return  # a sibling failed: start nothing new
+            started = time.monotonic()
+            try:
+                self._run_step(step, build)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reported, undone step
+                reason = str(exc) or type(exc).__name__
+                failure = exc if isinstance(exc, StepFailed) else StepFailed(step, reason)
+                failures.append(failure)
+                report(Report(step=step.title, status="failed", node=step.node, message=failure.reason,
+                              elapsed_ms=int((time.monotonic() - started) * 1000), index=done + position,
+                              total=total))
+                return
+            report(Report(step=step.title, status="ok", node=step.node, index=done + position + 1, total=total,
+                          elapsed_ms=int((time.monotonic() - started) * 1000)))
+
+        if len(steps) == 1 or workers <= 1:
+            for item in enumerate(steps):
+                run(item)
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(steps)), thread_name_prefix="topolab") as pool:
+                list(pool.map(run, enumerate(steps)))
+        if failures:
+            raise failures[0]
+
+    def _pid(self, build: Build, node: str) -> int:
+        return build.pids[node]
+
+    def _run_step(self, step: Step, build: Build) -> None:
+        net = self.network
+        if isinstance(step, CreateContainer):
+            build.containers[step.node] = self.runtime.create(
+                name=step.container, image=step.image, labels=step.labels, env=step.env, command=step.command,
+                cpus=step.cpus, memory_mb=step.memory_mb, pids=step.pids, capabilities=step.capabilities,
+                files=step.files,
+            )
+        elif isinstance(step, StartContainer):
+            build.pids[step.node] = self.runtime.start(build.containers[step.node])
+        elif isinstance(step, CreateLink):
+            net.create_veth(self._pid(build, step.node), step.interface, self._pid(build, step.peer_node),
+                            step.peer_interface, step.alias)
+        elif isinstance(step, CreateBridge):
+            net.create_bridge(self._pid(build, step.node), step.bridge, step.alias)
+        elif isinstance(step, SetSysctls):
+            net.set_sysctls(self._pid(build, step.node), list(step.values))
+        elif isinstance(step, ConfigureInterface):
+            net.configure_interface(self._pid(build, step.node), step.interface, addresses=step.addresses,
+                                    mac=step.mac, mtu=step.mtu, up=step.up, master=step.master)
+        elif isinstance(step, AddRoute):
+            net.add_route(self._pid(build, step.node), step.to, via=step.via, dev=step.dev)
+        elif isinstance(step, Impair):
+            net.impair(self._pid(build, step.node), step.interface, delay_ms=step.delay_ms,
+                       jitter_ms=step.jitter_ms, loss_percent=step.loss_percent, rate_kbit=step.rate_kbit)
+        elif isinstance(step, ExecSequence):
+            for command in step.commands:
+                self._exec(build.containers[step.node], command, step)
+        else:  # pragma: no cover - a new step type without an executor branch is a programming error
+            raise TypeError(f"no executor for {type(step).__name__}")
+
+    def _exec(self, container_id: str, command: str, step: Step) -> None:
+        chunks: list[bytes] = []
+        code = self.runtime.exec(container_id, ["/bin/sh", "-c", command], stream=chunks.append)
+        if code != 0:
+            output = b"".join(chunks).decode("utf-8", "replace")[-OUTPUT_TAIL:].strip()
+            raise StepFailed(step, f"'{command}' exited with code {code}" + (f": {output}" if output else ""))
+
+    # -- teardown ------------------------------------------------------------
+    def teardown(self, lab_id: int, report: Reporter) -> list[str]:
+        """Remove every container and interface of a lab, whatever state it is in. Idempotent.
+
+        Containers are found by label and removed in parallel (their veth ends
+        die with their namespaces); then any interface left in the host
+        namespace with this lab's alias goes too. Returns what was removed.
+        """
+        started = time.monotonic()
+        found = self.runtime.list(names.lab_filter(self.site, lab_id))
+        removed: list[str] = []
+        report(Report(step="remove containers", status="started", total=len(found), index=0))
+
+        def remove(info):
+            t0 = time.monotonic()
+            if self.runtime.remove(info.id):
+                removed.append(info.name)
+            node = info.labels.get(names.LABEL_NODE, "")
+            report(Report(step=f"remove {node or info.name}", status="ok", node=node,
+                          elapsed_ms=int((time.monotonic() - t0) * 1000)))
+
+        if found:
+            with ThreadPoolExecutor(max_workers=min(self.start_concurrency * 2, len(found)),
+                                    thread_name_prefix="topolab-rm") as pool:
+                list(pool.map(remove, found))
+        alias = names.interface_alias(self.site, lab_id)
+        for ifname, ifalias in self.network.host_interfaces_with_alias(alias):
+            if ifalias == alias and self.network.delete_host_interface(ifname):
+                removed.append(f"interface {ifname}")
+        report(Report(step="remove containers", status="ok", total=len(found), index=len(found),
+                      elapsed_ms=int((time.monotonic() - started) * 1000)))
+        return removed

@@ -1,0 +1,234 @@
+"""``manage.py lab``: import, export, list, inspect, deploy, destroy, exec into and clean up labs.
+
+Deploy and destroy go through the root worker (the same path as the web
+tier); ``exec``, ``gc`` and ``images`` act on this host's Docker Engine
+directly and so need root.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from ... import services, spec
+from ...cli.progress import follow
+from ...models import Lab, LabState, Topology
+
+EXIT_INVALID = 2
+
+
+class Command(BaseCommand):
+    """The ``lab`` command and its subcommands."""
+
+    help = "Drive Topolab labs from the command line."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+        def with_user(p):
+            p.add_argument("--user", help="owner of the topology (default: the first superuser)")
+            return p
+
+        p = with_user(sub.add_parser("import", help="read a topolab/v1 file (- for standard input)"))
+        p.add_argument("file")
+        p.add_argument("--replace", action="store_true", help="overwrite a topology of the same name")
+
+        p = with_user(sub.add_parser("export", help="print a topology's document"))
+        p.add_argument("name")
+
+        with_user(sub.add_parser("list", help="topologies and their labs' state"))
+
+        p = with_user(sub.add_parser("status", help="a lab's state, nodes, containers and interfaces"))
+        p.add_argument("name")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+
+        for action, what in (("deploy", "build"), ("destroy", "tear down")):
+            p = with_user(sub.add_parser(action, help=f"queue the {what} of a lab on the root worker"))
+            p.add_argument("name")
+            p.add_argument("--wait", action="store_true", help="follow it step by step; exit 1 if it fails")
+            p.add_argument("--timeout", type=float, default=900, help="seconds --wait waits (default 900)")
+
+        p = with_user(sub.add_parser("exec", help="run a command in a node: lab exec NAME NODE -- CMD [ARG...]"))
+        p.add_argument("name")
+        p.add_argument("node")
+        p.add_argument("argv", nargs=argparse.REMAINDER)
+
+        sub.add_parser("gc", help="remove what Topolab made that no lab owns (after a crash)")
+
+        p = sub.add_parser("images", help="list the node images; --build builds missing or outdated ones")
+        p.add_argument("--build", action="store_true")
+        p.add_argument("--force", action="store_true", help="with --build: rebuild even when up to date")
+
+    def handle(self, *args, action, **options):
+        getattr(self, "do_" + action)(**options)
+
+    # -- helpers -------------------------------------------------------------
+    def _user(self, username: str | None):
+        users = get_user_model().objects
+        if username:
+            try:
+                return users.get(username=username)
+            except users.model.DoesNotExist:
+                raise CommandError(f"no user named '{username}'") from None
+        first = users.filter(is_superuser=True).order_by("id").first()
+        if first is None:
+            raise CommandError("no --user given and no superuser exists (run 'manage.py ensure_admin')")
+        return first
+
+    def _topology(self, name: str, username: str | None) -> Topology:
+        user = self._user(username)
+        try:
+            return Topology.objects.select_related("lab", "owner").get(owner=user, name=name)
+        except Topology.DoesNotExist:
+            raise CommandError(f"{user.get_username()} has no topology named '{name}' (see 'lab list')") from None
+
+    def _refused(self, exc: services.ServiceError):
+        for problem in exc.problems:
+            self.stderr.write(str(problem))
+        raise CommandError(exc.message if not exc.problems else f"{exc.message} ({len(exc.problems)} problem"
+                           f"{'s' if len(exc.problems) != 1 else ''})",
+                           returncode=EXIT_INVALID if exc.status == 400 else 1)
+
+    # -- subcommands ---------------------------------------------------------
+    def do_import(self, file, user, replace, **_):
+        owner = self._user(user)
+        try:
+            text = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=EXIT_INVALID) from None
+        result = spec.loads(text, services.limits())
+        if not result.ok:
+            for problem in result.errors:
+                self.stderr.write(str(problem))
+            raise CommandError(f"{file}: {len(result.errors)} problem{'s' if len(result.errors) != 1 else ''}, "
+                               "nothing saved", returncode=EXIT_INVALID)
+        try:
+            topology = services.import_topology(owner, json.loads(text), replace=replace)
+        except services.ServiceError as exc:
+            self._refused(exc)
+        for warning in result.warnings:
+            self.stderr.write(f"warning: {warning}")
+        self.stdout.write(f"imported '{topology.name}' for {owner.get_username()} "
+                          f"({topology.node_count} nodes, {topology.link_count} links)")
+
+    def do_export(self, name, user, **_):
+        topology = self._topology(name, user)
+        self.stdout.write(json.dumps(topology.document, indent=2))
+
+    def do_list(self, user, **_):
+        owner = self._user(user)
+        rows = Topology.objects.filter(owner=owner).select_related("lab").order_by("name")
+        if not rows:
+            self.stdout.write(f"{owner.get_username()} has no topologies yet (try 'lab import FILE')")
+            return
+        self.stdout.write(f"{'NAME':40} {'NODES':>5} {'LINKS':>5}  STATE")
+        for t in rows:
+            self.stdout.write(f"{t.name:40} {t.node_count:5} {t.link_count:5}  {self._state(t.lab)}")
+
+    @staticmethod
+    def _state(lab: Lab) -> str:
+        if services.is_stale(lab):
+            return f"{lab.state} (interrupted: run 'lab destroy' or 'lab gc')"
+        return lab.state
+
+    def do_status(self, name, user, json: bool = False, **_):
+        topology = self._topology(name, user)
+        lab = topology.lab
+        nodes = {n.name: n for n in lab.nodes.all()}
+        kinds = {n["name"]: n.get("kind", "host") for n in topology.document.get("nodes", [])}
+        data = {
+            "name": topology.name, "owner": topology.owner.get_username(), "state": lab.state,
+            "reason": lab.reason, "busy": services.is_busy(lab),
+            "nodes": [
+                {"name": node, "kind": kind, "state": nodes[node].state if node in nodes else "stopped",
+                 "container": nodes[node].container_id[:12] if node in nodes else "",
+                 "reason": nodes[node].reason if node in nodes else "",
+                 "interfaces": nodes[node].interfaces if node in nodes else []}
+                for node, kind in kinds.items()
+            ],
+        }
+        if json:
+            import json as json_module
+
+            self.stdout.write(json_module.dumps(data, indent=2))
+            return
+        self.stdout.write(f"{topology.name}: {self._state(lab)}" + (f" - {lab.reason}" if lab.reason else ""))
+        for node in data["nodes"]:
+            self.stdout.write(f"  {node['name']:16} {node['kind']:8} {node['state']:9} {node['container'] or '-'}"
+                              + (f"  {node['reason']}" if node["reason"] else ""))
+            for iface in node["interfaces"]:
+                self.stdout.write(f"      {iface['name']:15} {iface['state']:4} {iface.get('mac') or '':17} "
+                                  f"{' '.join(iface['addresses'])}")
+
+    def _operate(self, name, user, wait, timeout, request):
+        topology = self._topology(name, user)
+        lab = topology.lab
+        try:
+            operation = request(lab)
+        except services.ServiceError as exc:
+            self._refused(exc)
+        verb = "deploy" if request is services.request_deploy else "destroy"
+        if not wait:
+            self.stdout.write(f"{verb} of '{topology.name}' queued on {lab.queue} (follow it with 'lab status')")
+            return
+        try:
+            lab = follow(lab, operation, self.stdout.write, timeout)
+        except TimeoutError as exc:
+            raise CommandError(str(exc), returncode=1) from None
+        if lab.state == LabState.FAILED:
+            raise CommandError(f"{verb} failed: {lab.reason}", returncode=1)
+        self.stdout.write(f"'{topology.name}' is {lab.state}")
+
+    def do_deploy(self, name, user, wait, timeout, **_):
+        self._operate(name, user, wait, timeout, services.request_deploy)
+
+    def do_destroy(self, name, user, wait, timeout, **_):
+        self._operate(name, user, wait, timeout, services.request_destroy)
+
+    def do_exec(self, name, node, argv, user, **_):
+        from ...engine.docker_runtime import DockerRuntime, RuntimeStepError
+
+        if argv and argv[0] == "--":
+            argv = argv[1:]
+        if not argv:
+            raise CommandError("no command given: lab exec NAME NODE -- CMD [ARG...]", returncode=EXIT_INVALID)
+        topology = self._topology(name, user)
+        lab_node = topology.lab.nodes.filter(name=node).first()
+        if lab_node is None or not lab_node.container_id or topology.lab.state != LabState.RUNNING:
+            known = [n["name"] for n in topology.document.get("nodes", [])]
+            if node not in known:
+                raise CommandError(f"'{topology.name}' has no node '{node}' (its nodes: {', '.join(known)})")
+            raise CommandError(f"'{node}' is not running (the lab is {topology.lab.state}; deploy it first)")
+        out = sys.stdout.buffer
+        try:
+            code = DockerRuntime().exec(lab_node.container_id, argv, stream=lambda chunk: (out.write(chunk), out.flush()))
+        except RuntimeStepError as exc:
+            raise CommandError(str(exc)) from None
+        sys.exit(code)
+
+    def do_gc(self, **_):
+        from ...operations import collect_garbage
+
+        result = collect_garbage()
+        for lab_id in result.interrupted:
+            self.stdout.write(f"lab {lab_id}: interrupted operation ended, lab marked failed")
+        for what in result.removed:
+            self.stdout.write(f"removed {what}")
+        if not result.removed and not result.interrupted:
+            self.stdout.write("nothing to clean up")
+
+    def do_images(self, build, force, **_):
+        from ... import images
+
+        if build:
+            statuses = images.build_images(force=force, log=self.stdout.write)
+        else:
+            statuses = images.list_images()
+        self.stdout.write(f"{'IMAGE':20} {'KINDS':22} {'STATE':12} SIZE")
+        for s in statuses:
+            state = "up to date" if s.up_to_date else ("outdated" if s.present else "missing")
+            size = f"{s.size_bytes / 1e6:.0f} MB" if s.size_bytes else "-"
+            self.stdout.write(f"{s.name:20} {', '.join(s.kinds):22} {state:12} {size}")

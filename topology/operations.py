@@ -1,0 +1,155 @@
+"""The root side of an operation: re-read the lab, re-validate, run the engine, record the outcome.
+
+Tasks call these with IDs only. Every name the engine uses is derived here
+from the lab's primary key and the server's settings, never from the request.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import leases, services, spec
+from .engine import netlink
+from .engine.docker_runtime import DockerRuntime
+from .engine.executor import Executor, Report, StepFailed
+from .engine.plan import PlanError, build_plan
+from .models import BUSY_STATES, Lab, LabEvent, LabNode, LabState, NodeStatus
+from .recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+
+def make_executor() -> Executor:
+    """The engine wired to the real Docker Engine and kernel."""
+    return Executor(DockerRuntime(), netlink, site=settings.TOPOLAB_SITE,
+                    start_concurrency=settings.TOPOLAB_START_CONCURRENCY,
+                    netlink_concurrency=settings.TOPOLAB_NETLINK_CONCURRENCY)
+
+
+def _finish(lab: Lab, operation: str, state: str, reason: str = "") -> None:
+    Lab.objects.filter(pk=lab.pk, operation=operation).update(state=state, reason=reason,
+                                                              state_changed=timezone.now())
+    LabEvent.objects.create(lab=lab, operation=operation, step=f"lab {state}",
+                            status=LabEvent.Status.FAILED if state == LabState.FAILED else LabEvent.Status.OK,
+                            message=reason)
+
+
+def _log_report(lab_id: int):
+    def echo(report: Report) -> None:
+        log.info("lab %s: %s %s %s", lab_id, report.step, report.status, report.message)
+    return echo
+
+
+def deploy(lab_id: int, operation: str) -> str:
+    """Build the lab if ``operation`` is still its current one; returns the lab's final state."""
+    lab = Lab.objects.select_related("topology__owner").get(pk=lab_id)
+    if lab.operation != operation:
+        return lab.state  # superseded while queued
+    with leases.held(lab.pk, operation):
+        try:
+            document = spec.parse(lab.topology.document, services.limits())
+            plan = build_plan(document, services.plan_context(lab))
+        except (spec.DocumentError, PlanError) as exc:
+            _finish(lab, operation, LabState.FAILED, f"the document cannot be deployed: {exc}")
+            return LabState.FAILED
+        executor = make_executor()
+        with Recorder(lab, operation, echo=_log_report(lab.pk)) as record:
+            try:
+                # Whatever an interrupted operation left behind goes first, so
+                # a deploy works from any state.
+                executor.teardown(lab.pk, lambda report: None)
+                build = executor.deploy(lab.pk, plan, record)
+            except StepFailed as failure:
+                reason = f"{failure.step.title} failed: {failure.reason}"
+                failed_node = failure.step.node
+            except Exception as exc:  # noqa: BLE001 - the Docker Engine or Redis went away
+                log.exception("lab %s: deploy crashed", lab.pk)
+                executor.teardown(lab.pk, record)
+                reason, failed_node = f"deploy stopped: {exc}", ""
+            else:
+                reason = None
+        if reason is not None:
+            LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[])
+            if failed_node:
+                LabNode.objects.filter(lab=lab, name=failed_node).update(state=NodeStatus.FAILED, reason=reason)
+            _finish(lab, operation, LabState.FAILED, reason)
+            return LabState.FAILED
+        for node in document.nodes:
+            LabNode.objects.filter(lab=lab, name=node.name).update(
+                state=NodeStatus.RUNNING, reason="", container_id=build.containers[node.name],
+                interfaces=netlink.interfaces_of(build.pids[node.name]))
+        _finish(lab, operation, LabState.RUNNING)
+        return LabState.RUNNING
+
+
+def destroy(lab_id: int, operation: str) -> str:
+    """Tear the lab down if ``operation`` is still its current one; returns the lab's final state."""
+    lab = Lab.objects.get(pk=lab_id)
+    if lab.operation != operation:
+        return lab.state
+    with leases.held(lab.pk, operation):
+        with Recorder(lab, operation, echo=_log_report(lab.pk)) as record:
+            try:
+                make_executor().teardown(lab.pk, record)
+            except Exception as exc:  # noqa: BLE001 - reported to the user, the lab stays destroyable
+                log.exception("lab %s: destroy failed", lab.pk)
+                _finish(lab, operation, LabState.FAILED, f"destroy failed: {exc}")
+                return LabState.FAILED
+        LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[], reason="")
+        _finish(lab, operation, LabState.STOPPED)
+        return LabState.STOPPED
+
+
+@dataclass
+class Collected:
+    """What garbage collection removed and which labs it marked failed."""
+
+    removed: list[str] = field(default_factory=list)
+    interrupted: list[int] = field(default_factory=list)
+
+
+def collect_garbage(queue: str | None = None) -> Collected:
+    """Remove what Topolab made that no lab owns, and end operations whose worker died.
+
+    A lab left deploying or destroying with no live lease was interrupted: it
+    is torn down and marked failed. A container whose lab is gone, stopped or
+    failed (and not busy) belongs to nobody and is removed, as is any
+    interface in the host namespace carrying this site's alias.
+    """
+    result = Collected()
+    executor = make_executor()
+    labs = Lab.objects.all() if queue is None else Lab.objects.filter(queue=queue)
+    for lab in labs.filter(state__in=BUSY_STATES):
+        if services.is_busy(lab):
+            continue
+        removed = executor.teardown(lab.pk, lambda report: None)
+        result.removed += removed
+        LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[])
+        _finish(lab, lab.operation, LabState.FAILED,
+                f"the {'deploy' if lab.state == LabState.DEPLOYING else 'destroy'} was interrupted "
+                "(the lab worker stopped); what it had built was removed")
+        result.interrupted.append(lab.pk)
+
+    from .engine import names
+
+    owned = {
+        lab.pk for lab in Lab.objects.all()
+        if lab.state == LabState.RUNNING or services.is_busy(lab)
+    }
+    orphan_labs = set()
+    for info in executor.runtime.list(names.lab_filter(settings.TOPOLAB_SITE)):
+        lab_id = int(info.labels.get(names.LABEL_LAB, "-1"))
+        if lab_id not in owned and (queue is None or not Lab.objects.filter(pk=lab_id).exclude(queue=queue).exists()):
+            orphan_labs.add(lab_id)
+    for lab_id in sorted(orphan_labs):
+        result.removed += executor.teardown(lab_id, lambda report: None)
+    prefix = names.interface_alias(settings.TOPOLAB_SITE, 0)[:-1]
+    for ifname, alias in netlink.host_interfaces_with_alias(prefix):
+        parsed = names.parse_alias(alias)
+        if parsed and parsed[0] == settings.TOPOLAB_SITE and parsed[1] not in owned:
+            if netlink.delete_host_interface(ifname):
+                result.removed.append(f"interface {ifname}")
+    return result

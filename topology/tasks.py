@@ -1,0 +1,44 @@
+"""Celery tasks of the root lab worker: thin wrappers that take IDs and call :mod:`operations`.
+
+The worker re-reads everything from the database; a task's arguments are a lab
+ID and an operation ID, never a document or a command.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="topology.deploy_lab", ignore_result=True)
+def deploy_lab(lab_id: int, operation: str) -> str:
+    """Build a lab."""
+    from .operations import deploy
+
+    return deploy(int(lab_id), str(operation))
+
+
+@shared_task(name="topology.destroy_lab", ignore_result=True)
+def destroy_lab(lab_id: int, operation: str) -> str:
+    """Tear a lab down."""
+    from .operations import destroy
+
+    return destroy(int(lab_id), str(operation))
+
+
+@worker_ready.connect
+def reconcile_on_start(sender=None, **kwargs) -> None:
+    """A worker that starts ends what a dead predecessor left half-done on its queue."""
+    from .operations import collect_garbage
+
+    try:
+        result = collect_garbage(queue=settings.TOPOLAB_QUEUE)
+    except Exception:  # noqa: BLE001 - a failed reconcile must not stop the worker
+        log.exception("reconcile at worker start failed")
+        return
+    if result.removed or result.interrupted:
+        log.warning("reconcile: removed %s; interrupted labs %s", result.removed, result.interrupted)
