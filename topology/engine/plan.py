@@ -15,8 +15,12 @@ from ..spec import Document, Problem
 from ..spec.checks import SWITCH_BRIDGE, Limits
 from . import names
 
-# What a kind adds to a node's sysctls (the node's own values win).
+# What a kind adds to a node's sysctls (the node's own values win). A new
+# namespace may inherit forwarding from the host (net.core.devconf_inherit_init_net),
+# so hosts and switches say "off" explicitly: a lab behaves the same on every machine.
 KIND_SYSCTLS = {
+    "host": {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"},
+    "switch": {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"},
     "router": {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"},
     "frr": {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"},
 }
@@ -226,12 +230,21 @@ def check_deployable(doc: Document) -> None:
         raise PlanError(problems)
 
 
-def _sysctls(node, families: set[int]) -> dict[str, str]:
+def _sysctls(node, families: set[int], interfaces: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     if 6 in families:
         # Docker may start a container with IPv6 off; a node given IPv6 addresses needs it on.
         values["net.ipv6.conf.all.disable_ipv6"] = "0"
         values["net.ipv6.conf.default.disable_ipv6"] = "0"
+        # Duplicate address detection keeps link-local addresses tentative for
+        # a second or two after "up", and neighbour discovery fails meanwhile:
+        # a lab reported running must answer at once. The kernel skips DAD only
+        # when both "all" and the interface say so; interfaces are still down here.
+        values["net.ipv6.conf.all.accept_dad"] = "0"
+        values["net.ipv6.conf.default.accept_dad"] = "0"
+        for ifname in interfaces:
+            if "." not in ifname:  # a dot would read as a key separator
+                values[f"net.ipv6.conf.{ifname}.accept_dad"] = "0"
     values.update(KIND_SYSCTLS.get(node.kind, {}))
     values.update(node.sysctls)
     return values
@@ -264,6 +277,7 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
 
     links, interfaces, impairments = [], [], []
     families: dict[str, set[int]] = {node.name: set() for node in doc.nodes}
+    node_ifnames: dict[str, list[str]] = {node.name: [] for node in doc.nodes}
     for link in doc.links:
         a, b = link.endpoints
         links.append(CreateLink(node=a.node, interface=a.interface, peer_node=b.node,
@@ -271,6 +285,7 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
         for end in link.endpoints:
             is_switch = kinds[end.node] == "switch"
             families[end.node].update(ipaddress.ip_interface(x).version for x in end.addresses)
+            node_ifnames[end.node].append(end.interface)
             interfaces.append(ConfigureInterface(
                 node=end.node, interface=end.interface, addresses=tuple(end.addresses), mac=end.mac,
                 mtu=link.mtu, up=link.state == "up", master=SWITCH_BRIDGE if is_switch else None,
@@ -284,7 +299,7 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
     bridges = [CreateBridge(node=n.name, bridge=SWITCH_BRIDGE, alias=alias) for n in doc.nodes if n.kind == "switch"]
     sysctls = []
     for node in doc.nodes:
-        values = _sysctls(node, families[node.name])
+        values = _sysctls(node, families[node.name], node_ifnames[node.name])
         if values:
             sysctls.append(SetSysctls(node=node.name, values=tuple(values.items())))
     routes = [

@@ -1,0 +1,1 @@
+"""Topolab's test suite: unit (no root), integration (real Docker, Redis, Celery worker)."""

@@ -1,0 +1,167 @@
+"""Fixtures of the integration tests: a real Celery worker, real labs, and a leak check.
+
+Everything here runs as root against the real Docker Engine, Redis and kernel.
+After every test, a fixture fails the test if it left a container of this test
+run's site, a veth in the host namespace or a named network namespace behind.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from topology import services
+from topology.engine import names
+from topology.engine.docker_runtime import DockerRuntime
+from topology.models import BUSY_STATES, Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+def _host_veths() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True, check=True)
+    return {line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def _named_netns() -> set[str]:
+    return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
+
+
+class WorkerProcess:
+    """A real ``celery worker`` process consuming this test run's queue."""
+
+    def __init__(self, queue: str, log_path: Path):
+        self.queue = queue
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        env = dict(os.environ, TOPOLAB_DATABASE_PATH=settings.DATABASES["default"]["NAME"],
+                   TOPOLAB_QUEUE=self.queue)
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "labsite", "worker", "-Q", self.queue, "--pool", "threads",
+             "--concurrency", "4", "--loglevel", "INFO", "-n", f"{self.queue}@%h", "--without-mingle",
+             "--without-gossip"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}")
+            if b" ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"the worker did not get ready in {timeout} s: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def lab_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The root lab worker, running for the whole session on this run's queue."""
+    worker = WorkerProcess(settings.TOPOLAB_QUEUE, tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(request):
+    """Fail a test that leaves a container of this run, a host veth or a named netns behind."""
+    runtime = DockerRuntime()
+    veths, netns = _host_veths(), _named_netns()
+    yield
+    left = runtime.list(names.lab_filter(settings.TOPOLAB_SITE))
+    new_veths = _host_veths() - veths
+    new_netns = _named_netns() - netns
+    for info in left:  # clean up, so one leak does not fail every later test
+        runtime.remove(info.id)
+    assert not left, f"containers left behind: {[c.name for c in left]}"
+    assert not new_veths, f"veths left in the host namespace: {sorted(new_veths)}"
+    assert not new_netns, f"network namespaces left behind: {sorted(new_netns)}"
+
+
+@pytest.fixture
+def owner(transactional_db):
+    """A user who owns the test's topologies."""
+    return get_user_model().objects.create_user("student", password="pw-student-1")
+
+
+def wait_for(lab: Lab, operation: str, timeout: float = 120) -> Lab:
+    """Wait until ``operation`` of ``lab`` has ended; returns the refreshed lab."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lab.refresh_from_db()
+        if lab.operation == operation and lab.state not in BUSY_STATES and not services.is_busy(lab):
+            return lab
+        time.sleep(0.1)
+    raise AssertionError(f"lab {lab.pk} still {lab.state} after {timeout} s")
+
+
+class Labs:
+    """Import, deploy, destroy and run commands in labs, as a user would through the services."""
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.runtime = DockerRuntime()
+        self.deployed: list[Lab] = []
+
+    def deploy(self, document: dict) -> Lab:
+        topology = services.import_topology(self.owner, document, replace=True)
+        lab = topology.lab
+        self.deployed.append(lab)
+        return wait_for(lab, services.request_deploy(lab))
+
+    def destroy(self, lab: Lab) -> Lab:
+        return wait_for(lab, services.request_destroy(lab))
+
+    def run(self, lab: Lab, node: str, *argv: str) -> tuple[int, str]:
+        """Run argv in a node's container: (exit code, output)."""
+        container = lab.nodes.get(name=node).container_id
+        chunks: list[bytes] = []
+        code = self.runtime.exec(container, list(argv), stream=chunks.append)
+        return code, b"".join(chunks).decode("utf-8", "replace")
+
+    def containers(self, lab: Lab):
+        return self.runtime.list(names.lab_filter(settings.TOPOLAB_SITE, lab.pk))
+
+
+@pytest.fixture
+def labs(lab_worker, owner):
+    """Deploys labs through the real worker and destroys whatever a test left running."""
+    helper = Labs(owner)
+    yield helper
+    for lab in helper.deployed:
+        lab.refresh_from_db()
+        if helper.containers(lab) or lab.state != "stopped":
+            if not services.is_busy(lab):
+                helper.destroy(lab)
