@@ -7,11 +7,7 @@ run's site, a veth in the host namespace or a named network namespace behind.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -20,9 +16,9 @@ from django.contrib.auth import get_user_model
 from topology import services
 from topology.engine import names
 from topology.engine.docker_runtime import DockerRuntime
-from topology.models import BUSY_STATES, Lab
-
-ROOT = Path(__file__).resolve().parents[2]
+from topology.models import Lab
+from topology.testing.labs import wait_for
+from topology.testing.worker import WorkerProcess
 pytestmark = pytest.mark.integration
 
 
@@ -39,50 +35,6 @@ def _host_veths() -> set[str]:
 
 def _named_netns() -> set[str]:
     return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
-
-
-class WorkerProcess:
-    """A real ``celery worker`` process consuming this test run's queue."""
-
-    def __init__(self, queue: str, log_path: Path):
-        self.queue = queue
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60) -> None:
-        env = dict(os.environ, TOPOLAB_DATABASE_PATH=settings.DATABASES["default"]["NAME"],
-                   TOPOLAB_QUEUE=self.queue)
-        self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "labsite", "worker", "-Q", self.queue, "--pool", "threads",
-             "--concurrency", "4", "--loglevel", "INFO", "-n", f"{self.queue}@%h", "--without-mingle",
-             "--without-gossip"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}")
-            if b" ready." in self.log_path.read_bytes():
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"the worker did not get ready in {timeout} s: {self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would."""
-        self.process.kill()
-        self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture(scope="session")
@@ -114,17 +66,6 @@ def no_leftovers(request):
 def owner(transactional_db):
     """A user who owns the test's topologies."""
     return get_user_model().objects.create_user("student", password="pw-student-1")
-
-
-def wait_for(lab: Lab, operation: str, timeout: float = 120) -> Lab:
-    """Wait until ``operation`` of ``lab`` has ended; returns the refreshed lab."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lab.refresh_from_db()
-        if lab.operation == operation and lab.state not in BUSY_STATES and not services.is_busy(lab):
-            return lab
-        time.sleep(0.1)
-    raise AssertionError(f"lab {lab.pk} still {lab.state} after {timeout} s")
 
 
 class Labs:

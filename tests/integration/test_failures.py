@@ -10,7 +10,8 @@ from django.core.management import call_command
 from topology import services
 from topology.models import Lab
 
-from .conftest import WorkerProcess, wait_for
+from topology.testing.labs import wait_for
+from topology.testing.worker import WorkerProcess
 
 
 def chain(*nodes, image_of=None) -> dict:

@@ -52,7 +52,8 @@ def test_it_drives_the_reference_lab_from_the_command_line(labs, capsys, tmp_pat
     call_command("lab", "import", str(path), "--user", "student")
     call_command("lab", "deploy", "router-between-two-clients", "--user", "student", "--wait", "--timeout", "120")
     out = capsys.readouterr().out
-    assert "[15/15]" in out and "'router-between-two-clients' is running" in out
+    assert re.search(r"\[(\d+)/\1\] add routes ok", out), out
+    assert "'router-between-two-clients' is running" in out
 
     call_command("lab", "status", "router-between-two-clients", "--user", "student", "--json")
     status = json.loads(capsys.readouterr().out)

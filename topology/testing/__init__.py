@@ -1,0 +1,1 @@
+"""Support shared by the test suite and the benchmarks (never imported by the running site)."""
