@@ -78,9 +78,24 @@ def validate(data: Any, limits: Limits | None = None) -> Validation:
         # that one run reports every problem instead of one kind at a time.
         nodes = _typed_items(data, "nodes", Node)
         links = _typed_items(data, "links", Link)
-        raw_nodes = data.get("nodes") if isinstance(data.get("nodes"), list) else []
-        names = {n.get("name") for n in raw_nodes if isinstance(n, dict) and isinstance(n.get("name"), str)}
-        more, _ = check_parts(nodes, links, names, limits)
+        raw_nodes = data.get("nodes")
+        if isinstance(raw_nodes, list):
+            names = {n.get("name") for n in raw_nodes if isinstance(n, dict) and isinstance(n.get("name"), str)}
+        else:
+            # No list of nodes to look in: "no node named ..." on every endpoint would only repeat that.
+            names = {end.node for _, link in links for end in link.endpoints}
+        raw_links = data.get("links") if isinstance(data.get("links"), list) else []
+        named = {
+            (end.get("node"), end.get("interface"))
+            for link in raw_links if isinstance(link, dict) and isinstance(link.get("endpoints"), list)
+            for end in link["endpoints"]
+            if isinstance(end, dict) and isinstance(end.get("node"), str) and isinstance(end.get("interface"), str)
+        }
+        more, _ = check_parts(
+            nodes, links, names, limits,
+            node_count=len(raw_nodes) if isinstance(raw_nodes, list) else None,
+            link_count=len(raw_links), interfaces=named,
+        )
         # Warnings drawn from part of a document would mislead (a node whose
         # only link is mistyped is not really unlinked), so they wait.
         return Validation(None, errors + [p for p in more if p not in errors])
@@ -88,15 +103,29 @@ def validate(data: Any, limits: Limits | None = None) -> Validation:
     return Validation(None if errors else document, errors, warnings)
 
 
+class _NotJSONNumber(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have.
+    raise _NotJSONNumber(name)
+
+
 def loads(text: str | bytes, limits: Limits | None = None) -> Validation:
     """Check a document given as JSON text (size and syntax first)."""
-    size = len(text.encode("utf-8") if isinstance(text, str) else text)
+    # surrogatepass: a str holding a lone surrogate is still measured, not a crash.
+    size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > MAX_DOCUMENT_BYTES:
         return Validation(None, [Problem("", f"the document is {size} bytes; the limit is {MAX_DOCUMENT_BYTES} (5 MiB)")])
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         return Validation(None, [Problem("", "the document is not UTF-8 text")])
+    except RecursionError:
+        return Validation(None, [Problem("", "not valid JSON here: the document is nested too deeply")])
+    except _NotJSONNumber as exc:
+        return Validation(None, [Problem("", f"not valid JSON: {exc} is not a number in JSON")])
     except json.JSONDecodeError as exc:
         return Validation(None, [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")])
     return validate(data, limits)

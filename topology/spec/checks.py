@@ -38,6 +38,11 @@ class Limits:
     max_pids: int = 4096
 
 
+def _same_file(path: str) -> str:
+    """One spelling per file: ``/etc//frr/./frr.conf`` and ``/etc/frr/frr.conf`` are one file."""
+    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
 def check_nodes(nodes: list[tuple[int, Node]], limits: Limits) -> list[Problem]:
     """Unique names and per-node rules (file paths, resource caps are warnings)."""
     errors: list[Problem] = []
@@ -47,11 +52,14 @@ def check_nodes(nodes: list[tuple[int, Node]], limits: Limits) -> list[Problem]:
             errors.append(Problem(f"nodes[{i}].name", f"'{node.name}' is already the name of nodes[{seen[node.name]}]"))
         else:
             seen[node.name] = i
-        paths: set[str] = set()
+        paths: dict[str, int] = {}
         for j, f in enumerate(node.files):
-            if f.path in paths:
-                errors.append(Problem(f"nodes[{i}].files[{j}].path", f"'{f.path}' is given twice"))
-            paths.add(f.path)
+            same = _same_file(f.path)
+            if same in paths:
+                errors.append(Problem(f"nodes[{i}].files[{j}].path",
+                                      f"'{f.path}' is given twice (also nodes[{i}].files[{paths[same]}])"))
+            else:
+                paths[same] = j
     return errors
 
 
@@ -111,17 +119,24 @@ def node_interfaces(doc_links: list[tuple[int, Link]]) -> dict[str, dict[str, li
     return result
 
 
-def check_routes(nodes: list[tuple[int, Node]], links: list[tuple[int, Link]]) -> tuple[list[Problem], list[Problem]]:
-    """A route's ``dev`` must be the node's interface (error); its ``via`` should be reachable (warning)."""
+def check_routes(
+    nodes: list[tuple[int, Node]], links: list[tuple[int, Link]], known: set[tuple[str, str]] | None = None
+) -> tuple[list[Problem], list[Problem]]:
+    """A route's ``dev`` must be the node's interface (error); its ``via`` should be reachable (warning).
+
+    ``known`` adds ``(node, interface)`` pairs named by links that failed their own
+    checks: a route through such an interface is not the route's mistake.
+    """
     errors: list[Problem] = []
     warnings: list[Problem] = []
     interfaces = node_interfaces(links)
+    known = known or set()
     for i, node in nodes:
         mine = interfaces.get(node.name, {})
         connected = [a.network for addrs in mine.values() for a in addrs]
         for j, route in enumerate(node.routes):
             path = f"nodes[{i}].routes[{j}]"
-            if route.dev is not None and route.dev not in mine:
+            if route.dev is not None and route.dev not in mine and (node.name, route.dev) not in known:
                 errors.append(Problem(f"{path}.dev", f"'{node.name}' has no interface '{route.dev}'"))
             if route.via is not None:
                 via = ipaddress.ip_address(route.via)
@@ -173,23 +188,35 @@ def check_document(doc: Document, limits: Limits) -> tuple[list[Problem], list[P
 
 
 def check_parts(
-    nodes: list[tuple[int, Node]], links: list[tuple[int, Link]], node_names: set[str], limits: Limits
+    nodes: list[tuple[int, Node]],
+    links: list[tuple[int, Link]],
+    node_names: set[str],
+    limits: Limits,
+    *,
+    node_count: int | None = None,
+    link_count: int | None = None,
+    interfaces: set[tuple[str, str]] | None = None,
 ) -> tuple[list[Problem], list[Problem]]:
     """Cross-document rules over the items that passed their own checks: (errors, warnings).
 
     ``node_names`` holds every name given in the document, typed or not, so that
     an endpoint naming a node with some other mistake is not reported twice.
+    When some items failed their own checks, ``node_count`` and ``link_count``
+    give the document's real sizes (the limits count every item) and
+    ``interfaces`` every ``(node, interface)`` its links name.
     """
     errors: list[Problem] = []
-    if len(nodes) > limits.max_nodes:
-        errors.append(Problem("nodes", f"{len(nodes)} nodes; this server allows at most {limits.max_nodes}"))
-    if len(links) > limits.max_links:
-        errors.append(Problem("links", f"{len(links)} links; this server allows at most {limits.max_links}"))
+    node_count = len(nodes) if node_count is None else node_count
+    link_count = len(links) if link_count is None else link_count
+    if node_count > limits.max_nodes:
+        errors.append(Problem("nodes", f"{node_count} nodes; this server allows at most {limits.max_nodes}"))
+    if link_count > limits.max_links:
+        errors.append(Problem("links", f"{link_count} links; this server allows at most {limits.max_links}"))
     by_name = {node.name: node for _, node in nodes}
     errors += check_nodes(nodes, limits)
     errors += check_links(links, node_names, by_name)
     errors += check_addresses(links)
-    route_errors, route_warnings = check_routes(nodes, links)
+    route_errors, route_warnings = check_routes(nodes, links, interfaces)
     errors += route_errors
     warnings = route_warnings + check_subnets(links) + check_unlinked(nodes, links) + check_resources(nodes, limits)
     return errors, warnings

@@ -8,6 +8,7 @@ keys, so a typo such as ``"nodse"`` is an error instead of being dropped.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Annotated, Literal
 
@@ -25,9 +26,14 @@ ENV_KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SYSCTL_RE = r"^net\.(ipv4|ipv6|core)\.[A-Za-z0-9_.-]+$"
 MODE_RE = r"^0?[0-7]{3,4}$"
 # A Docker image reference: repository path, optional tag, optional digest.
-IMAGE_RE = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+# Components are separated as Docker's grammar allows: '.', '_', '__' or a run of '-'.
+IMAGE_RE = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
 
 MAX_FILE_BYTES = 256 * 1024
+MAX_PATH_CHARS = 4096
+# Annotations are free-form, but a document must dump back (export) without
+# hitting the serializer's depth limit; an editor's view state is shallow.
+MAX_ANNOTATION_DEPTH = 64
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 
 Number = StrictInt | StrictFloat
@@ -37,7 +43,8 @@ Text = Annotated[StrictStr, Field(max_length=65536)]
 class Strict(BaseModel):
     """Base of every model here: unknown keys are errors, values are not coerced."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # NaN and infinities are not JSON numbers: a document holding one could not be exported.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def _no_nul(value: str) -> str:
@@ -46,17 +53,32 @@ def _no_nul(value: str) -> str:
     return value
 
 
+_PREFIX_LENGTH_RE = re.compile(r"/(0|[1-9][0-9]{0,2})\Z")
+
+
+def _example_prefix(text: str) -> str:
+    """A typical prefix length for the family ``text`` looks like."""
+    return "64" if ":" in text else "24"
+
+
 def parse_interface_address(text: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     """Parse ``192.168.10.2/24`` or ``2001:db8::1/64``, enforcing the spec's rules.
 
     Raises ValueError with a message fit for a user.
     """
     if "/" not in text:
-        raise ValueError(f"'{text}' needs a prefix length, for example '{text}/24'")
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise ValueError(f"'{text}' is not an IPv4 or IPv6 address with a prefix length") from None
+        raise ValueError(f"'{text}' needs a prefix length, for example '{text}/{_example_prefix(text)}'")
     try:
         iface = ipaddress.ip_interface(text)
     except ValueError:
         raise ValueError(f"'{text}' is not an IPv4 or IPv6 address with a prefix length") from None
+    if not _PREFIX_LENGTH_RE.search(text):
+        # ipaddress also takes netmasks (/255.255.255.0) and leading zeros (/024); the format is CIDR.
+        raise ValueError(f"'{text}' must give a prefix length, as in '{iface.with_prefixlen}'")
     if iface.version == 4 and iface.network.prefixlen <= 30:
         if iface.ip == iface.network.network_address:
             raise ValueError(f"'{text}' is the network address of {iface.network}; use a host address")
@@ -87,28 +109,42 @@ class Route(Strict):
     via: StrictStr | None = None
     dev: Annotated[StrictStr, Field(pattern=INTERFACE_RE)] | None = None
 
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: str) -> str:
+        if value == "default":
+            return value
+        try:
+            ipaddress.ip_network(value)
+        except ValueError:
+            try:
+                loose = ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"must be 'default' or a network such as 10.0.0.0/8, not '{value}'") from None
+            raise ValueError(f"'{value}' has host bits set; did you mean '{loose}'?") from None
+        if "/" in value and not _PREFIX_LENGTH_RE.search(value):
+            raise ValueError(f"'{value}' must give a prefix length, as in '{ipaddress.ip_network(value)}'")
+        return value
+
+    @field_validator("via")
+    @classmethod
+    def _via(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"must be an IP address, not '{value}'") from None
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> "Route":
         if (self.via is None) == (self.dev is None):
             raise ValueError("a route takes exactly one of 'via' (a gateway) or 'dev' (an interface)")
-        if self.via is not None:
-            try:
-                via = ipaddress.ip_address(self.via)
-            except ValueError:
-                raise ValueError(f"'via' must be an IP address, not '{self.via}'") from None
         if self.to == "default":
             if self.via is None:
                 raise ValueError("'default' takes its family from 'via'; with 'dev' write 0.0.0.0/0 or ::/0")
             return self
-        try:
-            net = ipaddress.ip_network(self.to)
-        except ValueError:
-            try:
-                loose = ipaddress.ip_network(self.to, strict=False)
-            except ValueError:
-                raise ValueError(f"'to' must be 'default' or a network such as 10.0.0.0/8, not '{self.to}'") from None
-            raise ValueError(f"'{self.to}' has host bits set; did you mean '{loose}'?") from None
-        if self.via is not None and via.version != net.version:
+        if self.via is not None and ipaddress.ip_address(self.via).version != ipaddress.ip_network(self.to).version:
             raise ValueError(f"'to' {self.to} and 'via' {self.via} are of different IP families")
         return self
 
@@ -135,7 +171,9 @@ class File(Strict):
             raise ValueError("must be an absolute path (starting with '/')")
         if ".." in value.split("/"):
             raise ValueError("must not contain '..'")
-        if value.endswith("/") or len(value) > 4096:
+        if len(value) > MAX_PATH_CHARS:
+            raise ValueError(f"is {len(value)} characters long; a path may hold at most {MAX_PATH_CHARS}")
+        if value.endswith("/") or value.split("/")[-1] == ".":
             raise ValueError("must name a file, not a directory")
         return value
 
@@ -173,21 +211,27 @@ class Node(Strict):
     @field_validator("sysctls")
     @classmethod
     def _sysctls(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = []  # every bad key in one message, not just the first
         for key, val in value.items():
-            if not re.match(SYSCTL_RE, key) or ".." in key:
-                raise ValueError(f"'{key}' is not allowed: only keys under net.ipv4., net.ipv6. and net.core.")
-            if any(c in val for c in "\n\r\x00"):
-                raise ValueError(f"the value of '{key}' must be a single line")
+            if not re.fullmatch(SYSCTL_RE, key) or ".." in key or key.endswith("."):
+                problems.append(f"'{key}' is not allowed: only keys under net.ipv4., net.ipv6. and net.core.")
+            elif any(c in val for c in "\n\r\x00"):
+                problems.append(f"the value of '{key}' must be a single line")
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = []  # every bad key in one message, not just the first
         for key, val in value.items():
-            if not re.match(ENV_KEY_RE, key):
-                raise ValueError(f"'{key}' is not a valid environment variable name")
-            if "\x00" in val:
-                raise ValueError(f"the value of '{key}' must not contain a NUL character")
+            if not re.fullmatch(ENV_KEY_RE, key):
+                problems.append(f"'{key}' is not a valid environment variable name")
+            elif "\x00" in val:
+                problems.append(f"the value of '{key}' must not contain a NUL character")
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @field_validator("exec")
@@ -272,6 +316,22 @@ class Document(Strict):
     nodes: list[Node]
     links: list[Link] = []
     annotations: dict | None = None
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, value: dict | None) -> dict | None:
+        stack = [(value, 1)] if value is not None else []
+        while stack:  # no recursion: the depth is the thing being checked
+            item, depth = stack.pop()
+            if depth > MAX_ANNOTATION_DEPTH:
+                raise ValueError(f"are nested more than {MAX_ANNOTATION_DEPTH} levels deep")
+            children = item.values() if isinstance(item, dict) else item
+            for child in children:
+                if isinstance(child, float) and not math.isfinite(child):
+                    raise ValueError(f"hold {child}, which is not a JSON number")
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+        return value
 
     def node(self, name: str) -> Node:
         """The node called ``name`` (KeyError if there is none)."""
