@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Deploy and destroy generated labs through the real worker, next to the simplest possible script.
+
+    .venv/bin/python bench/deploy.py [--sizes 3,20,50,100] [--runs 3]
+
+Size 3 is the reference lab (router between two clients); larger sizes are
+rings of routers, each joined to the next by a /31. For each size it prints
+the median deploy and destroy seconds over ``--runs`` runs, the per-node cost,
+and the same for a baseline built in the same run on the same machine by the
+simplest script that can do it: Docker SDK containers started in parallel
+with ``network_mode=none``, then pyroute2 veths and addresses. The ratio is
+what Topolab's own work (validation, planning, events, state) costs.
+
+Needs root, a Docker Engine, Redis and the node images (``compose/test`` sets
+them up); it starts its own worker on its own queue, database and site label,
+and leaves nothing behind.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+_run = f"bench{os.getpid()}"
+os.environ["TOPOLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="topolab-bench-")
+os.environ["TOPOLAB_SITE"] = _run
+os.environ["TOPOLAB_QUEUE"] = f"lab.{_run}"
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labsite.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import docker  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from topology import services  # noqa: E402
+from topology.engine import netlink  # noqa: E402
+from topology.testing.labs import wait_for  # noqa: E402
+from topology.testing.worker import WorkerProcess  # noqa: E402
+
+REFERENCE = ROOT.parent / "shared" / "examples" / "router-between-two-clients.json"
+
+
+def reference_lab() -> dict:
+    if REFERENCE.exists():
+        return json.loads(REFERENCE.read_text())
+    raise SystemExit(f"the reference lab is not at {REFERENCE}")
+
+
+def ring(n: int) -> dict:
+    """``n`` routers in a ring; link i joins r{i}:eth1 to r{i+1}:eth0 with a /31 out of 10.0.0.0/16."""
+    nodes = [{"name": f"r{i}", "kind": "router"} for i in range(n)]
+    links = []
+    for i in range(n):
+        j = (i + 1) % n
+        net = ipaddress.ip_network(f"10.0.{i // 128}.{(i % 128) * 2}/31")
+        a, b = list(net)
+        links.append({"endpoints": [{"node": f"r{i}", "interface": "eth1", "addresses": [f"{a}/31"]},
+                                    {"node": f"r{j}", "interface": "eth0", "addresses": [f"{b}/31"]}]})
+    return {"format": "topolab/v1", "name": f"ring-{n}", "nodes": nodes, "links": links}
+
+
+def sized(n: int) -> dict:
+    return reference_lab() if n == 3 else ring(n)
+
+
+# -- the simplest possible script --------------------------------------------
+class Baseline:
+    """Docker SDK containers in parallel, then pyroute2 veths born in their namespaces."""
+
+    LABEL = {"topolab.site": _run, "topolab.lab": "baseline"}
+
+    def __init__(self):
+        self.client = docker.from_env()
+
+    def deploy(self, document: dict) -> None:
+        def start(node):
+            c = self.client.containers.run("topolab/base", ["sleep", "infinity"], name=f"{_run}-base-{node['name']}",
+                                           network_mode="none", detach=True, init=True, labels=self.LABEL,
+                                           cap_add=["NET_ADMIN"])
+            c.reload()
+            return node["name"], c.attrs["State"]["Pid"]
+
+        with ThreadPoolExecutor(4) as pool:
+            pids = dict(pool.map(start, document["nodes"]))
+
+        def wire(link):
+            a, b = link["endpoints"]
+            netlink.create_veth(pids[a["node"]], a["interface"], pids[b["node"]], b["interface"], "bench")
+            for end in (a, b):
+                netlink.configure_interface(pids[end["node"]], end["interface"], addresses=end.get("addresses", []))
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(wire, document["links"]))
+        for node in document["nodes"]:
+            if node.get("kind") == "router":
+                netlink.set_sysctls(pids[node["name"]], [("net.ipv4.ip_forward", "1")])
+            for route in node.get("routes", []):
+                to = "0.0.0.0/0" if route["to"] == "default" else route["to"]
+                netlink.add_route(pids[node["name"]], to, via=route.get("via"), dev=route.get("dev"))
+
+    def destroy(self) -> None:
+        found = self.client.containers.list(all=True, filters={"label": [f"topolab.site={_run}"]})
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda c: c.remove(force=True), found))
+
+
+# -- Topolab through the worker ----------------------------------------------
+def topolab_once(owner, document: dict) -> tuple[float, float]:
+    topology = services.import_topology(owner, document, replace=True)
+    lab = topology.lab
+    t0 = time.perf_counter()
+    lab = wait_for(lab, services.request_deploy(lab), timeout=900, poll=0.02)
+    deploy = time.perf_counter() - t0
+    if lab.state != "running":
+        raise SystemExit(f"deploy of {document['name']} failed: {lab.reason}")
+    t0 = time.perf_counter()
+    lab = wait_for(lab, services.request_destroy(lab), timeout=900, poll=0.02)
+    destroy = time.perf_counter() - t0
+    if lab.state != "stopped":
+        raise SystemExit(f"destroy of {document['name']} failed: {lab.reason}")
+    return deploy, destroy
+
+
+def baseline_once(baseline: Baseline, document: dict) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    baseline.deploy(document)
+    deploy = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    baseline.destroy()
+    return deploy, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="3,20,50,100")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    call_command("migrate", verbosity=0)
+    owner = get_user_model().objects.create_user("bench")
+    worker = WorkerProcess(settings.TOPOLAB_QUEUE, Path(settings.DATA_DIR) / "worker.log")
+    worker.start()
+    baseline = Baseline()
+    rows = []
+    try:
+        for n in sizes:
+            document = sized(n)
+            ours = [topolab_once(owner, document) for _ in range(args.runs)]
+            theirs = [baseline_once(baseline, document) for _ in range(args.runs)]
+            row = {
+                "nodes": n,
+                "deploy": statistics.median(d for d, _ in ours),
+                "destroy": statistics.median(d for _, d in ours),
+                "base_deploy": statistics.median(d for d, _ in theirs),
+                "base_destroy": statistics.median(d for _, d in theirs),
+            }
+            rows.append(row)
+            print(f"  measured {n} nodes: deploy {row['deploy']:.2f} s, baseline {row['base_deploy']:.2f} s",
+                  file=sys.stderr, flush=True)
+    finally:
+        baseline.destroy()
+        worker.stop()
+        call_command("lab", "gc", stdout=open(os.devnull, "w"))
+
+    print(f"Deploy and destroy, median of {args.runs} (seconds); baseline = Docker SDK + pyroute2, same machine")
+    print(f"{'nodes':>5} {'deploy':>8} {'destroy':>8} {'ms/node':>8} {'base dep':>9} {'base des':>9} "
+          f"{'ratio':>6} {'des/dep':>8}")
+    for r in rows:
+        print(f"{r['nodes']:5d} {r['deploy']:8.2f} {r['destroy']:8.2f} {1000 * r['deploy'] / r['nodes']:8.0f} "
+              f"{r['base_deploy']:9.2f} {r['base_destroy']:9.2f} {r['deploy'] / r['base_deploy']:6.2f} "
+              f"{r['destroy'] / r['deploy']:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
