@@ -77,3 +77,19 @@ def test_it_gives_a_node_the_default_limits(labs):
     host = labs.runtime.api.inspect_container(lab.nodes.get(name="solo").container_id)["HostConfig"]
     assert host["Memory"] == 256 * 1024 * 1024 and host["PidsLimit"] == 256
     labs.destroy(lab)
+
+
+def test_it_applies_delay_and_loss_or_says_the_kernel_cannot(labs):
+    """netem is a kernel module some hosts lack: then the build fails and says so, leaving nothing."""
+    document = features()
+    document["name"] = "impaired"
+    document["links"][0]["impairment"] = {"delay_ms": 20, "jitter_ms": 2, "loss_percent": 0.5, "rate_kbit": 8000}
+    lab = labs.deploy(document)
+    if lab.state == "failed":
+        assert "no netem (sch_netem)" in lab.reason and "impair left:eth0" in lab.reason, lab.reason
+        assert labs.containers(lab) == []
+        return
+    assert lab.state == "running", lab.reason
+    code, out = labs.run(lab, "left", "tc", "qdisc", "show", "dev", "eth0")
+    assert "netem" in out and "delay 20" in out and "tbf" in out, out
+    labs.destroy(lab)
