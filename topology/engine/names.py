@@ -21,7 +21,7 @@ ALIAS_PREFIX = "topolab:"
 
 def check_site(site: str) -> str:
     """The site name, if it is fit for container names and labels."""
-    if not SITE_RE.match(site):
+    if not SITE_RE.fullmatch(site):
         raise ValueError(f"TOPOLAB_SITE {site!r} must match {SITE_RE.pattern}")
     return site
 
@@ -54,7 +54,7 @@ def parse_alias(alias: str | None) -> tuple[str, int] | None:
     if not alias or not alias.startswith(ALIAS_PREFIX):
         return None
     parts = alias[len(ALIAS_PREFIX):].split(":")
-    if len(parts) != 2 or not parts[1].isdigit():
+    if len(parts) != 2 or not (parts[1].isascii() and parts[1].isdigit()):
         return None
     return parts[0], int(parts[1])
 
