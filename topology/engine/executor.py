@@ -7,6 +7,7 @@ Docker Engine and kernel.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -102,9 +103,11 @@ class Executor:
 
     def _run_phase(self, steps, build: Build, report: Reporter, workers: int, done: int, total: int) -> None:
         failures: list[StepFailed] = []
+        # Steps end in any order; numbering them as they end keeps the counter
+        # a user watches going up one by one.
+        finished = itertools.count(done + 1)
 
-        def run(position_step):
-            position, step = position_step
+        def run(step):
             if failures:
                 return  # a sibling failed: start nothing new
             started = time.monotonic()
@@ -115,18 +118,18 @@ class Executor:
                 failure = exc if isinstance(exc, StepFailed) else StepFailed(step, reason)
                 failures.append(failure)
                 report(Report(step=step.title, status="failed", node=step.node, message=failure.reason,
-                              elapsed_ms=int((time.monotonic() - started) * 1000), index=done + position,
+                              elapsed_ms=int((time.monotonic() - started) * 1000), index=next(finished),
                               total=total))
                 return
-            report(Report(step=step.title, status="ok", node=step.node, index=done + position + 1, total=total,
+            report(Report(step=step.title, status="ok", node=step.node, index=next(finished), total=total,
                           elapsed_ms=int((time.monotonic() - started) * 1000)))
 
         if len(steps) == 1 or workers <= 1:
-            for item in enumerate(steps):
-                run(item)
+            for step in steps:
+                run(step)
         else:
             with ThreadPoolExecutor(max_workers=min(workers, len(steps)), thread_name_prefix="topolab") as pool:
-                list(pool.map(run, enumerate(steps)))
+                list(pool.map(run, steps))
         if failures:
             raise failures[0]
 
