@@ -5,15 +5,10 @@
 """
 import json
 import re
-from pathlib import Path
 
 from django.core.management import call_command
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "shared" / "examples" / "router-between-two-clients.json"
-
-
-def reference_document() -> dict:
-    return json.loads(EXAMPLE.read_text())
+from tests.documents import reference_document
 
 
 def test_it_pings_across_the_router_with_ttl_63_and_cleans_up(labs):

@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.documents import reference_document
 from topology import leases, services, spec
 from topology.models import Lab, LabEvent, LabNode, LabState, Topology
 
@@ -24,24 +25,7 @@ from topology.models import Lab, LabEvent, LabNode, LabState, Topology
 #     c1 eth0 ---- eth0 r1 eth1 ---- eth0 c2
 #     192.168.10.2     (router)      192.168.11.2
 #
-REFERENCE = {
-    "format": "topolab/v1",
-    "name": "router-between-two-clients",
-    "description": "A Linux router between two clients, static routes only.",
-    "nodes": [
-        {"name": "c1", "kind": "host", "position": {"x": 0, "y": -150},
-         "routes": [{"to": "default", "via": "192.168.10.1"}]},
-        {"name": "r1", "kind": "router", "position": {"x": 0, "y": 0}},
-        {"name": "c2", "kind": "host", "position": {"x": 0, "y": 150},
-         "routes": [{"to": "default", "via": "192.168.11.1"}]},
-    ],
-    "links": [
-        {"endpoints": [{"node": "c1", "interface": "eth0", "addresses": ["192.168.10.2/24"]},
-                       {"node": "r1", "interface": "eth0", "addresses": ["192.168.10.1/24"]}]},
-        {"endpoints": [{"node": "c2", "interface": "eth0", "addresses": ["192.168.11.2/24"]},
-                       {"node": "r1", "interface": "eth1", "addresses": ["192.168.11.1/24"]}]},
-    ],
-}
+REFERENCE = reference_document()
 
 # Every part of the format, for the export/import round trip:
 #

@@ -5,48 +5,21 @@ it and looks at the steps. Each test that builds a topology draws it.
 """
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
-
 import pytest
 
 from topology.engine.names import LABEL_LAB, LABEL_NODE, LABEL_OWNER, LABEL_SITE
 from topology.engine.plan import (AddRoute, ConfigureInterface, Context, CreateBridge, CreateContainer, CreateLink,
                                   ExecSequence, Impair, PlanError, SetSysctls, StartContainer, build_plan,
                                   check_deployable)
+from tests.documents import reference_document
 from topology.spec import Limits, Problem, parse
 
 SITE, LAB, OWNER = "unit", 7, "alice"
 ALIAS = f"topolab:{SITE}:{LAB}"
 CTX = Context(site=SITE, lab_id=LAB, owner=OWNER)
 
-REFERENCE_FILE = Path(__file__).resolve().parents[3] / "shared" / "examples" / "router-between-two-clients.json"
-# The same document as the shared file, for a checkout without the shared folder.
-REFERENCE = {
-    "format": "topolab/v1",
-    "name": "router-between-two-clients",
-    "description": "A Linux router between two clients, static routes only.",
-    "nodes": [
-        {"name": "c1", "kind": "host", "position": {"x": 0, "y": -150},
-         "routes": [{"to": "default", "via": "192.168.10.1"}]},
-        {"name": "r1", "kind": "router", "position": {"x": 0, "y": 0}},
-        {"name": "c2", "kind": "host", "position": {"x": 0, "y": 150},
-         "routes": [{"to": "default", "via": "192.168.11.1"}]},
-    ],
-    "links": [
-        {"endpoints": [{"node": "c1", "interface": "eth0", "addresses": ["192.168.10.2/24"]},
-                       {"node": "r1", "interface": "eth0", "addresses": ["192.168.10.1/24"]}]},
-        {"endpoints": [{"node": "c2", "interface": "eth0", "addresses": ["192.168.11.2/24"]},
-                       {"node": "r1", "interface": "eth1", "addresses": ["192.168.11.1/24"]}]},
-    ],
-}
-
-
 def reference() -> dict:
-    if REFERENCE_FILE.exists():
-        return json.loads(REFERENCE_FILE.read_text())
-    return copy.deepcopy(REFERENCE)
+    return reference_document()
 
 
 def doc(nodes, links=(), name="unit-lab"):
@@ -86,12 +59,6 @@ def test_it_plans_the_reference_document_in_phase_order():
         "create containers": 3, "start containers": 3, "create links": 2, "configure interfaces": 4, "add routes": 2}
     assert 1 <= sizes["set sysctls"] <= 3  # the router's, and maybe the hosts' (forwarding off)
     assert len(plan) == sum(sizes.values()) == len(plan.steps)
-
-
-def test_it_keeps_the_shared_reference_file_and_the_copy_here_equal():
-    if not REFERENCE_FILE.exists():
-        pytest.skip(f"{REFERENCE_FILE} is not here")
-    assert json.loads(REFERENCE_FILE.read_text()) == REFERENCE
 
 
 def test_it_creates_the_reference_containers_with_names_images_labels_and_defaults():

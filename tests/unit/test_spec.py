@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.documents import SHARED_REFERENCE_FILE, reference_document
 from topology.spec import (
     FORMAT,
     KINDS,
@@ -25,32 +26,8 @@ from topology.spec import (
     validate,
 )
 
-# The example of the spec ("the router between two clients"), kept here so the
-# tests do not depend on where the shared folder is; it is compared with the
-# shared file below whenever that file can be found.
-EXAMPLE = {
-    "format": "topolab/v1",
-    "name": "router-between-two-clients",
-    "description": "A Linux router between two clients, static routes only.",
-    "nodes": [
-        {"name": "c1", "kind": "host", "position": {"x": 0, "y": -150},
-         "routes": [{"to": "default", "via": "192.168.10.1"}]},
-        {"name": "r1", "kind": "router", "position": {"x": 0, "y": 0}},
-        {"name": "c2", "kind": "host", "position": {"x": 0, "y": 150},
-         "routes": [{"to": "default", "via": "192.168.11.1"}]},
-    ],
-    "links": [
-        {"endpoints": [{"node": "c1", "interface": "eth0", "addresses": ["192.168.10.2/24"]},
-                       {"node": "r1", "interface": "eth0", "addresses": ["192.168.10.1/24"]}]},
-        {"endpoints": [{"node": "c2", "interface": "eth0", "addresses": ["192.168.11.2/24"]},
-                       {"node": "r1", "interface": "eth1", "addresses": ["192.168.11.1/24"]}]},
-    ],
-}
-
-EXAMPLE_FILES = [
-    Path(__file__).resolve().parents[3] / "shared" / "examples" / "router-between-two-clients.json",
-    Path("/work/shared/examples/router-between-two-clients.json"),
-]
+# The example of the spec ("the router between two clients").
+EXAMPLE = reference_document()
 
 # A document that uses every field of the format at least once.
 RICH = {
@@ -191,10 +168,9 @@ def test_it_accepts_the_reference_example_with_no_errors_and_no_warnings():
 
 
 def test_it_reads_the_shared_example_file_as_the_spec_example():
-    found = [p for p in EXAMPLE_FILES if p.is_file()]
-    if not found:
+    if not SHARED_REFERENCE_FILE.is_file():
         pytest.skip("shared/examples is not next to this checkout")
-    text = found[0].read_text(encoding="utf-8")
+    text = SHARED_REFERENCE_FILE.read_text(encoding="utf-8")
     assert json.loads(text) == EXAMPLE
     result = loads(text)
     assert (result.errors, result.warnings) == ([], [])

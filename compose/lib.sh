@@ -1,0 +1,307 @@
+# Shared by compose/up and compose/test (sourced, not run): set this host up for Topolab.
+#
+# Every step checks before it acts, so a second run only starts what is not
+# running and installs what is missing. Processes started here are remembered
+# in STARTED_PIDS and stopped by stop_started(); processes that were already
+# running (a system dockerd, a system Redis) are never touched.
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+VENV=$REPO/.venv
+# The same defaults as labsite/settings.py, so the web, the worker and these scripts agree.
+DATA_DIR=$(realpath -m "${TOPOLAB_DATA_DIR:-$REPO/var}")
+QUEUE=${TOPOLAB_QUEUE:-lab.$(hostname)}
+DEFAULT_REDIS_URL=redis://127.0.0.1:6379/0
+# Root-only: daemon logs and the Redis working directory. The web tier's user
+# has no business reading dockerd's log.
+LOG_DIR=$DATA_DIR/log
+SERVICE_USER=topolab
+
+# Given to every Topolab process started from here, but NOT exported: pytest
+# must see the caller's own environment, because tests/environment.py gives a
+# test run its own data dir, queue and site unless these are already set.
+TOPOLAB_ENV=(TOPOLAB_DATA_DIR="$DATA_DIR" TOPOLAB_QUEUE="$QUEUE")
+
+# pid -> name of every long-running process this script started, for stop_started().
+declare -A STARTED_PIDS=()
+STARTED_ORDER=()
+
+say() { printf '[compose %s] %s\n' "$(date +%T)" "$*"; }
+die() { printf '[compose %s] ERROR: %s\n' "$(date +%T)" "$*" >&2; exit 1; }
+
+require_root() {
+    # Docker, netlink, apt and useradd all need root; the web tier drops it below.
+    [ "$(id -u)" -eq 0 ] || die "run me as root (sudo bash $0): I install packages and start the root lab worker"
+}
+
+# --- packages -------------------------------------------------------------------
+
+# What a fresh Debian 12 lacks. --no-install-recommends keeps needrestart
+# (interactive) and a git/apparmor tail off the host.
+APT_PACKAGES=(
+    docker.io            # the Docker Engine and CLI
+    redis-server         # Celery broker and Channels layer
+    redis-tools          # redis-cli, to see whether Redis answers
+    debootstrap          # node images are built from Debian packages
+    debian-archive-keyring  # debootstrap checks the archive's signatures
+    python3-venv         # the project's virtualenv
+    acl                  # setfacl, to let the service user reach the checkout
+    iproute2             # ip: the tests look at host interfaces
+    ca-certificates      # pip and apt over https
+    procps               # ps/pgrep for humans debugging a run
+)
+
+install_packages() {
+    local missing=() pkg
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "apt packages: all present"
+        return
+    fi
+    say "apt packages: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # Without this, installing docker.io and redis-server would also start them
+    # as system services (dockerd with a bridge and iptables rules, a persistent
+    # Redis) that outlive this script. We start both below with our own flags,
+    # and stop them at exit. policy-rc.d exit 101 = "do not start services"; it
+    # is removed when apt is done, and an existing one is left alone.
+    (
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+            printf '#!/bin/sh\n# compose/lib.sh: no service starts during its apt-get install\nexit 101\n' >/usr/sbin/policy-rc.d
+            chmod 0755 /usr/sbin/policy-rc.d
+        fi
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+    )
+}
+
+# --- virtualenv -----------------------------------------------------------------
+
+# The venv is rebuilt only when what it is made from changes: the lock, the
+# project metadata (for the editable install) and the Python it runs on.
+venv_fingerprint() {
+    { sha256sum "$REPO/requirements.lock" "$REPO/pyproject.toml"; /usr/bin/python3 -VV; } | sha256sum | cut -d' ' -f1
+}
+
+ensure_venv() {
+    local stamp=$VENV/.topolab-stamp want
+    want=$(venv_fingerprint)
+    if ! "$VENV/bin/python" -c '' 2>/dev/null; then
+        say "virtualenv: creating $VENV"
+        rm -rf "$VENV"
+        /usr/bin/python3 -m venv "$VENV"
+    elif [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        say "virtualenv: up to date"
+        return
+    fi
+    # Installed over the existing venv rather than rebuilt from scratch: someone
+    # may be running tests from it right now.
+    say "virtualenv: installing requirements.lock"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$REPO/requirements.lock"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO"
+    echo "$want" >"$stamp"
+}
+
+# --- the service user, its data dir and its access to the checkout --------------------
+
+ensure_user() {
+    if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
+        say "creating the system user $SERVICE_USER (runs the web tier)"
+        useradd --system --user-group --home-dir /nonexistent --no-create-home \
+            --shell /usr/sbin/nologin "$SERVICE_USER"
+    fi
+}
+
+as_service_user_test() {
+    # `test` as the service user, without PAM or a login: is this path reachable for it?
+    setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --init-groups -- test "$@"
+}
+
+grant_traverse() {
+    # The service user must be able to walk down to $1 (a checkout under /root,
+    # mode 0700, is the common case). Give it search permission (x: enter, not
+    # list or read) only on the ancestors that lack it, and nothing else.
+    local dir=$1 ancestors=()
+    while [ "$dir" != / ]; do
+        dir=$(dirname "$dir")
+        ancestors=("$dir" "${ancestors[@]}")
+    done
+    for dir in "${ancestors[@]}"; do
+        if ! as_service_user_test -x "$dir"; then
+            say "letting $SERVICE_USER traverse $dir (setfacl u:$SERVICE_USER:x)"
+            setfacl -m "u:$SERVICE_USER:x" "$dir"
+        fi
+    done
+}
+
+ensure_checkout_access() {
+    grant_traverse "$REPO"
+    grant_traverse "$DATA_DIR"
+    # A clone made with a strict umask (077) is unreadable for others: then, and
+    # only then, grant read (files) and enter (directories) on the checkout,
+    # except .git (not needed) and the data dir (owned by the service user).
+    if ! as_service_user_test -r "$REPO/manage.py" || ! as_service_user_test -r "$REPO/labsite/settings.py" \
+        || ! as_service_user_test -x "$VENV/bin/daphne"; then
+        say "letting $SERVICE_USER read the checkout (setfacl -R u:$SERVICE_USER:rX, not .git)"
+        setfacl -m "u:$SERVICE_USER:rx" "$REPO"
+        find "$REPO" -mindepth 1 -maxdepth 1 ! -name .git ! -path "$DATA_DIR" -exec setfacl -R -m "u:$SERVICE_USER:rX" {} +
+    fi
+    as_service_user_test -r "$REPO/manage.py" || die "$SERVICE_USER still cannot read $REPO/manage.py"
+}
+
+ensure_data_dir() {
+    # 2770: the service user and root share it; the setgid bit gives files root
+    # creates here (the secret key, 0640) the service group, so the web can read them.
+    mkdir -p "$DATA_DIR"
+    chown "$SERVICE_USER:$SERVICE_USER" "$DATA_DIR"
+    chmod 2770 "$DATA_DIR"
+    # The SQLite database must belong to the service user (the web writes it;
+    # root's writes keep the owner). An earlier run as root may have made it.
+    find "$DATA_DIR" -maxdepth 1 \( -name '*.sqlite3' -o -name '*.sqlite3-wal' -o -name '*.sqlite3-shm' \
+        -o -name secret_key \) ! -user "$SERVICE_USER" -exec chown "$SERVICE_USER:$SERVICE_USER" {} +
+    install -d -m 0750 -o root -g root "$LOG_DIR"
+}
+
+# --- daemons: start only what is not already answering ----------------------------
+
+start_bg() {
+    # start_bg NAME LOGFILE ARGV...: run ARGV in the background in its own
+    # session (so a Ctrl-C reaches this script only, and we stop things in
+    # order), and remember it. setsid execs without forking here (we are not a
+    # process group leader), so $! is the process itself.
+    local name=$1 log=$2
+    shift 2
+    if [ "$log" = - ]; then
+        setsid "$@" </dev/null &
+    else
+        setsid "$@" </dev/null >>"$log" 2>&1 &
+    fi
+    STARTED_PIDS[$!]=$name
+    STARTED_ORDER+=("$!")
+}
+
+wait_until() {
+    # wait_until SECONDS PID COMMAND...: poll COMMAND until it succeeds; fail
+    # early if PID (what we started, which should make COMMAND succeed) died.
+    local seconds=$1 pid=$2 i
+    shift 2
+    for ((i = 0; i < seconds * 4; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        alive "$pid" || return 1
+        sleep 0.25
+    done
+    return 1
+}
+
+alive() {
+    # A child that exited but was not reaped yet is a zombie: kill -0 still succeeds on it.
+    [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+ensure_dockerd() {
+    if docker info >/dev/null 2>&1; then
+        say "Docker Engine: already running, leaving it alone"
+        return
+    fi
+    # No default bridge and no iptables rules: lab containers run with
+    # network_mode=none and get their links from us, nothing else.
+    say "Docker Engine: starting dockerd (log: $LOG_DIR/dockerd.log)"
+    start_bg dockerd "$LOG_DIR/dockerd.log" dockerd --bridge=none --iptables=false
+    wait_until 60 "$!" docker info \
+        || die "dockerd did not come up; last lines of $LOG_DIR/dockerd.log:
+$(tail -n 20 "$LOG_DIR/dockerd.log")"
+}
+
+redis_ping() { [ "$(redis-cli -u "${REDIS_URL:-$DEFAULT_REDIS_URL}" ping 2>/dev/null)" = PONG ]; }
+
+ensure_redis() {
+    if redis_ping; then
+        say "Redis: already answering at ${REDIS_URL:-$DEFAULT_REDIS_URL}, leaving it alone"
+        return
+    fi
+    case ${REDIS_URL:-$DEFAULT_REDIS_URL} in
+        redis://127.0.0.1:6379/* | redis://localhost:6379/*) ;;
+        *) die "Redis at $REDIS_URL does not answer, and it is not a local one I could start" ;;
+    esac
+    # Loopback only (DESIGN: Redis listens on loopback or a socket); no
+    # persistence: it holds queued task IDs and channel messages, nothing to keep.
+    say "Redis: starting redis-server on 127.0.0.1:6379 (log: $LOG_DIR/redis.log)"
+    start_bg redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port 6379 --daemonize no \
+        --protected-mode yes --save '' --appendonly no --dir "$LOG_DIR"
+    wait_until 30 "$!" redis_ping \
+        || die "redis-server did not come up; last lines of $LOG_DIR/redis.log:
+$(tail -n 20 "$LOG_DIR/redis.log")"
+}
+
+stop_pid() {
+    # stop_pid PID NAME GRACE: SIGTERM, wait up to GRACE seconds, then SIGKILL; reap it.
+    local pid=$1 name=$2 grace=$3 i
+    alive "$pid" || { wait "$pid" 2>/dev/null || true; return; }
+    say "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 4; i++)); do
+        alive "$pid" || break
+        sleep 0.25
+    done
+    if alive "$pid"; then
+        say "$name did not stop within ${grace}s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+grace_for() {
+    # The worker may be half-way through a deploy and dockerd stops containers: give them time.
+    case $1 in
+        worker | dockerd) echo 60 ;;
+        *) echo 20 ;;
+    esac
+}
+
+stop_started() {
+    # Stop what this script started, newest first: web and worker, then Redis, then dockerd.
+    local i pid
+    for ((i = ${#STARTED_ORDER[@]} - 1; i >= 0; i--)); do
+        pid=${STARTED_ORDER[i]}
+        [ -n "${STARTED_PIDS[$pid]:-}" ] || continue
+        stop_pid "$pid" "${STARTED_PIDS[$pid]}" "$(grace_for "${STARTED_PIDS[$pid]}")"
+        unset "STARTED_PIDS[$pid]"
+    done
+    STARTED_ORDER=()
+}
+
+# --- Django ---------------------------------------------------------------------------
+
+manage_as_service_user() {
+    # The database is created and migrated by the service user, so it owns the file.
+    (cd "$REPO" && runuser -u "$SERVICE_USER" -- env "${TOPOLAB_ENV[@]}" "$VENV/bin/python" manage.py "$@")
+}
+
+manage_as_root() {
+    (cd "$REPO" && env "${TOPOLAB_ENV[@]}" "$VENV/bin/python" manage.py "$@")
+}
+
+# --- all of it ------------------------------------------------------------------------
+
+setup() {
+    local t0=$SECONDS
+    require_root
+    cd "$REPO" || exit
+    install_packages
+    ensure_venv
+    ensure_user
+    ensure_data_dir
+    ensure_checkout_access
+    ensure_dockerd
+    ensure_redis
+    say "database: migrating $DATA_DIR"
+    manage_as_service_user migrate --noinput
+    manage_as_service_user ensure_admin
+    say "static files: collecting into $DATA_DIR/static"
+    manage_as_service_user collectstatic --noinput --verbosity 0
+    say "node images: building what is missing or outdated"
+    manage_as_root lab images --build
+    say "set-up done in $((SECONDS - t0))s"
+}
