@@ -7,6 +7,7 @@ its kind needs, never privileged.
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import time
 from dataclasses import dataclass
@@ -51,11 +52,11 @@ def _tar_of(files) -> bytes:
 
 
 class DockerRuntime:
-    """Creates, starts, inspects, runs commands in and removes lab containers."""
+    """Creates, starts, inspects, runs commands in and removes lab containers; imports node images."""
 
-    def __init__(self, client: docker.DockerClient | None = None):
+    def __init__(self, client: docker.DockerClient | None = None, *, timeout: int = 120):
         try:
-            self.client = client or docker.from_env(timeout=120)
+            self.client = client or docker.from_env(timeout=timeout)
             self.api = self.client.api
         except DockerException as exc:
             raise RuntimeStepError(f"cannot reach the Docker Engine: {_explain(exc)}") from None
@@ -157,3 +158,44 @@ class DockerRuntime:
             return True
         except ImageNotFound:
             return False
+
+    # An image's id, labels, size and creation time, or None when it is not on this host.
+    def image_info(self, reference: str) -> dict | None:
+        try:
+            attrs = self.api.inspect_image(reference)
+        except NotFound:
+            return None
+        except DockerException as exc:
+            raise RuntimeStepError(f"cannot inspect image '{reference}': {_explain(exc)}") from None
+        return {
+            "id": attrs["Id"],
+            "labels": (attrs.get("Config") or {}).get("Labels") or {},
+            "size": attrs.get("Size"),
+            "created": attrs.get("Created"),
+        }
+
+    # Import a root filesystem tar, streamed as byte chunks, as repository:tag with Dockerfile-style changes.
+    def import_image(self, chunks, repository: str, tag: str, changes) -> None:
+        try:
+            reply = self.api.import_image(src=chunks, stream_src=True, repository=repository, tag=tag,
+                                          changes=list(changes))
+        except DockerException as exc:
+            raise RuntimeStepError(f"cannot import the image: {_explain(exc)}") from None
+        # The engine answers 200 with a JSON stream; a failure is an "error" entry in it.
+        for line in str(reply).splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("error"):
+                raise RuntimeStepError(f"cannot import the image: {entry['error']}")
+
+    # Remove an image: None when it is gone (or already was), else why the engine kept it.
+    def remove_image(self, image_id: str) -> str | None:
+        try:
+            self.api.remove_image(image_id)
+        except NotFound:
+            return None
+        except DockerException as exc:
+            return _explain(exc)
+        return None
