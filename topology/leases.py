@@ -52,9 +52,20 @@ def release(lab_id: int, operation: str) -> None:
     _client().eval(_RELEASE, 1, _key(lab_id), operation)
 
 
+class LeaseLost(RuntimeError):
+    """Another operation holds the lab's lease: this one must not touch the lab."""
+
+
 @contextmanager
 def held(lab_id: int, operation: str) -> Iterator[None]:
-    """Keep renewing ``operation``'s lease while the body runs, and release it after."""
+    """Keep renewing ``operation``'s lease while the body runs, and release it after.
+
+    Raises :class:`LeaseLost` at the start if another operation took the lab
+    meanwhile (the queued lease expired and someone else acquired it); a
+    lapsed lease that nobody took is taken back.
+    """
+    if not renew(lab_id, operation) and not acquire(lab_id, operation, WORKER_TTL_MS):
+        raise LeaseLost(f"lab {lab_id} is held by operation {holder(lab_id)}, not {operation}")
     stop = threading.Event()
 
     def keep_alive():
@@ -64,7 +75,6 @@ def held(lab_id: int, operation: str) -> Iterator[None]:
             except redis.RedisError:
                 pass  # a blip: the next renewal still comes well inside the TTL
 
-    renew(lab_id, operation)
     thread = threading.Thread(target=keep_alive, name=f"lease-{lab_id}", daemon=True)
     thread.start()
     try:

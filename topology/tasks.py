@@ -19,7 +19,7 @@ def deploy_lab(lab_id: int, operation: str) -> str:
     """Build a lab."""
     from .operations import deploy
 
-    return deploy(int(lab_id), str(operation))
+    return _guarded(deploy, lab_id, operation)
 
 
 @shared_task(name="topology.destroy_lab", ignore_result=True)
@@ -27,7 +27,18 @@ def destroy_lab(lab_id: int, operation: str) -> str:
     """Tear a lab down."""
     from .operations import destroy
 
-    return destroy(int(lab_id), str(operation))
+    return _guarded(destroy, lab_id, operation)
+
+
+def _guarded(run, lab_id, operation) -> str:
+    """Run an operation unless another one owns the lab by now."""
+    from .leases import LeaseLost
+
+    try:
+        return run(int(lab_id), str(operation))
+    except LeaseLost as exc:
+        log.warning("skipped: %s", exc)
+        return "skipped"
 
 
 @worker_ready.connect
