@@ -1,8 +1,24 @@
-"""ASGI entry point of the web tier (unprivileged; never touches Docker or netlink)."""
+"""ASGI entry point of the web tier (unprivileged; never touches Docker or netlink).
+
+HTTP goes to Django; websockets go through Channels, with the session's user
+attached and foreign origins refused.
+"""
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labsite.settings")
 
-application = get_asgi_application()
+# Django must be set up before anything imports models (the consumers do).
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from topology.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})

@@ -1,10 +1,11 @@
-"""URL routes of the site."""
+"""URL routes of the site: the pages, the REST API and the admin."""
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
+
+from topology.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # Until the editor lands, the admin is the site's front page.
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("api/v1/", api.urls),
+    path("", include("topology.pages.urls")),
 ]

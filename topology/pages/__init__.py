@@ -1,0 +1,1 @@
+"""The HTML pages: sign in, topologies, the editor."""
