@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..spec import Document, Problem
 from ..spec.checks import SWITCH_BRIDGE, Limits
@@ -52,13 +53,14 @@ class Context:
 
 @dataclass(frozen=True)
 class Step:
-    """One unit of work on one node; subclasses say what."""
+    """One unit of work on one node; subclasses say what, and ``TITLE`` names it for people."""
 
     node: str
+    TITLE: ClassVar[str] = "{node}"
 
     @property
     def title(self) -> str:
-        return type(self).__name__
+        return self.TITLE.format_map(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -76,18 +78,14 @@ class CreateContainer(Step):
     capabilities: tuple
     command: tuple = tuple(NODE_COMMAND)
 
-    @property
-    def title(self) -> str:
-        return f"create {self.node}"
+    TITLE: ClassVar[str] = "create {node}"
 
 
 @dataclass(frozen=True)
 class StartContainer(Step):
     """Start a created container."""
 
-    @property
-    def title(self) -> str:
-        return f"start {self.node}"
+    TITLE: ClassVar[str] = "start {node}"
 
 
 @dataclass(frozen=True)
@@ -99,9 +97,7 @@ class CreateLink(Step):
     peer_interface: str
     alias: str
 
-    @property
-    def title(self) -> str:
-        return f"link {self.node}:{self.interface} - {self.peer_node}:{self.peer_interface}"
+    TITLE: ClassVar[str] = "link {node}:{interface} - {peer_node}:{peer_interface}"
 
 
 @dataclass(frozen=True)
@@ -111,9 +107,7 @@ class CreateBridge(Step):
     bridge: str
     alias: str
 
-    @property
-    def title(self) -> str:
-        return f"bridge {self.node}:{self.bridge}"
+    TITLE: ClassVar[str] = "bridge {node}:{bridge}"
 
 
 @dataclass(frozen=True)
@@ -127,9 +121,7 @@ class ConfigureInterface(Step):
     up: bool = True
     master: str | None = None
 
-    @property
-    def title(self) -> str:
-        return f"configure {self.node}:{self.interface}"
+    TITLE: ClassVar[str] = "configure {node}:{interface}"
 
 
 @dataclass(frozen=True)
@@ -138,9 +130,7 @@ class SetSysctls(Step):
 
     values: tuple  # of (key, value)
 
-    @property
-    def title(self) -> str:
-        return f"sysctls {self.node}"
+    TITLE: ClassVar[str] = "sysctls {node}"
 
 
 @dataclass(frozen=True)
@@ -167,9 +157,7 @@ class Impair(Step):
     loss_percent: float | None = None
     rate_kbit: int | None = None
 
-    @property
-    def title(self) -> str:
-        return f"impair {self.node}:{self.interface}"
+    TITLE: ClassVar[str] = "impair {node}:{interface}"
 
 
 @dataclass(frozen=True)
