@@ -2,10 +2,13 @@
 
     a ── b ── ghost (an image this host does not have)
 """
+import json
 import time
 
+import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from topology import services
 from topology.models import Lab
@@ -110,3 +113,17 @@ def test_it_collects_what_a_killed_worker_left_behind(labs, tmp_path, capsys):
     assert lab.state == "failed" and "interrupted" in lab.reason
     call_command("lab", "gc")
     assert "nothing to clean up" in capsys.readouterr().out
+
+
+def test_it_exits_1_with_the_reason_when_a_waited_deploy_fails(labs, tmp_path, capsys):
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(chain("a", "ghost", image_of={"ghost": "topolab/does-not-exist"})))
+    call_command("lab", "import", str(path), "--user", "student")
+    with pytest.raises(CommandError) as failed:
+        call_command("lab", "deploy", "chain", "--user", "student", "--wait", "--timeout", "120")
+    assert failed.value.returncode == 1
+    assert "deploy failed: create ghost failed" in str(failed.value) and "topolab/does-not-exist" in str(failed.value)
+    out = capsys.readouterr().out
+    assert "create ghost failed" in out and "undo started" in out
+    lab = Lab.objects.get(topology__name="chain")
+    assert lab.state == "failed" and labs.containers(lab) == []
