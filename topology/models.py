@@ -122,3 +122,62 @@ class LabEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step}: {self.status}"
+
+
+class ApiToken(models.Model):
+    """A user's key for the REST API (``Authorization: Bearer tl_...``); only its SHA-256 is stored.
+
+    The secret is shown once, when it is made; ``prefix`` (its first characters)
+    lets the user tell tokens apart afterwards. A revoked token stays listed
+    but authenticates nobody.
+    """
+
+    PREFIX_LENGTH = 8
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, help_text="The secret's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 (hex) of the secret.")
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True, help_text="When it was revoked; empty while valid.")
+
+    class Meta:
+        ordering = ["user_id", "-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} / {self.name} ({self.prefix}...)"
+
+    @staticmethod
+    def hash(secret: str) -> str:
+        """The stored form of a secret."""
+        import hashlib
+
+        return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @classmethod
+    def issue(cls, user, name: str) -> tuple["ApiToken", str]:
+        """Make a token for ``user``: (the row, the secret to show once)."""
+        import secrets
+
+        secret = "tl_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, prefix=secret[:cls.PREFIX_LENGTH], key_hash=cls.hash(secret))
+        return token, secret
+
+    @classmethod
+    def user_for(cls, secret: str):
+        """The active user a valid, unrevoked secret belongs to (noting its use), else None."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        if not secret or not secret.startswith("tl_") or len(secret) > 200:
+            return None
+        token = cls.objects.select_related("user").filter(key_hash=cls.hash(secret), revoked__isnull=True).first()
+        if token is None or not token.user.is_active:
+            return None
+        now = timezone.now()
+        if token.last_used is None or now - token.last_used > timedelta(seconds=60):
+            # At most one write a minute per token: a script polling a lab is not a write storm.
+            cls.objects.filter(pk=token.pk).update(last_used=now)
+        return token.user

@@ -6,11 +6,13 @@ from the lab's primary key and the server's settings, never from the request.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils import timezone
 
+from . import events as live
 from . import leases, services, spec
 from .engine import netlink
 from .engine.docker_runtime import DockerRuntime
@@ -29,12 +31,38 @@ def make_executor() -> Executor:
                     netlink_concurrency=settings.TOPOLAB_NETLINK_CONCURRENCY)
 
 
-def _finish(lab: Lab, operation: str, state: str, reason: str = "") -> None:
-    Lab.objects.filter(pk=lab.pk, operation=operation).update(state=state, reason=reason,
-                                                              state_changed=timezone.now())
-    LabEvent.objects.create(lab=lab, operation=operation, step=f"lab {state}",
-                            status=LabEvent.Status.FAILED if state == LabState.FAILED else LabEvent.Status.OK,
-                            message=reason)
+def _finish(lab: Lab, operation: str, state: str, reason: str = "", announce: list | None = None) -> None:
+    """Record the operation's outcome; tell watching browsers now, or append to ``announce`` to tell them later."""
+    changed = Lab.objects.filter(pk=lab.pk, operation=operation).update(state=state, reason=reason,
+                                                                        state_changed=timezone.now())
+    event = LabEvent.objects.create(lab=lab, operation=operation, step=f"lab {state}",
+                                    status=LabEvent.Status.FAILED if state == LabState.FAILED else LabEvent.Status.OK,
+                                    message=reason)
+    if changed:
+        # The last step's line first, then the state: "lab running" closes the operation.
+        messages = [live.events_message([event]), live.lab_message(state, reason, False, operation)]
+        if announce is None:
+            live.publish_many(lab.pk, messages)
+        else:
+            announce.extend(messages)
+
+
+@contextmanager
+def _held_then_announced(lab_id: int, operation: str):
+    """Hold the lab's lease for the body; publish what it announced once the lease is given back.
+
+    A browser that reads "busy": false may send the next operation at once;
+    by then the lease must be free, or it would be refused as busy.
+    """
+    announce: list[dict] = []
+    with leases.held(lab_id, operation):
+        yield announce
+    live.publish_many(lab_id, announce)
+
+
+def _publish_nodes(lab: Lab) -> None:
+    """Tell watching browsers every node's state, as just written."""
+    live.publish_many(lab.pk, live.node_messages(lab))
 
 
 def _log_report(lab_id: int):
@@ -48,12 +76,12 @@ def deploy(lab_id: int, operation: str) -> str:
     lab = Lab.objects.select_related("topology__owner").get(pk=lab_id)
     if lab.operation != operation:
         return lab.state  # superseded while queued
-    with leases.held(lab.pk, operation):
+    with _held_then_announced(lab.pk, operation) as announce:
         try:
             document = spec.parse(lab.topology.document, services.limits())
             plan = build_plan(document, services.plan_context(lab))
         except (spec.DocumentError, PlanError) as exc:
-            _finish(lab, operation, LabState.FAILED, f"the document cannot be deployed: {exc}")
+            _finish(lab, operation, LabState.FAILED, f"the document cannot be deployed: {exc}", announce)
             return LabState.FAILED
         executor = make_executor()
         with Recorder(lab, operation, echo=_log_report(lab.pk)) as record:
@@ -75,13 +103,15 @@ def deploy(lab_id: int, operation: str) -> str:
             LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[])
             if failed_node:
                 LabNode.objects.filter(lab=lab, name=failed_node).update(state=NodeStatus.FAILED, reason=reason)
-            _finish(lab, operation, LabState.FAILED, reason)
+            _publish_nodes(lab)
+            _finish(lab, operation, LabState.FAILED, reason, announce)
             return LabState.FAILED
         for node in document.nodes:
             LabNode.objects.filter(lab=lab, name=node.name).update(
                 state=NodeStatus.RUNNING, reason="", container_id=build.containers[node.name],
                 interfaces=netlink.interfaces_of(build.pids[node.name]))
-        _finish(lab, operation, LabState.RUNNING)
+        _publish_nodes(lab)
+        _finish(lab, operation, LabState.RUNNING, announce=announce)
         return LabState.RUNNING
 
 
@@ -90,16 +120,17 @@ def destroy(lab_id: int, operation: str) -> str:
     lab = Lab.objects.get(pk=lab_id)
     if lab.operation != operation:
         return lab.state
-    with leases.held(lab.pk, operation):
+    with _held_then_announced(lab.pk, operation) as announce:
         with Recorder(lab, operation, echo=_log_report(lab.pk)) as record:
             try:
                 make_executor().teardown(lab.pk, record)
             except Exception as exc:  # noqa: BLE001 - reported to the user, the lab stays destroyable
                 log.exception("lab %s: destroy failed", lab.pk)
-                _finish(lab, operation, LabState.FAILED, f"destroy failed: {exc}")
+                _finish(lab, operation, LabState.FAILED, f"destroy failed: {exc}", announce)
                 return LabState.FAILED
         LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[], reason="")
-        _finish(lab, operation, LabState.STOPPED)
+        _publish_nodes(lab)
+        _finish(lab, operation, LabState.STOPPED, announce=announce)
         return LabState.STOPPED
 
 
@@ -128,6 +159,7 @@ def collect_garbage(queue: str | None = None) -> Collected:
         removed = executor.teardown(lab.pk, lambda report: None)
         result.removed += removed
         LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[])
+        _publish_nodes(lab)
         _finish(lab, lab.operation, LabState.FAILED,
                 f"the {'deploy' if lab.state == LabState.DEPLOYING else 'destroy'} was interrupted "
                 "(the lab worker stopped); what it had built was removed")

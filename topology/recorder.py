@@ -3,7 +3,10 @@
 The engine reports from many threads at once; writing each report as its own
 transaction would make the database the bottleneck of a 100-node build, so
 reports are buffered and one writer thread flushes them every
-``FLUSH_SECONDS`` (and at the end), on a single database connection.
+``FLUSH_SECONDS`` (and at the end), on a single database connection. Each
+flush then publishes what it wrote to the lab's channel-layer group (one
+``events`` message and a ``node`` message per changed node, see
+:mod:`topology.events`), so browsers follow the build live.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import threading
 
 from django.db import connection
 
+from . import events as live
 from .engine.executor import Report
 from .models import Lab, LabEvent, LabNode, NodeStatus
 
@@ -75,6 +79,10 @@ class Recorder:
             events, self._events = self._events, []
             states, self._node_states = self._node_states, {}
         if events:
-            LabEvent.objects.bulk_create(events)
+            # With RETURNING (SQLite 3.35+, PostgreSQL) the objects get their ids, which clients need.
+            events = LabEvent.objects.bulk_create(events)
         for node, (state, reason) in states.items():
             LabNode.objects.filter(lab=self.lab, name=node).update(state=state, reason=reason)
+        if events or states:
+            live.publish_many(self.lab.pk, [live.events_message(events)]
+                              + [live.node_message(node, state, reason) for node, (state, reason) in states.items()])

@@ -1,4 +1,8 @@
 """Websocket routes of the app (Channels)."""
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from .consumers import LabConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/topologies/<int:topology_id>/", LabConsumer.as_asgi()),
+]

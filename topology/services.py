@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import events as live
 from . import leases, spec
 from .engine.plan import Context, PlanError, check_deployable
 from .models import BUSY_STATES, Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
@@ -107,19 +108,27 @@ def _begin(lab: Lab, state: LabState, step: str) -> str:
     return operation
 
 
-def _send(task, lab: Lab, operation: str) -> None:
-    """Queue ``task`` on the lab's host once the state change is committed."""
-    transaction.on_commit(lambda: _send_now(task, lab, operation))
+def _began(lab: Lab, operation: str) -> list[dict]:
+    """What watching browsers are told when an operation begins: the lab's new state and its first event."""
+    return [live.lab_message(lab.state, lab.reason, True, operation),
+            live.events_message(LabEvent.objects.filter(lab=lab, operation=operation))]
 
 
-def _send_now(task, lab: Lab, operation: str) -> None:
-    """Queue ``task`` now; if the broker cannot be reached, give the lab back."""
+def _send(task, lab: Lab, operation: str, messages: list[dict] = ()) -> None:
+    """Once the state change is committed, tell watching browsers ``messages`` and queue ``task`` on the lab's host."""
+    transaction.on_commit(lambda: _send_now(task, lab, operation, messages))
+
+
+def _send_now(task, lab: Lab, operation: str, messages: list[dict] = ()) -> None:
+    """Publish ``messages`` and queue ``task`` now; if the broker cannot be reached, give the lab back."""
+    live.publish_many(lab.pk, messages)
     try:
         task.apply_async(args=[lab.pk, operation], queue=lab.queue)
     except Exception as exc:  # the broker is down: say so instead of leaving the lab busy
-        Lab.objects.filter(pk=lab.pk, operation=operation).update(
-            state=LabState.FAILED, reason=f"could not reach the lab worker's queue: {exc}")
+        reason = f"could not reach the lab worker's queue: {exc}"
+        Lab.objects.filter(pk=lab.pk, operation=operation).update(state=LabState.FAILED, reason=reason)
         leases.release(lab.pk, operation)
+        live.publish(lab.pk, live.lab_message(LabState.FAILED, reason, False, operation))
         raise Conflict("the lab worker cannot be reached right now; try again") from exc
 
 
@@ -142,7 +151,8 @@ def request_deploy(lab: Lab) -> str:
         for name in names:
             LabNode.objects.update_or_create(lab=lab, name=name, defaults={
                 "state": NodeStatus.PENDING, "container_id": "", "interfaces": [], "reason": ""})
-    _send(deploy_lab, lab, operation)
+    pending = [live.node_message(name, NodeStatus.PENDING) for name in names]
+    _send(deploy_lab, lab, operation, _began(lab, operation) + pending)
     return operation
 
 
@@ -151,10 +161,41 @@ def request_destroy(lab: Lab) -> str:
     from .tasks import destroy_lab
 
     operation = _begin(lab, LabState.DESTROYING, "destroy requested")
-    _send(destroy_lab, lab, operation)
+    _send(destroy_lab, lab, operation, _began(lab, operation))
     return operation
 
 
 def is_stale(lab: Lab) -> bool:
     """A lab left in deploying/destroying by a worker that died (nobody holds its lease)."""
     return lab.state in BUSY_STATES and not is_busy(lab)
+
+
+def update_topology(topology: Topology, data) -> Topology:
+    """Replace a topology's document (renaming it if the name changed); all or nothing."""
+    document = parse(data)
+    with transaction.atomic():
+        clash = Topology.objects.filter(owner_id=topology.owner_id, name=document.name).exclude(pk=topology.pk)
+        if clash.exists():
+            raise InvalidDocument(
+                "name taken", [spec.Problem("name", f"you already have a topology named '{document.name}'")])
+        topology.name = document.name
+        topology.document = spec.dump(document)
+        topology.save()
+    return topology
+
+
+def delete_topology(topology: Topology) -> None:
+    """Delete a topology whose lab is stopped (or failed with nothing left running); else :class:`Conflict`."""
+    lab = topology.lab
+    holder = uuid.uuid4().hex
+    # Holding the lab's lease while deleting: no deploy can start in between.
+    if not leases.acquire(lab.pk, holder):
+        raise Conflict(f"the lab is busy ({lab.state}); wait until its current operation ends, then destroy it")
+    try:
+        lab.refresh_from_db()
+        leftovers = lab.nodes.exclude(container_id="").exists()
+        if lab.state not in (LabState.STOPPED, LabState.FAILED) or leftovers:
+            raise Conflict(f"the lab is {lab.state}; destroy it first")
+        topology.delete()
+    finally:
+        leases.release(lab.pk, holder)

@@ -1,4 +1,21 @@
-"""The REST API under ``/api/v1/`` (django-ninja), with its OpenAPI schema and docs page."""
+"""The REST API under ``/api/v1/`` (django-ninja), with its OpenAPI schema and docs page.
+
+Callers authenticate with a bearer token (``Authorization: Bearer tl_...``,
+made on ``/tokens/``) or the browser's session plus CSRF token. Every route
+also answers with a trailing slash. The routes are in :mod:`.views`.
+"""
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="Topolab API", version="1", urls_namespace="api")
+from .auth import SessionWithCsrf, TokenBearer
+
+api = NinjaAPI(
+    title="Topolab API",
+    version="1",
+    description="Topologies (topolab/v1 documents), their labs, commands in running nodes, node images.",
+    urls_namespace="api",
+    auth=[TokenBearer(), SessionWithCsrf()],
+)
+
+from .views import router  # noqa: E402
+
+api.add_router("", router)

@@ -13,7 +13,7 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import services, spec
+from ... import labview, services, spec
 from ...cli.progress import follow
 from ...models import Lab, LabState, Topology
 
@@ -137,19 +137,7 @@ class Command(BaseCommand):
     def do_status(self, name, user, json: bool = False, **_):
         topology = self._topology(name, user)
         lab = topology.lab
-        nodes = {n.name: n for n in lab.nodes.all()}
-        kinds = {n["name"]: n.get("kind", "host") for n in topology.document.get("nodes", [])}
-        data = {
-            "name": topology.name, "owner": topology.owner.get_username(), "state": lab.state,
-            "reason": lab.reason, "busy": services.is_busy(lab),
-            "nodes": [
-                {"name": node, "kind": kind, "state": nodes[node].state if node in nodes else "stopped",
-                 "container": nodes[node].container_id[:12] if node in nodes else "",
-                 "reason": nodes[node].reason if node in nodes else "",
-                 "interfaces": nodes[node].interfaces if node in nodes else []}
-                for node, kind in kinds.items()
-            ],
-        }
+        data = labview.status(topology)
         if json:
             import json as json_module
 

@@ -1,0 +1,283 @@
+"""The lab's websocket, ``/ws/topologies/<id>/``, through the whole ASGI stack (origin check, session, router).
+
+Each test signs a user in with Django's test client and hands the session
+cookie to Channels' ``WebsocketCommunicator``, as a browser would; messages
+travel through the test run's own Redis channel layer.
+
+The reference lab::
+
+    c1 eth0 ---- eth0 r1 eth1 ---- eth0 c2
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from labsite.asgi import application
+from tests.documents import reference_document
+from topology import events, services
+from topology.consumers import FORBIDDEN
+from topology.models import Lab, LabEvent, LabNode, Topology
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
+
+ORIGIN = "http://localhost:8000"
+
+
+@pytest.fixture
+def alice():
+    return get_user_model().objects.create_user("alice", password=None)
+
+
+@pytest.fixture
+def mallory():
+    return get_user_model().objects.create_user("mallory", password=None)
+
+
+@pytest.fixture
+def topology(alice) -> Topology:
+    return services.import_topology(alice, reference_document())
+
+
+def cookie_of(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def communicator(topology_id, user=None, origin=ORIGIN) -> WebsocketCommunicator:
+    headers = []
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        headers.append((b"cookie", cookie_of(user).encode()))
+    return WebsocketCommunicator(application, f"/ws/topologies/{topology_id}/", headers=headers)
+
+
+def run(coroutine_function, *args):
+    """Run an async test body from a sync test (pytest-asyncio is not used here)."""
+    return async_to_sync(coroutine_function)(*args)
+
+
+async def refused(ws: WebsocketCommunicator) -> int | None:
+    """The close code of a connection the server refused (accepted then closed, or never accepted)."""
+    connected, code = await ws.connect()
+    if not connected:
+        return code
+    output = await ws.receive_output(timeout=2)
+    assert output["type"] == "websocket.close", output  # nothing else is ever sent first
+    await ws.disconnect()
+    return output["code"]
+
+
+# -- who may listen ------------------------------------------------------------------------
+
+
+def test_it_sends_the_owner_a_snapshot_first(topology, alice):
+    Lab.objects.filter(pk=topology.lab.pk).update(operation="op1")
+    LabEvent.objects.create(lab=topology.lab, operation="op1", step="earlier", status="info")
+
+    ws = communicator(topology.pk, alice)
+
+    async def body():
+        connected, _ = await ws.connect()
+        assert connected
+        message = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return message
+
+    message = run(body)
+    assert message["type"] == "snapshot"
+    lab = message["lab"]
+    assert set(lab) == {"state", "reason", "busy", "operation", "nodes", "events"}
+    assert (lab["state"], lab["busy"], lab["operation"]) == ("stopped", False, "op1")
+    assert [(n["name"], n["kind"], n["state"]) for n in lab["nodes"]] == [
+        ("c1", "host", "stopped"), ("r1", "router", "stopped"), ("c2", "host", "stopped")]
+    assert [e["step"] for e in lab["events"]] == ["earlier"]
+    assert lab == events.lab_snapshot(topology.lab)
+
+
+def test_it_refuses_another_user_with_4403(topology, mallory):
+    assert run(refused, communicator(topology.pk, mallory)) == FORBIDDEN == 4403
+
+
+def test_it_refuses_a_signed_out_visitor_with_4403(topology):
+    assert run(refused, communicator(topology.pk)) == FORBIDDEN
+
+
+def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(topology, alice, mallory):
+    missing = Topology.objects.order_by("-pk").first().pk + 1000
+    assert run(refused, communicator(missing, alice)) == FORBIDDEN
+    assert run(refused, communicator(topology.pk, mallory)) == FORBIDDEN
+
+
+def test_it_refuses_a_foreign_origin(topology, alice):
+    ws = communicator(topology.pk, alice, origin="https://evil.example")
+
+    async def body():
+        connected, _ = await ws.connect()
+        await ws.disconnect()
+        return connected
+
+    assert run(body) is False
+
+
+def test_it_refuses_a_request_without_an_origin(topology, alice):
+    ws = communicator(topology.pk, alice, origin=None)
+
+    async def body():
+        connected, _ = await ws.connect()
+        await ws.disconnect()
+        return connected
+
+    assert run(body) is False
+
+
+def test_it_has_no_route_for_other_paths(topology, alice):
+    ws = WebsocketCommunicator(application, f"/ws/topologies/{topology.pk}/console/",
+                               headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie_of(alice).encode())])
+
+    async def body():
+        with pytest.raises(ValueError):
+            await ws.connect()
+
+    run(body)
+
+
+# -- what it forwards ---------------------------------------------------------------------------
+
+
+def test_it_forwards_what_is_published_for_the_lab(topology, alice):
+    lab = topology.lab
+    message = events.node_message("c1", "creating")
+
+    ws = communicator(topology.pk, alice)
+
+    async def body():
+        assert (await ws.connect())[0]
+        await ws.receive_json_from(timeout=5)  # the snapshot
+        await sync_to_async(events.publish)(lab.pk, message)
+        await sync_to_async(events.publish)(lab.pk + 1000, events.node_message("x", "running"))  # another lab
+        received = await ws.receive_json_from(timeout=5)
+        nothing_else = await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+        return received, nothing_else
+
+    received, nothing_else = run(body)
+    assert received == message
+    assert nothing_else
+
+
+def test_it_forwards_a_burst_bigger_than_a_channels_capacity_whole(topology, alice):
+    # A flush of a 600-node lab: more messages than a channel holds (100) must still all arrive.
+    burst = [events.node_message(f"n{i}", "creating") for i in range(600)]
+    ws = communicator(topology.pk, alice)
+
+    async def body():
+        assert (await ws.connect())[0]
+        await ws.receive_json_from(timeout=5)
+        await sync_to_async(events.publish_many)(topology.lab.pk, burst)
+        received = [await ws.receive_json_from(timeout=5) for _ in burst]
+        await ws.disconnect()
+        return received
+
+    assert run(body) == burst
+
+
+def test_it_forwards_a_deploy_request_to_the_owner_as_it_happens(topology, alice, monkeypatch):
+    monkeypatch.setattr("topology.tasks.deploy_lab.apply_async", lambda *a, **kw: None)
+    lab = topology.lab
+
+    ws = communicator(topology.pk, alice)
+
+    async def body():
+        assert (await ws.connect())[0]
+        await ws.receive_json_from(timeout=5)
+        operation = await sync_to_async(services.request_deploy)(lab)
+        received = [await ws.receive_json_from(timeout=5) for _ in range(5)]
+        await ws.disconnect()
+        return operation, received
+
+    try:
+        operation, received = run(body)
+    finally:
+        from topology import leases
+        leases.release(lab.pk, leases.holder(lab.pk) or "")
+    assert received[0] == {"type": "lab", "state": "deploying", "reason": "", "busy": True, "operation": operation}
+    assert received[1]["type"] == "events" and received[1]["events"][0]["step"] == "deploy requested"
+    assert sorted(m["name"] for m in received[2:]) == ["c1", "c2", "r1"]
+    assert {m["state"] for m in received[2:]} == {"pending"}
+
+
+def test_it_does_not_repeat_events_the_snapshot_already_held(topology, alice):
+    lab = topology.lab
+    Lab.objects.filter(pk=lab.pk).update(operation="op1")
+    old = LabEvent.objects.create(lab=lab, operation="op1", step="in the snapshot", status="ok")
+
+    ws = communicator(topology.pk, alice)
+
+    async def body():
+        assert (await ws.connect())[0]
+        snapshot = await ws.receive_json_from(timeout=5)
+        new = await sync_to_async(LabEvent.objects.create)(lab=lab, operation="op1", step="after", status="ok")
+        # A flush that straddled the snapshot: its first event was already in it.
+        await sync_to_async(events.publish)(lab.pk, events.events_message([old, new]))
+        await sync_to_async(events.publish)(lab.pk, events.events_message([old]))  # nothing new: not sent at all
+        await sync_to_async(events.publish)(lab.pk, events.node_message("c1", "creating"))
+        received = [await ws.receive_json_from(timeout=5) for _ in range(2)]
+        await ws.disconnect()
+        return snapshot, received
+
+    snapshot, received = run(body)
+    assert [e["step"] for e in snapshot["lab"]["events"]] == ["in the snapshot"]
+    assert [e["step"] for e in received[0]["events"]] == ["after"]
+    assert received[1]["type"] == "node"
+
+
+def test_it_ignores_what_the_client_sends(topology, alice):
+    ws = communicator(topology.pk, alice)
+
+    async def body():
+        assert (await ws.connect())[0]
+        await ws.receive_json_from(timeout=5)
+        await ws.send_to(text_data='{"type": "lab", "state": "running"}')
+        await ws.send_to(text_data="not json at all")
+        await ws.send_to(bytes_data=b"\x00\x01")
+        quiet = await ws.receive_nothing(timeout=0.3)
+        await sync_to_async(events.publish)(topology.lab.pk, events.node_message("c1", "running"))
+        still_open = await ws.receive_json_from(timeout=5)  # the connection survived
+        await ws.disconnect()
+        return quiet, still_open
+
+    quiet, still_open = run(body)
+    assert quiet
+    assert still_open["name"] == "c1"
+    assert not LabNode.objects.filter(state="running").exists()
+
+
+def test_it_leaves_the_labs_group_when_the_client_leaves(topology, alice):
+    group = events.group_name(topology.lab.pk)
+    ws = communicator(topology.pk, alice)
+
+    async def members():
+        layer = get_channel_layer()
+        return await layer.connection(layer.consistent_hash(group)).zrange(layer._group_key(group), 0, -1)
+
+    async def body():
+        before = await members()
+        assert (await ws.connect())[0]
+        await ws.receive_json_from(timeout=5)
+        during = await members()
+        await ws.disconnect()
+        return before, during, await members()
+
+    before, during, after = run(body)
+    assert len(during) == len(before) + 1
+    assert after == before

@@ -1,0 +1,136 @@
+"""Shapes of the API's answers, for the OpenAPI schema (and to check what the views return)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+
+
+class Problem(Schema):
+    path: str
+    message: str
+
+
+class Errors(Schema):
+    errors: list[Problem]
+    warnings: list[Problem] = []
+
+
+class Detail(Schema):
+    detail: str
+
+
+class LabSummary(Schema):
+    state: str
+    busy: bool
+    reason: str
+
+
+class TopologyItem(Schema):
+    id: int
+    name: str
+    description: str
+    node_count: int
+    link_count: int
+    lab: LabSummary
+    created: datetime
+    updated: datetime
+
+
+class TopologyFull(TopologyItem):
+    document: dict[str, Any]
+    warnings: list[Problem]
+
+
+class ValidationOut(Schema):
+    valid: bool
+    errors: list[Problem]
+    warnings: list[Problem]
+
+
+class OperationOut(Schema):
+    state: str
+    operation: str
+
+
+class InterfaceOut(Schema):
+    name: str
+    state: str
+    mac: str | None
+    mtu: int | None
+    addresses: list[str]
+
+
+class NodeOut(Schema):
+    name: str
+    kind: str
+    state: str
+    container: str
+    reason: str
+    interfaces: list[InterfaceOut]
+
+
+class EventOut(Schema):
+    id: int
+    time: datetime
+    step: str
+    node: str
+    status: str
+    message: str
+    index: int | None
+    total: int | None
+    elapsed_ms: int | None
+
+
+class LabOut(Schema):
+    state: str
+    reason: str
+    busy: bool
+    operation: str
+    nodes: list[NodeOut]
+    events: list[EventOut]
+
+
+class ExecOut(Schema):
+    exit_code: int
+    output: str
+    timed_out: bool = False
+    truncated: bool = False
+
+
+class ImageOut(Schema):
+    name: str
+    kinds: list[str]
+    present: bool
+    up_to_date: bool
+    size_bytes: int | None
+
+
+DOCUMENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object", "description": "A topolab/v1 document (at most 5 MiB).",
+            "example": {"format": "topolab/v1", "name": "two-hosts", "nodes": [{"name": "a"}, {"name": "b"}],
+                        "links": [{"endpoints": [{"node": "a", "interface": "eth0", "addresses": ["10.0.0.1/24"]},
+                                                 {"node": "b", "interface": "eth0", "addresses": ["10.0.0.2/24"]}]}]},
+        }}},
+    }
+}
+
+EXEC_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["argv"],
+            "properties": {
+                "argv": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                         "description": "The command and its arguments (no shell)."},
+                "timeout": {"type": "number", "minimum": 1, "maximum": 300, "default": 30,
+                            "description": "Seconds to wait for the command."},
+            },
+            "example": {"argv": ["ping", "-c", "1", "10.0.0.1"], "timeout": 30},
+        }}},
+    }
+}

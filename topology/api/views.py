@@ -1,0 +1,317 @@
+"""The API's routes: small views over :mod:`topology.services` and :mod:`topology.labview`.
+
+Documents in request bodies are read as raw bytes and checked by
+:func:`topology.spec.loads` (size, syntax, then every rule), so the API
+reports problems exactly as the command line and the editor do. Anything that
+needs Docker (a command in a node, the image list) is a Celery task on the
+root worker; the view waits for its answer and says 504 if none comes.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Router, Status
+
+from .. import labview, services, spec, tasks
+from ..models import LabState, NodeStatus, Topology
+from ..spec.models import MAX_DOCUMENT_BYTES
+from .schemas import (
+    DOCUMENT_BODY, EXEC_BODY, Detail, Errors, ExecOut, ImageOut, LabOut, OperationOut, TopologyFull, TopologyItem,
+    ValidationOut,
+)
+
+router = Router(tags=["topologies"])
+
+EXEC_DEFAULT_TIMEOUT = 30
+EXEC_MAX_TIMEOUT = tasks.EXEC_MAX_TIMEOUT
+EXEC_MAX_ARGV_BYTES = 64 * 1024
+WORKER_GRACE = 10  # seconds a view waits for a worker beyond the command's own timeout
+IMAGES_WAIT = 20
+IMAGES_CACHE_SECONDS = 30
+
+
+def route(methods: list[str], path: str, **kwargs):
+    """Register a view at ``path`` and at ``path/`` (the latter kept out of the schema)."""
+    def register(view):
+        router.api_operation(methods, path, **kwargs)(view)
+        router.api_operation(methods, path + "/", include_in_schema=False, **kwargs)(view)
+        return view
+    return register
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def _problems(problems) -> list[dict]:
+    return [p.as_dict() for p in problems]
+
+
+def _invalid(errors, warnings=()) -> Status:
+    return Status(400, {"errors": _problems(errors), "warnings": _problems(warnings)})
+
+
+def _refused(exc: services.ServiceError, warnings=()) -> Status:
+    """A service's refusal as the API's answer: 400 lists every problem, others give a detail."""
+    if exc.status == 400:
+        return _invalid(exc.problems or [spec.Problem("", exc.message)], warnings)
+    return Status(exc.status, {"detail": exc.message})
+
+
+def _topology(request: HttpRequest, topology_id: int) -> Topology:
+    """The caller's topology, or 404 (another user's topology does not exist for them)."""
+    topology = Topology.objects.select_related("lab", "owner").filter(pk=topology_id, owner=request.auth).first()
+    if topology is None:
+        raise Http404("no such topology")
+    return topology
+
+
+def _item(topology: Topology) -> dict:
+    description = topology.document.get("description", "")
+    return {"id": topology.pk, "name": topology.name,
+            "description": description if isinstance(description, str) else "",
+            "node_count": topology.node_count, "link_count": topology.link_count,
+            "lab": labview.summary(topology.lab), "created": topology.created, "updated": topology.updated}
+
+
+def _full(topology: Topology, warnings=None) -> dict:
+    if warnings is None:
+        warnings = services.validate(topology.document).warnings
+    return {**_item(topology), "document": topology.document, "warnings": _problems(warnings)}
+
+
+def _body(request: HttpRequest) -> bytes | spec.Problem:
+    """The raw body, read no further than the document limit (a bigger one is refused unread)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        length = -1
+    if length > MAX_DOCUMENT_BYTES:
+        return spec.Problem("", f"the document is {length} bytes; the limit is {MAX_DOCUMENT_BYTES} (5 MiB)")
+    if hasattr(request, "_body"):
+        return request._body
+    # One byte more than the limit is enough for spec.loads to refuse it.
+    return request.read(MAX_DOCUMENT_BYTES + 1)
+
+
+def _document(request: HttpRequest) -> tuple[spec.Validation, object]:
+    """(the validation of the body, the parsed JSON data when it is valid)."""
+    body = _body(request)
+    if isinstance(body, spec.Problem):
+        return spec.Validation(None, [body]), None
+    result = spec.loads(body, services.limits())
+    return result, (json.loads(body) if result.ok else None)
+
+
+def _no_worker(what: str) -> Status:
+    return Status(504, {"detail": f"no lab worker answered in time ({what}); is the worker running?"})
+
+
+def _ask_worker(task, args: list, queue: str, wait: float):
+    """Send ``task`` to ``queue`` and wait for its answer: (answer, None) or (None, error response)."""
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    try:
+        # expires: a worker that comes up later must not run a request nobody waits for any more.
+        result = task.apply_async(args=args, queue=queue, expires=wait)
+    except Exception as exc:  # noqa: BLE001 - the broker cannot be reached
+        return None, Status(504, {"detail": f"the lab worker's queue cannot be reached: {exc}"})
+    try:
+        answer = result.get(timeout=wait)
+    except CeleryTimeout:
+        return None, _no_worker(task.name)
+    except Exception as exc:  # noqa: BLE001 - the task itself crashed
+        return None, Status(502, {"detail": f"the lab worker failed: {exc}"})
+    finally:
+        try:
+            result.forget()
+        except Exception:  # noqa: BLE001 - a result left to expire is harmless
+            pass
+    return answer, None
+
+
+# -- topologies ----------------------------------------------------------------------------------------------
+@route(["GET"], "/topologies", response={200: list[TopologyItem]}, summary="List your topologies")
+def list_topologies(request):
+    rows = Topology.objects.filter(owner=request.auth).select_related("lab").order_by("name")
+    return [_item(t) for t in rows]
+
+
+@route(["POST"], "/topologies", response={201: TopologyFull, 400: Errors}, openapi_extra=DOCUMENT_BODY,
+       summary="Create a topology from a topolab/v1 document")
+def create_topology(request):
+    result, data = _document(request)
+    if not result.ok:
+        return _invalid(result.errors, result.warnings)
+    try:
+        topology = services.import_topology(request.auth, data)
+    except services.ServiceError as exc:
+        return _refused(exc, result.warnings)
+    except IntegrityError:  # the same name created by a concurrent request
+        return _invalid([spec.Problem("name", f"you already have a topology named '{data['name']}'")],
+                        result.warnings)
+    return Status(201, _full(topology, result.warnings))
+
+
+@route(["GET"], "/topologies/{int:topology_id}", response={200: TopologyFull, 404: Detail},
+       summary="A topology: its document, metadata, lab summary and warnings")
+def get_topology(request, topology_id: int):
+    return _full(_topology(request, topology_id))
+
+
+@route(["PUT"], "/topologies/{int:topology_id}", response={200: TopologyFull, 400: Errors, 404: Detail},
+       openapi_extra=DOCUMENT_BODY, summary="Replace a topology's document (a new name renames it)")
+def put_topology(request, topology_id: int):
+    topology = _topology(request, topology_id)
+    result, data = _document(request)
+    if not result.ok:
+        return _invalid(result.errors, result.warnings)
+    try:
+        services.update_topology(topology, data)
+    except services.ServiceError as exc:
+        return _refused(exc, result.warnings)
+    except IntegrityError:
+        return _invalid([spec.Problem("name", f"you already have a topology named '{data['name']}'")],
+                        result.warnings)
+    topology.refresh_from_db()
+    return _full(topology, result.warnings)
+
+
+@route(["DELETE"], "/topologies/{int:topology_id}", response={204: None, 404: Detail, 409: Detail},
+       summary="Delete a topology (its lab must be stopped: destroy it first)")
+def delete_topology(request, topology_id: int):
+    topology = _topology(request, topology_id)
+    try:
+        services.delete_topology(topology)
+    except services.ServiceError as exc:
+        return _refused(exc)
+    return Status(204, None)
+
+
+@route(["GET"], "/topologies/{int:topology_id}/export", response={200: dict, 404: Detail},
+       summary="The bare topolab/v1 document, as a download")
+def export_topology(request, topology_id: int):
+    topology = _topology(request, topology_id)
+    response = HttpResponse(json.dumps(topology.document, indent=2, ensure_ascii=False) + "\n",
+                            content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{topology.name}.json"'
+    return response
+
+
+@route(["POST"], "/validate", response={200: ValidationOut}, openapi_extra=DOCUMENT_BODY,
+       summary="Errors and warnings of a document, saving nothing")
+def validate(request):
+    result, _ = _document(request)
+    return result.as_dict()
+
+
+# -- labs ----------------------------------------------------------------------------------------------------
+@route(["POST"], "/topologies/{int:topology_id}/deploy",
+       response={202: OperationOut, 400: Errors, 404: Detail, 409: Detail}, tags=["labs"],
+       summary="Queue the build of the topology's lab")
+def deploy(request, topology_id: int):
+    topology = _topology(request, topology_id)
+    try:
+        operation = services.request_deploy(topology.lab)
+    except services.ServiceError as exc:
+        return _refused(exc)
+    return Status(202, {"state": topology.lab.state, "operation": operation})
+
+
+@route(["POST"], "/topologies/{int:topology_id}/destroy", response={202: OperationOut, 404: Detail, 409: Detail},
+       tags=["labs"], summary="Queue the teardown of the topology's lab")
+def destroy(request, topology_id: int):
+    topology = _topology(request, topology_id)
+    try:
+        operation = services.request_destroy(topology.lab)
+    except services.ServiceError as exc:
+        return _refused(exc)
+    return Status(202, {"state": topology.lab.state, "operation": operation})
+
+
+@route(["GET"], "/topologies/{int:topology_id}/lab", response={200: LabOut, 404: Detail}, tags=["labs"],
+       summary="The lab's state, its nodes and interfaces, and the events of its current or last operation")
+def lab(request, topology_id: int):
+    return labview.detail(_topology(request, topology_id))
+
+
+def _exec_request(request) -> tuple[list[str] | None, float, list[spec.Problem]]:
+    """(argv, timeout, problems) from an exec body."""
+    try:
+        body = request.body
+    except Exception:  # noqa: BLE001 - too big for Django's upload limit
+        return None, 0, [spec.Problem("", "the request body is too large")]
+    if len(body) > EXEC_MAX_ARGV_BYTES * 2:
+        return None, 0, [spec.Problem("", f"the request body is larger than {EXEC_MAX_ARGV_BYTES * 2} bytes")]
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, 0, [spec.Problem("", 'not valid JSON: send {"argv": ["cmd", "arg", ...]}')]
+    if not isinstance(data, dict):
+        return None, 0, [spec.Problem("", 'the body is a JSON object: {"argv": ["cmd", "arg", ...]}')]
+    problems = [spec.Problem(key, "unknown key (allowed: argv, timeout)") for key in data
+                if key not in ("argv", "timeout")]
+    argv = data.get("argv")
+    if not isinstance(argv, list) or not argv:
+        problems.append(spec.Problem("argv", "a non-empty list of strings: the command and its arguments"))
+        argv = None
+    else:
+        for i, arg in enumerate(argv):
+            if not isinstance(arg, str):
+                problems.append(spec.Problem(f"argv[{i}]", "must be a string"))
+            elif "\x00" in arg:
+                problems.append(spec.Problem(f"argv[{i}]", "must not contain a NUL character"))
+        if not problems and argv[0] == "":
+            problems.append(spec.Problem("argv[0]", "the command must not be empty"))
+        if not problems and sum(len(a.encode("utf-8", "surrogatepass")) for a in argv) > EXEC_MAX_ARGV_BYTES:
+            problems.append(spec.Problem("argv", f"longer than {EXEC_MAX_ARGV_BYTES} bytes in all"))
+    timeout = data.get("timeout", EXEC_DEFAULT_TIMEOUT)
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout)
+            or not 1 <= timeout <= EXEC_MAX_TIMEOUT):
+        problems.append(spec.Problem("timeout", f"seconds, a number from 1 to {EXEC_MAX_TIMEOUT}"))
+        timeout = EXEC_DEFAULT_TIMEOUT
+    return argv, float(timeout), problems
+
+
+@route(["POST"], "/topologies/{int:topology_id}/nodes/{name}/exec",
+       response={200: ExecOut, 400: Errors, 404: Detail, 409: Detail, 502: Detail, 504: Detail}, tags=["labs"],
+       openapi_extra=EXEC_BODY, summary="Run a command (an argv list, no shell) in a running node")
+def exec_in_node(request, topology_id: int, name: str):
+    topology = _topology(request, topology_id)
+    argv, timeout, problems = _exec_request(request)
+    if problems:
+        return _invalid(problems)
+    lab = topology.lab
+    node = lab.nodes.filter(name=name).first()
+    if node is None and name not in [n.get("name") for n in topology.document.get("nodes", [])]:
+        return Status(404, {"detail": f"'{topology.name}' has no node named '{name}'"})
+    if lab.state != LabState.RUNNING or node is None or node.state != NodeStatus.RUNNING or not node.container_id:
+        return Status(409, {"detail": f"'{name}' is not running (the lab is {lab.state}; deploy it first)"})
+    answer, error = _ask_worker(tasks.exec_in_node, [lab.pk, name, argv, timeout], lab.queue,
+                                timeout + WORKER_GRACE)
+    if error:
+        return error
+    if answer.get("error") == "no_node":
+        return Status(404, {"detail": answer.get("detail", "no such node")})
+    if answer.get("error"):
+        return Status(409, {"detail": answer.get("detail", "the node is not running")})
+    return answer
+
+
+# -- images --------------------------------------------------------------------------------------------------
+@route(["GET"], "/images", response={200: list[ImageOut], 502: Detail, 504: Detail}, tags=["images"],
+       summary="The node images on this host, by kind")
+def images(request):
+    key = f"topolab:{settings.TOPOLAB_SITE}:images:{settings.TOPOLAB_QUEUE}"
+    found = cache.get(key)
+    if found is None:
+        answer, error = _ask_worker(tasks.list_images, [], settings.TOPOLAB_QUEUE, IMAGES_WAIT)
+        if error:
+            return error
+        if answer.get("error"):
+            return Status(502, {"detail": answer["error"]})
+        found = answer["images"]
+        cache.set(key, found, IMAGES_CACHE_SECONDS)
+    return found

@@ -1,0 +1,67 @@
+"""Websocket consumers (web side, unprivileged): a lab's live state for its owner's browser."""
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from . import events
+from .models import Lab
+
+FORBIDDEN = 4403  # close code for "not yours, or no such topology": existence is never revealed
+
+
+class LabConsumer(AsyncJsonWebsocketConsumer):
+    """``/ws/topologies/<topology_id>/``: the lab's snapshot first, then every change as it happens.
+
+    Only the topology's owner may subscribe; anybody else (signed out, another
+    user, a topology that does not exist) is accepted and closed at once with
+    code 4403, so a browser can tell "forbidden" from a dropped connection and
+    stop retrying. Read-only: whatever the client sends is ignored. The
+    messages are described in :mod:`topology.events`.
+    """
+
+    group: str | None = None
+    snapshot_event_id: int = 0
+
+    async def connect(self) -> None:
+        lab_id = await self._lab_id_for(self.scope.get("user"), self.scope["url_route"]["kwargs"]["topology_id"])
+        await self.accept()
+        if lab_id is None:
+            await self.close(code=FORBIDDEN)
+            return
+        # Join before reading the snapshot: a change made meanwhile arrives after it, never gets lost.
+        self.group = events.group_name(lab_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        snapshot = await self._snapshot(lab_id)
+        self.snapshot_event_id = max((e["id"] or 0 for e in snapshot["events"]), default=0)
+        await self.send_json({"type": "snapshot", "lab": snapshot})
+
+    async def disconnect(self, code) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """Clients only listen: anything they send is ignored."""
+
+    async def lab_message(self, message: dict) -> None:
+        """Messages published together to the lab's group (:func:`topology.events.publish_many`): one frame each."""
+        for payload in message["messages"]:
+            if payload.get("type") == "events" and self.snapshot_event_id:
+                fresh = [e for e in payload["events"] if not e.get("id") or e["id"] > self.snapshot_event_id]
+                if not fresh:
+                    continue
+                payload = {**payload, "events": fresh}
+            await self.send_json(payload)
+
+    @staticmethod
+    @database_sync_to_async
+    def _lab_id_for(user, topology_id: int) -> int | None:
+        if user is None or not user.is_authenticated:
+            return None
+        return Lab.objects.filter(topology_id=topology_id, topology__owner_id=user.pk).values_list(
+            "pk", flat=True).first()
+
+    @staticmethod
+    @database_sync_to_async
+    def _snapshot(lab_id: int) -> dict:
+        return events.lab_snapshot(Lab(pk=lab_id))

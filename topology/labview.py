@@ -1,0 +1,83 @@
+"""What a lab looks like to its user: state, nodes, interfaces, recent events (read-only, web side).
+
+The command line's ``lab status``, the REST API's ``GET .../lab`` and the
+websocket's first ``snapshot`` show the same shape, built here from the
+database (never from Docker). This module must not import :mod:`services`
+(which publishes through :mod:`events`, which uses this module).
+"""
+from __future__ import annotations
+
+from . import leases
+from .models import BUSY_STATES, Lab, LabEvent, NodeStatus, Topology
+
+MAX_EVENTS = 500
+
+
+def interface(raw: dict) -> dict:
+    """One deployed interface as ``{name, state, mac, mtu, addresses}``."""
+    return {"name": raw.get("name", ""), "state": raw.get("state", ""), "mac": raw.get("mac"),
+            "mtu": raw.get("mtu"), "addresses": list(raw.get("addresses") or [])}
+
+
+def nodes(topology: Topology, lab: Lab | None = None) -> list[dict]:
+    """Every node of the document, in its order, with what the worker observed of it (then any other it knows)."""
+    lab = lab or topology.lab
+    seen = {n.name: n for n in lab.nodes.all()}
+    kinds = {raw.get("name", ""): raw.get("kind", "host") for raw in topology.document.get("nodes", [])}
+    # A node still running that the document no longer has (edited while the lab ran) comes last, kind "".
+    kinds.update({name: "" for name in seen if name not in kinds})
+    result = []
+    for name, kind in kinds.items():
+        node = seen.get(name)
+        result.append({
+            "name": name,
+            "kind": kind,
+            "state": node.state if node else NodeStatus.STOPPED.value,
+            "container": node.container_id[:12] if node else "",
+            "reason": node.reason if node else "",
+            "interfaces": [interface(i) for i in node.interfaces] if node else [],
+        })
+    return result
+
+
+def is_busy(lab: Lab) -> bool:
+    """True while an operation runs: the lab is deploying or destroying and a worker (or the queue) holds it.
+
+    The state alone would call a lab whose worker died busy forever; the lease
+    alone would call a lab busy for the instant between its final state and
+    the release of its lease, and no later message would correct that.
+    """
+    return lab.state in BUSY_STATES and leases.holder(lab.pk) is not None
+
+
+def summary(lab: Lab) -> dict:
+    """The lab's state in a list: ``{state, busy, reason}``."""
+    return {"state": lab.state, "busy": is_busy(lab), "reason": lab.reason}
+
+
+def status(topology: Topology) -> dict:
+    """What ``lab status --json`` prints: name, owner, state, reason, busy and nodes."""
+    lab = topology.lab
+    return {"name": topology.name, "owner": topology.owner.get_username(), "state": lab.state,
+            "reason": lab.reason, "busy": is_busy(lab), "nodes": nodes(topology, lab)}
+
+
+def event(e: LabEvent) -> dict:
+    """One step of an operation as ``{id, time, step, node, status, message, index, total, elapsed_ms}``."""
+    return {"id": e.pk, "time": e.created.isoformat() if e.created else None, "step": e.step, "node": e.node, "status": e.status,
+            "message": e.message, "index": e.index, "total": e.total, "elapsed_ms": e.elapsed_ms}
+
+
+def events(lab: Lab, limit: int = MAX_EVENTS) -> list[dict]:
+    """The events of the lab's current (or last) operation, oldest first, at most the last ``limit``."""
+    if not lab.operation:
+        return []
+    recent = LabEvent.objects.filter(lab=lab, operation=lab.operation).order_by("-id")[:limit]
+    return [event(e) for e in reversed(list(recent))]
+
+
+def detail(topology: Topology) -> dict:
+    """The API's view of a lab: state, reason, busy, operation, nodes and recent events."""
+    lab = topology.lab
+    return {"state": lab.state, "reason": lab.reason, "busy": is_busy(lab), "operation": lab.operation,
+            "nodes": nodes(topology, lab), "events": events(lab)}
