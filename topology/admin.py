@@ -1,7 +1,7 @@
 """Django admin: topologies and labs, read mostly (labs change through the worker)."""
 from django.contrib import admin
 
-from .models import Lab, LabEvent, LabNode, Topology
+from .models import ApiToken, Lab, LabEvent, LabNode, Topology
 
 
 @admin.register(Topology)
@@ -36,3 +36,13 @@ class LabEventAdmin(admin.ModelAdmin):
 
     list_display = ("created", "lab", "step", "node", "status", "elapsed_ms")
     list_filter = ("status",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: an administrator can see and revoke them, never read a secret (only hashes are kept)."""
+
+    list_display = ("name", "user", "prefix", "created", "last_used", "revoked")
+    list_filter = ("revoked",)
+    search_fields = ("name", "user__username", "prefix")
+    readonly_fields = ("user", "name", "prefix", "key_hash", "created", "last_used")

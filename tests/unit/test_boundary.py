@@ -35,7 +35,8 @@ def test_it_lists_topologies_and_labs_in_the_admin(admin_client, admin_user):
     from topology import services
 
     services.import_topology(admin_user, {"format": "topolab/v1", "name": "admin-lab", "nodes": [{"name": "a"}]})
-    for url in ("/admin/topology/topology/", "/admin/topology/lab/", "/admin/topology/labevent/"):
+    for url in ("/admin/topology/topology/", "/admin/topology/lab/", "/admin/topology/labevent/",
+                "/admin/topology/apitoken/"):
         response = admin_client.get(url)
         assert response.status_code == 200, url
     assert b"admin-lab" in admin_client.get("/admin/topology/topology/").content
