@@ -1,7 +1,7 @@
 """Celery tasks of the root lab worker: thin wrappers that take IDs and call :mod:`operations`.
 
-The worker re-reads everything from the database; a task's arguments are a lab
-ID and an operation ID, never a document or a command.
+The worker re-reads everything from the database; a task's arguments are IDs
+(and, for a command in a node, its argv list), never a document or a shell string.
 """
 from __future__ import annotations
 
@@ -61,62 +61,10 @@ EXEC_MAX_TIMEOUT = 300
 
 @shared_task(name="topology.exec_in_node")
 def exec_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) -> dict:
-    """Run ``argv`` (no shell) in one running node of a lab; ``{exit_code, output, timed_out, truncated}``.
+    """Run ``argv`` (no shell) in one running node of a lab (see :func:`node_exec.run_in_node`)."""
+    from .node_exec import run_in_node
 
-    Takes IDs and an argv list only: the container is found from the lab's own
-    records, and only while the lab and the node are running. A refusal is
-    ``{"error": "not_running" | "no_node", "detail": ...}``.
-    """
-    import threading
-
-    from .engine.docker_runtime import DockerRuntime, RuntimeStepError
-    from .models import Lab, LabNode, LabState, NodeStatus
-
-    if (not isinstance(argv, list) or not argv or not all(isinstance(a, str) and "\x00" not in a for a in argv)):
-        return {"error": "bad_argv", "detail": "argv must be a non-empty list of strings without NUL"}
-    timeout = min(max(float(timeout), 1.0), EXEC_MAX_TIMEOUT)
-    lab = Lab.objects.filter(pk=int(lab_id)).first()
-    node = LabNode.objects.filter(lab_id=int(lab_id), name=str(node_name)).first() if lab else None
-    if lab is None or node is None:
-        return {"error": "no_node", "detail": f"no node named '{node_name}' in this lab"}
-    if lab.state != LabState.RUNNING or node.state != NodeStatus.RUNNING or not node.container_id:
-        return {"error": "not_running", "detail": f"'{node_name}' is not running (the lab is {lab.state})"}
-
-    chunks: list[bytes] = []
-    size = 0
-    truncated = False
-    outcome: dict = {}
-
-    def keep(chunk: bytes) -> None:
-        nonlocal size, truncated
-        room = EXEC_OUTPUT_CAP - size
-        if room <= 0:
-            truncated = True
-            return  # keep draining: the command must not block on a full pipe
-        if len(chunk) > room:
-            chunk, truncated = chunk[:room], True
-        chunks.append(chunk)
-        size += len(chunk)
-
-    def run() -> None:
-        try:
-            # The socket gives up a little after the deadline, so this thread ends too.
-            outcome["code"] = DockerRuntime(timeout=int(timeout) + 5).exec(node.container_id, list(argv), stream=keep)
-        except RuntimeStepError as exc:
-            outcome["error"] = str(exc)
-        except Exception as exc:  # noqa: BLE001 - e.g. the socket timed out
-            outcome["error"] = f"the command failed: {exc}"
-
-    thread = threading.Thread(target=run, name=f"exec-{lab_id}-{node_name}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    timed_out = thread.is_alive()
-    output = b"".join(chunks).decode("utf-8", "replace")
-    if timed_out:
-        return {"exit_code": 124, "output": output, "timed_out": True, "truncated": truncated}
-    if "error" in outcome:
-        return {"error": "not_running", "detail": outcome["error"]}
-    return {"exit_code": outcome["code"], "output": output, "timed_out": False, "truncated": truncated}
+    return run_in_node(lab_id, node_name, argv, timeout)
 
 
 @shared_task(name="topology.list_images")

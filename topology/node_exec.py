@@ -1,0 +1,66 @@
+"""Running a user's command in a node of a lab, for the REST API (root side, in the lab worker).
+
+The web tier sends the lab's ID, the node's name and an argv list; the
+container is found here from the lab's own records, and only while the lab
+and the node run. Output is capped and the wait is bounded.
+"""
+from __future__ import annotations
+
+import threading
+
+from .engine import docker_runtime
+from .models import Lab, LabNode, LabState, NodeStatus
+from .tasks import EXEC_MAX_TIMEOUT, EXEC_OUTPUT_CAP
+
+def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) -> dict:
+    """Run ``argv`` (no shell) in one running node of a lab; ``{exit_code, output, timed_out, truncated}``.
+
+    Takes IDs and an argv list only: the container is found from the lab's own
+    records, and only while the lab and the node are running. A refusal is
+    ``{"error": "not_running" | "no_node", "detail": ...}``.
+    """
+    if (not isinstance(argv, list) or not argv or not all(isinstance(a, str) and "\x00" not in a for a in argv)):
+        return {"error": "bad_argv", "detail": "argv must be a non-empty list of strings without NUL"}
+    timeout = min(max(float(timeout), 1.0), EXEC_MAX_TIMEOUT)
+    lab = Lab.objects.filter(pk=int(lab_id)).first()
+    node = LabNode.objects.filter(lab_id=int(lab_id), name=str(node_name)).first() if lab else None
+    if lab is None or node is None:
+        return {"error": "no_node", "detail": f"no node named '{node_name}' in this lab"}
+    if lab.state != LabState.RUNNING or node.state != NodeStatus.RUNNING or not node.container_id:
+        return {"error": "not_running", "detail": f"'{node_name}' is not running (the lab is {lab.state})"}
+
+    chunks: list[bytes] = []
+    size = 0
+    truncated = False
+    outcome: dict = {}
+
+    def keep(chunk: bytes) -> None:
+        nonlocal size, truncated
+        room = EXEC_OUTPUT_CAP - size
+        if room <= 0:
+            truncated = True
+            return  # keep draining: the command must not block on a full pipe
+        if len(chunk) > room:
+            chunk, truncated = chunk[:room], True
+        chunks.append(chunk)
+        size += len(chunk)
+
+    def run() -> None:
+        try:
+            # The socket gives up a little after the deadline, so this thread ends too.
+            outcome["code"] = docker_runtime.DockerRuntime(timeout=int(timeout) + 5).exec(node.container_id, list(argv), stream=keep)
+        except docker_runtime.RuntimeStepError as exc:
+            outcome["error"] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. the socket timed out
+            outcome["error"] = f"the command failed: {exc}"
+
+    thread = threading.Thread(target=run, name=f"exec-{lab_id}-{node_name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    timed_out = thread.is_alive()
+    output = b"".join(chunks).decode("utf-8", "replace")
+    if timed_out:
+        return {"exit_code": 124, "output": output, "timed_out": True, "truncated": truncated}
+    if "error" in outcome:
+        return {"error": "not_running", "detail": outcome["error"]}
+    return {"exit_code": outcome["code"], "output": output, "timed_out": False, "truncated": truncated}
