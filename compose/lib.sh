@@ -48,11 +48,20 @@ APT_PACKAGES=(
     iproute2             # ip: the tests look at host interfaces
     ca-certificates      # pip and apt over https
     procps               # ps/pgrep for humans debugging a run
+    nodejs               # npm ci: the editor's JavaScript libraries (Cytoscape.js) from the npm registry
+    npm
+    chromium             # the browser tests (tests/e2e) drive Debian's Chromium through Playwright
 )
 
 install_packages() {
     local missing=() pkg
     for pkg in "${APT_PACKAGES[@]}"; do
+        # A Node.js from elsewhere (NodeSource's nodejs ships npm and conflicts
+        # with Debian's npm package) is as good as Debian's: keep it.
+        case $pkg in
+            nodejs) command -v node >/dev/null 2>&1 && continue ;;
+            npm) command -v npm >/dev/null 2>&1 && continue ;;
+        esac
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
     done
     if [ ${#missing[@]} -eq 0 ]; then
@@ -101,6 +110,24 @@ ensure_venv() {
     say "virtualenv: installing requirements.lock"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$REPO/requirements.lock"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$REPO"
+    echo "$want" >"$stamp"
+}
+
+# --- JavaScript libraries -------------------------------------------------------------
+
+# The editor's libraries come from the npm registry, pinned by package-lock.json,
+# into node_modules/ (git-ignored); labsite/settings.py serves their dist folders
+# as static files. `npm ci` runs again only when the lock changes.
+ensure_js() {
+    local stamp=$REPO/node_modules/.topolab-stamp want
+    want=$(sha256sum "$REPO/package-lock.json" | cut -d' ' -f1)
+    if [ -d "$REPO/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        say "JavaScript libraries: up to date"
+        return
+    fi
+    say "JavaScript libraries: npm ci (package-lock.json)"
+    (cd "$REPO" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) \
+        || die "npm ci failed: is the npm registry reachable?"
     echo "$want" >"$stamp"
 }
 
@@ -291,6 +318,7 @@ setup() {
     cd "$REPO" || exit
     install_packages
     ensure_venv
+    ensure_js
     ensure_user
     ensure_data_dir
     ensure_checkout_access

@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # For its templates and static files: the API docs page loads Swagger UI from here, not a CDN.
+    "ninja",
     "topology",
 ]
 
@@ -120,7 +122,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # The editor's libraries, installed from package-lock.json by `npm ci` (compose/lib.sh: ensure_js).
+    ("vendor/cytoscape", BASE_DIR / "node_modules" / "cytoscape" / "dist"),
+    ("vendor/cytoscape-edgehandles", BASE_DIR / "node_modules" / "cytoscape-edgehandles"),
+    ("vendor/lodash.memoize", BASE_DIR / "node_modules" / "lodash.memoize"),
+    ("vendor/lodash.throttle", BASE_DIR / "node_modules" / "lodash.throttle"),
+]
 STATIC_ROOT = DATA_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

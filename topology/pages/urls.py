@@ -2,7 +2,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from . import tokens, views
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.topology_list, name="topology-list"),
+    path("topologies/<int:pk>/", views.editor, name="topology-editor"),
+    path("tokens/", tokens.tokens, name="api-tokens"),
+    path("tokens/<int:pk>/revoke/", tokens.revoke, name="api-token-revoke"),
 ]

@@ -1,0 +1,87 @@
+// The REST API (/api/v1/) as the pages use it: session cookie, CSRF header, JSON both ways.
+
+export class ApiError extends Error {
+  // status: HTTP status; errors: [{path, message}] from a 400; detail: the server's sentence.
+  constructor(status, body) {
+    const detail = (body && (body.detail || (body.errors && body.errors.length && body.errors[0].message))) || `the server answered ${status}`;
+    super(typeof detail === 'string' ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.body = body || {};
+    this.errors = (body && Array.isArray(body.errors)) ? body.errors : [];
+    this.warnings = (body && Array.isArray(body.warnings)) ? body.warnings : [];
+  }
+}
+
+function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : '';
+}
+
+export async function request(method, path, body) {
+  const headers = {Accept: 'application/json'};
+  const init = {method, headers, credentials: 'same-origin'};
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (!['GET', 'HEAD'].includes(method)) headers['X-CSRFToken'] = csrfToken();
+  let response;
+  try {
+    response = await fetch(`/api/v1/${path}`, init);
+  } catch (e) {
+    throw new ApiError(0, {detail: 'The server cannot be reached. Check your connection and try again.'});
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = {detail: text.slice(0, 200)}; }
+  }
+  if (response.status === 401 || response.status === 403) {
+    if (!data || !data.detail) data = {detail: 'You are signed out. Sign in again (your unsaved work stays in this tab).'};
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export const api = {
+  list: () => request('GET', 'topologies'),
+  get: (id) => request('GET', `topologies/${id}`),
+  create: (doc) => request('POST', 'topologies', doc),
+  put: (id, doc) => request('PUT', `topologies/${id}`, doc),
+  remove: (id) => request('DELETE', `topologies/${id}`),
+  validate: (doc) => request('POST', 'validate', doc),
+  deploy: (id) => request('POST', `topologies/${id}/deploy`),
+  destroy: (id) => request('POST', `topologies/${id}/destroy`),
+  lab: (id) => request('GET', `topologies/${id}/lab`),
+  images: () => request('GET', 'images'),
+  exportUrl: (id) => `/api/v1/topologies/${id}/export`,
+};
+
+// A few words for how long ago an ISO time was.
+export function ago(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, (Date.now() - t) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(t).toLocaleDateString(undefined, {year: 'numeric', month: 'short', day: 'numeric'});
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}

@@ -1,0 +1,279 @@
+// The Cytoscape canvas: draws the document, turns mouse gestures into edit requests.
+// It never changes the document itself: it calls the editor's callbacks, and the
+// editor calls sync() with the new document.
+import cytoscape from 'cytoscape';
+
+if (window.cytoscapeEdgehandles) cytoscape.use(window.cytoscapeEdgehandles);
+
+const SHAPES = {host: 'round-rectangle', router: 'diamond', switch: 'rectangle', frr: 'hexagon'};
+const GRID = 24;
+
+export const nodeId = (name) => `n:${name}`;
+export const linkId = (index) => `l:${index}`;
+
+function css(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
+}
+
+function stylesheet(showLabels) {
+  const fg = css('--fg'), muted = css('--muted'), bg = css('--canvas'), accent = css('--accent');
+  const node = css('--node'), nodeBorder = css('--node-border');
+  return [
+    {selector: 'node', style: {
+      shape: 'round-rectangle', width: 40, height: 40,
+      'background-color': node, 'border-width': 2, 'border-color': nodeBorder,
+      label: 'data(label)', 'text-valign': 'center', 'text-halign': 'right', 'text-margin-x': 7, 'text-justification': 'left', 'font-size': 12, color: fg,
+      'text-wrap': 'wrap', 'text-max-width': 160, 'font-family': 'system-ui, sans-serif',
+      'text-background-color': bg, 'text-background-opacity': 0.75, 'text-background-padding': 1,
+      'min-zoomed-font-size': 7, // labels too small to read are not drawn (fast with hundreds of nodes)
+    }},
+    {selector: 'node[kind="router"]', style: {shape: SHAPES.router, 'background-color': css('--node-router')}},
+    {selector: 'node[kind="frr"]', style: {shape: SHAPES.frr, 'background-color': css('--node-router')}},
+    {selector: 'node[kind="switch"]', style: {shape: SHAPES.switch, width: 56, height: 26, 'background-color': css('--node-switch')}},
+    {selector: 'node[state="pending"]', style: {'background-color': css('--st-pending'), 'border-color': css('--st-pending-b')}},
+    {selector: 'node[state="creating"]', style: {'background-color': css('--st-creating'), 'border-color': css('--st-creating-b'), 'border-style': 'dashed', 'border-width': 3}},
+    {selector: 'node[state="creating"].pulse', style: {'border-width': 5}},
+    {selector: 'node[state="running"]', style: {'background-color': css('--st-running'), 'border-color': css('--st-running-b')}},
+    {selector: 'node[state="failed"]', style: {'background-color': css('--st-failed'), 'border-color': css('--st-failed-b'), color: css('--st-failed-b')}},
+    {selector: 'node[state="stopped"]', style: {'background-color': bg, 'border-color': muted}},
+    {selector: 'edge', style: {
+      width: 2, 'line-color': muted, 'curve-style': 'bezier', 'font-size': 10, color: fg,
+      'source-label': showLabels ? 'data(sourceLabel)' : '', 'target-label': showLabels ? 'data(targetLabel)' : '',
+      'source-text-offset': 40, 'target-text-offset': 40, 'text-wrap': 'wrap',
+      'text-background-color': bg, 'text-background-opacity': 0.85, 'text-background-padding': 1,
+      'font-family': 'ui-monospace, monospace', 'min-zoomed-font-size': 7,
+    }},
+    {selector: 'edge[linkState="down"]', style: {'line-style': 'dashed'}},
+    {selector: 'edge[?impaired]', style: {label: '≈', 'font-size': 14, color: css('--warn'), 'text-background-opacity': 1}},
+    {selector: '.warning', style: {'border-color': css('--warn'), 'line-color': css('--warn'), 'border-width': 3}},
+    {selector: '.error', style: {'border-color': css('--error'), 'line-color': css('--error'), 'border-width': 4, 'border-style': 'solid'}},
+    {selector: 'edge.error, edge.warning', style: {width: 4}},
+    {selector: 'node:selected', style: {'overlay-color': accent, 'overlay-opacity': 0.18, 'overlay-padding': 6, 'border-color': accent}},
+    {selector: 'edge:selected', style: {'line-color': accent, width: 4}},
+    {selector: '.eh-handle', style: {shape: 'ellipse', width: 12, height: 12, 'background-color': accent, 'border-width': 2,
+      'border-color': bg, label: '', 'overlay-opacity': 0, 'z-index': 10}},
+    {selector: '.eh-ghost-edge, .eh-preview', style: {'line-color': accent, 'line-style': 'dashed', width: 2, 'source-label': '', 'target-label': ''}},
+    {selector: '.eh-ghost-node', style: {opacity: 0}},
+    {selector: '.eh-target', style: {'border-color': accent, 'border-width': 4}},
+  ];
+}
+
+function endpointLabel(ep) {
+  if (!ep) return '';
+  return [ep.interface || '', ...(ep.addresses || [])].filter(Boolean).join('\n');
+}
+
+export class Canvas {
+  constructor(container, callbacks) {
+    this.container = container;
+    this.cb = callbacks; // {onAddLink(a,b), onMove({name:{x,y}}), onSelect(), onDrop(kind, pos), onTooltip(ele|null, evt)}
+    this.showLabels = true;
+    this.cy = cytoscape({
+      container, style: stylesheet(true), minZoom: 0.05, maxZoom: 4,
+      boxSelectionEnabled: true, selectionType: 'single',
+    });
+    this.cy.on('viewport', () => this.updateGrid());
+    this.updateGrid();
+    this.setupHandle();
+    this.cy.on('select unselect', () => this.selectionChanged());
+    // Click selects one element; Shift-, Ctrl- or Cmd-click toggles; Shift-drag on empty space box-selects.
+    let moved = null;
+    this.cy.on('dragfreeon', 'node.doc', (e) => {
+      moved = moved || {};
+      moved[e.target.data('name')] = {...e.target.position()};
+      queueMicrotask(() => { if (moved) { const m = moved; moved = null; this.cb.onMove(m); } });
+    });
+    this.cy.on('mouseover', 'node.doc, edge.doc', (e) => this.cb.onTooltip(e.target, e));
+    this.cy.on('mouseout', 'node.doc, edge.doc', () => this.cb.onTooltip(null));
+    container.addEventListener('dragover', (e) => { if (e.dataTransfer.types.includes('application/x-topolab-kind')) e.preventDefault(); });
+    container.addEventListener('drop', (e) => {
+      const kind = e.dataTransfer.getData('application/x-topolab-kind');
+      if (!kind) return;
+      e.preventDefault();
+      this.cb.onDrop(kind, this.modelPosition(e.clientX, e.clientY));
+    });
+    this.pulse = setInterval(() => this.cy.nodes('[state="creating"]').toggleClass('pulse'), 600);
+  }
+
+  modelPosition(clientX, clientY) {
+    const r = this.container.getBoundingClientRect();
+    const pan = this.cy.pan(), zoom = this.cy.zoom();
+    return {x: (clientX - r.left - pan.x) / zoom, y: (clientY - r.top - pan.y) / zoom};
+  }
+
+  // The middle of what is visible, nudged so that nodes added one after another do not stack.
+  freeSpot() {
+    const ext = this.cy.extent();
+    let p = {x: Math.round((ext.x1 + ext.x2) / 2 / GRID) * GRID, y: Math.round((ext.y1 + ext.y2) / 2 / GRID) * GRID};
+    const busy = (q) => this.cy.nodes('.doc').some((n) => Math.abs(n.position('x') - q.x) < 50 && Math.abs(n.position('y') - q.y) < 50);
+    for (let k = 0; k < 200 && busy(p); k++) p = {x: p.x + 72 * ((k % 5) + 1) * (k % 2 ? -1 : 1) / ((k % 5) + 1), y: p.y + (k % 5 === 4 ? 72 : 0)};
+    return p;
+  }
+
+  updateGrid() {
+    const z = this.cy.zoom(), pan = this.cy.pan();
+    const size = GRID * z;
+    this.container.style.backgroundSize = `${size}px ${size}px`;
+    this.container.style.backgroundPosition = `${pan.x}px ${pan.y}px`;
+  }
+
+  setupHandle() {
+    const cy = this.cy;
+    this.eh = cy.edgehandles({
+      canConnect: (s, t) => t.hasClass('doc') && !s.same(t),
+      edgeParams: () => ({classes: 'eh-temp'}), hoverDelay: 50, snap: true, snapThreshold: 20,
+    });
+    this.handle = null;
+    let owner = null;
+    const hide = () => { if (this.handle) { this.handle.remove(); this.handle = null; } };
+    const place = (node) => {
+      if (this.eh.active || node.grabbed()) return;
+      owner = node;
+      const bb = node.boundingBox({includeLabels: false, includeOverlays: false});
+      const pos = {x: bb.x2, y: bb.y1};
+      if (!this.handle) this.handle = cy.add({group: 'nodes', data: {id: '__handle__'}, position: pos, classes: 'eh-handle', grabbable: false, selectable: false});
+      else this.handle.position(pos);
+    };
+    cy.on('mouseover', 'node.doc', (e) => place(e.target));
+    cy.on('mouseout', 'node.doc', () => setTimeout(() => { if (!this.overHandle && !this.eh.active) hide(); }, 250));
+    cy.on('mouseover', 'node.eh-handle', () => { this.overHandle = true; });
+    cy.on('mouseout', 'node.eh-handle', () => { this.overHandle = false; if (!this.eh.active) setTimeout(() => { if (!this.overHandle && !this.eh.active) hide(); }, 250); });
+    cy.on('grab', 'node.doc', hide);
+    cy.on('tapstart', 'node.eh-handle', () => { if (owner) this.eh.start(owner); });
+    cy.on('ehstop', () => { hide(); this.overHandle = false; });
+    cy.on('ehcomplete', (event, source, target, added) => {
+      added.remove();
+      this.cb.onAddLink(source.data('name'), target.data('name'));
+    });
+  }
+
+  setLinkMode(on) {
+    if (on) this.eh.enableDrawMode(); else this.eh.disableDrawMode();
+    this.cy.autoungrabify(on);
+  }
+
+  setLabels(on) {
+    this.showLabels = on;
+    this.cy.style(stylesheet(on));
+  }
+
+  restyle() { this.cy.style(stylesheet(this.showLabels)); }
+
+  // Make the canvas show `doc`, touching only what changed.
+  sync(doc, {states = {}, renamed = null} = {}) {
+    const cy = this.cy;
+    const want = new Map();
+    for (const n of doc.nodes || []) {
+      if (!n || typeof n.name !== 'string') continue;
+      const st = states[n.name] || {};
+      let label = n.name;
+      if (st.state === 'failed') label = `${n.name}\n✕ failed${st.reason ? `: ${st.reason.length > 80 ? `${st.reason.slice(0, 79)}…` : st.reason}` : ''}`;
+      else if (st.state && st.state !== 'none' && st.state !== 'stopped') label = `${n.name}\n${st.state}`;
+      want.set(nodeId(n.name), {group: 'nodes', data: {id: nodeId(n.name), name: n.name, kind: n.kind || 'host', label, state: st.state || 'none', reason: st.reason || ''},
+        position: n.position ? {...n.position} : null});
+    }
+    (doc.links || []).forEach((l, i) => {
+      const [a, b] = (l && l.endpoints) || [];
+      if (!a || !b || !want.has(nodeId(a.node)) || !want.has(nodeId(b.node)) || a.node === b.node) return;
+      want.set(linkId(i), {group: 'edges', data: {id: linkId(i), index: i, source: nodeId(a.node), target: nodeId(b.node),
+        sourceLabel: endpointLabel(a), targetLabel: endpointLabel(b), linkState: l.state || 'up', impaired: !!l.impairment}});
+    });
+    const selected = new Set(cy.elements(':selected').map((e) => e.id()));
+    if (renamed) for (const [from, to] of Object.entries(renamed)) if (selected.delete(nodeId(from))) selected.add(nodeId(to));
+    const unplaced = [];
+    cy.batch(() => {
+      cy.elements('.doc').forEach((ele) => {
+        const w = want.get(ele.id());
+        if (!w || (ele.isEdge() && (ele.data('source') !== w.data.source || ele.data('target') !== w.data.target))) ele.remove();
+      });
+      const add = [];
+      for (const [id, w] of want) {
+        const ele = cy.getElementById(id);
+        if (ele.nonempty() && ele.inside()) {
+          for (const [k, v] of Object.entries(w.data)) if (ele.data(k) !== v && k !== 'source' && k !== 'target') ele.data(k, v);
+          if (w.position && !ele.grabbed()) {
+            const p = ele.position();
+            if (p.x !== w.position.x || p.y !== w.position.y) ele.position(w.position);
+          }
+        } else {
+          if (w.group === 'nodes' && !w.position) { unplaced.push(id); w.position = {x: 0, y: 0}; }
+          add.push({...w, classes: 'doc', selected: selected.has(id)});
+        }
+      }
+      // Nodes first, so that edges find their ends.
+      cy.add(add.filter((a) => a.group === 'nodes'));
+      cy.add(add.filter((a) => a.group === 'edges'));
+      for (const id of selected) { const e = cy.getElementById(id); if (e.nonempty() && !e.selected()) e.select(); }
+    });
+    return unplaced;
+  }
+
+  // Automatic layout of `ids` (all document nodes when empty); calls back with the new positions.
+  layout(ids, done) {
+    const cy = this.cy;
+    const all = cy.elements('.doc');
+    const nodes = ids && ids.length ? cy.collection(ids.map((id) => cy.getElementById(id))) : all.nodes();
+    const big = all.nodes().length > 150;
+    const opts = big
+      ? {name: 'breadthfirst', spacingFactor: 1.1, animate: false, directed: false, grid: false, circle: false}
+      : {name: 'cose', animate: false, nodeRepulsion: () => 9000, idealEdgeLength: () => 110, randomize: true, padding: 40, numIter: 1500};
+    const eles = ids && ids.length && ids.length < all.nodes().length ? nodes.union(nodes.connectedEdges()) : all;
+    const l = eles.layout(opts);
+    l.one('layoutstop', () => {
+      const pos = {};
+      nodes.forEach((n) => { const p = n.position(); pos[n.data('name')] = {x: Math.round(p.x / GRID) * GRID, y: Math.round(p.y / GRID) * GRID}; });
+      done(pos);
+    });
+    l.run();
+  }
+
+  // Fit every node in view. From the nodes' positions alone: measuring hundreds of labels
+  // for a bounding box costs more than drawing them.
+  fit() {
+    const nodes = this.cy.nodes('.doc');
+    if (nodes.empty()) return;
+    let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+    nodes.forEach((n) => { const p = n.position(); x1 = Math.min(x1, p.x); y1 = Math.min(y1, p.y); x2 = Math.max(x2, p.x); y2 = Math.max(y2, p.y); });
+    // Room for the node itself and its label on the right.
+    x1 -= 60; x2 += 130; y1 -= 70; y2 += 70;
+    const w = this.cy.width(), h = this.cy.height();
+    const zoom = Math.min(1, w / (x2 - x1), h / (y2 - y1));
+    this.cy.viewport({zoom, pan: {x: w / 2 - zoom * (x1 + x2) / 2, y: h / 2 - zoom * (y1 + y2) / 2}});
+  }
+  // Are all nodes inside the visible area (as of the last resize)?
+  allVisible() {
+    const e = this.cy.extent();
+    return this.cy.nodes('.doc').every((n) => { const p = n.position(); return p.x - 30 > e.x1 && p.x + 30 < e.x2 && p.y - 40 > e.y1 && p.y + 40 < e.y2; });
+  }
+
+  zoomBy(f) { const c = this.cy; c.zoom({level: c.zoom() * f, renderedPosition: {x: c.width() / 2, y: c.height() / 2}}); }
+
+  selection() {
+    const sel = this.cy.elements(':selected');
+    return {nodes: sel.nodes('.doc').map((n) => n.data('name')), links: sel.edges('.doc').map((e) => e.data('index'))};
+  }
+
+  select({nodes = [], links = []}) {
+    this.cy.batch(() => {
+      this.cy.elements(':selected').unselect();
+      for (const n of nodes) this.cy.getElementById(nodeId(n)).select();
+      for (const i of links) this.cy.getElementById(linkId(i)).select();
+    });
+  }
+
+  selectionChanged() {
+    if (this._selTimer) return;
+    this._selTimer = requestAnimationFrame(() => { this._selTimer = null; this.cb.onSelect(this.selection()); });
+  }
+
+  // problems: Map of element id -> {level, messages}
+  markProblems(problems) {
+    this.cy.batch(() => {
+      this.cy.elements('.error, .warning').removeClass('error warning');
+      for (const [id, p] of problems) {
+        const e = this.cy.getElementById(id);
+        if (e.nonempty()) e.addClass(p.level);
+      }
+    });
+  }
+}

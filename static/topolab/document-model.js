@@ -1,0 +1,358 @@
+// The topolab/v1 document and the edits the editor makes to it: pure functions, no DOM.
+// Every edit takes a document and returns a new one (the input is never changed),
+// so the editor can keep snapshots for undo/redo.
+
+export const FORMAT = 'topolab/v1';
+export const NAME_PREFIX = {host: 'h', router: 'r', switch: 's', frr: 'f'};
+
+const clone = (x) => structuredClone(x);
+
+export function emptyDocument(name) {
+  return {format: FORMAT, name, nodes: [], links: []};
+}
+
+export function nodeByName(doc, name) {
+  return (doc.nodes || []).find((n) => n.name === name);
+}
+
+export function kindOf(doc, name) {
+  const n = nodeByName(doc, name);
+  return n ? (n.kind || 'host') : undefined;
+}
+
+// The first free name "<prefix><k>" (k >= 1), not in the document nor in `taken`.
+export function freeName(doc, prefix, taken = new Set()) {
+  const names = new Set((doc.nodes || []).map((n) => n.name));
+  for (let k = 1; ; k++) {
+    const name = `${prefix}${k}`;
+    if (!names.has(name) && !taken.has(name)) return name;
+  }
+}
+
+export function addNode(doc, {kind = 'host', position, name} = {}) {
+  const next = clone(doc);
+  next.nodes = next.nodes || [];
+  const node = {name: name || freeName(doc, NAME_PREFIX[kind] || 'n'), kind};
+  if (position) node.position = {x: Math.round(position.x), y: Math.round(position.y)};
+  next.nodes.push(node);
+  return {doc: next, name: node.name};
+}
+
+// Interfaces of a node used by links (all endpoints naming it).
+export function interfacesOf(doc, name) {
+  const used = [];
+  (doc.links || []).forEach((link, li) => (link.endpoints || []).forEach((ep, ei) => {
+    if (ep && ep.node === name) used.push({link: li, end: ei, interface: ep.interface, addresses: ep.addresses || []});
+  }));
+  return used;
+}
+
+// The node's next free ethN.
+export function nextFreeInterface(doc, name, alsoTaken = []) {
+  const used = new Set(interfacesOf(doc, name).map((i) => i.interface).concat(alsoTaken));
+  for (let k = 0; ; k++) if (!used.has(`eth${k}`)) return `eth${k}`;
+}
+
+export function addLink(doc, a, b) {
+  if (a === b || !nodeByName(doc, a) || !nodeByName(doc, b)) return {doc, index: -1};
+  const next = clone(doc);
+  next.links = next.links || [];
+  const ia = nextFreeInterface(doc, a);
+  const ib = nextFreeInterface(doc, b);
+  next.links.push({endpoints: [{node: a, interface: ia}, {node: b, interface: ib}]});
+  return {doc: next, index: next.links.length - 1};
+}
+
+export function removeElements(doc, {nodes = [], links = []}) {
+  const gone = new Set(nodes);
+  const goneLinks = new Set(links);
+  const next = clone(doc);
+  next.nodes = (next.nodes || []).filter((n) => !gone.has(n.name));
+  next.links = (next.links || []).filter((l, i) => !goneLinks.has(i)
+    && !(l.endpoints || []).some((ep) => ep && gone.has(ep.node)));
+  return next;
+}
+
+export function renameNode(doc, from, to) {
+  const next = clone(doc);
+  for (const n of next.nodes || []) if (n.name === from) n.name = to;
+  for (const l of next.links || []) for (const ep of l.endpoints || []) if (ep && ep.node === from) ep.node = to;
+  return next;
+}
+
+export function moveNodes(doc, positions) {
+  const next = clone(doc);
+  for (const n of next.nodes || []) {
+    const p = positions[n.name];
+    if (p) n.position = {x: Math.round(p.x), y: Math.round(p.y)};
+  }
+  return next;
+}
+
+// Replace one node (by name) with `node` (used by the properties panel).
+export function updateNode(doc, name, change) {
+  const next = clone(doc);
+  const i = (next.nodes || []).findIndex((n) => n.name === name);
+  if (i >= 0) next.nodes[i] = prune(change(clone(next.nodes[i])));
+  return next;
+}
+
+export function updateLink(doc, index, change) {
+  const next = clone(doc);
+  if (next.links && next.links[index]) next.links[index] = prune(change(clone(next.links[index])));
+  return next;
+}
+
+// Drop keys holding an empty value, so the document stays as small as the user meant it.
+export function prune(obj) {
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined || v === null || v === '') delete obj[k];
+    else if (Array.isArray(v) && v.length === 0 && k !== 'endpoints') delete obj[k];
+    else if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) delete obj[k];
+  }
+  return obj;
+}
+
+// --- copy and paste -------------------------------------------------------------------
+
+// The selected nodes and the links between them, as a fragment to paste.
+export function copyFragment(doc, names) {
+  const set = new Set(names);
+  return {
+    nodes: clone((doc.nodes || []).filter((n) => set.has(n.name))),
+    links: clone((doc.links || []).filter((l) => (l.endpoints || []).every((ep) => ep && set.has(ep.node)))),
+  };
+}
+
+// Paste a fragment: nodes get free names and move by `offset`; addresses and MACs are
+// dropped (they would clash with the originals); links between pasted nodes follow.
+export function pasteFragment(doc, fragment, offset = {x: 40, y: 40}) {
+  const next = clone(doc);
+  next.nodes = next.nodes || [];
+  next.links = next.links || [];
+  const renamed = {};
+  const taken = new Set();
+  for (const original of fragment.nodes) {
+    const node = clone(original);
+    const prefix = (original.name.match(/^(.*?)(\d+)$/) || [null, original.name])[1] || NAME_PREFIX[node.kind || 'host'];
+    node.name = freeName(next, prefix, taken);
+    taken.add(node.name);
+    renamed[original.name] = node.name;
+    if (node.position) node.position = {x: node.position.x + offset.x, y: node.position.y + offset.y};
+    delete node.routes;
+    next.nodes.push(node);
+  }
+  for (const original of fragment.links) {
+    const link = clone(original);
+    for (const ep of link.endpoints) { ep.node = renamed[ep.node]; delete ep.addresses; delete ep.mac; }
+    next.links.push(link);
+  }
+  return {doc: next, names: Object.values(renamed)};
+}
+
+// --- error paths ----------------------------------------------------------------------
+
+// "nodes[2].name" -> {kind: 'node', index: 2, rest: 'name'}; "links[1].endpoints[0]..." -> link 1.
+export function parsePath(path) {
+  const m = /^(nodes|links)\[(\d+)\](?:\.(.*))?$/.exec(path || '');
+  if (!m) return {kind: 'document', index: -1, rest: path || ''};
+  return {kind: m[1] === 'nodes' ? 'node' : 'link', index: Number(m[2]), rest: m[3] || ''};
+}
+
+// A path in words, for people: "links[1].endpoints[0].addresses[0]" -> "c2 eth0 address 1".
+export function describePath(doc, path) {
+  const t = parsePath(path);
+  if (t.kind === 'document') return path ? path.replace(/_/g, ' ') : '';
+  const rest = t.rest.replace(/\[(\d+)\]/g, (_, i) => ` ${Number(i) + 1}`).replace(/_/g, ' ');
+  if (t.kind === 'node') {
+    const n = (doc.nodes || [])[t.index];
+    const name = n && typeof n.name === 'string' && n.name ? n.name : `node ${t.index + 1}`;
+    return `${name}${rest ? ` ${rest.replace(/\./g, ' ')}` : ''}`.replace(/s (\d+)/g, ' $1');
+  }
+  const l = (doc.links || [])[t.index];
+  const m = /^endpoints\[(\d)\](?:\.(.*))?$/.exec(t.rest);
+  if (m && l && l.endpoints && l.endpoints[m[1]]) {
+    const ep = l.endpoints[m[1]];
+    const tail = (m[2] || '').replace(/\[(\d+)\]/g, (_, i) => ` ${Number(i) + 1}`).replace(/es (\d+)/, ' $1').replace(/\./g, ' ');
+    return `${ep.node} ${ep.interface || ''}${tail ? ` ${tail}` : ''}`.replace(/\s+/g, ' ').trim();
+  }
+  const ends = l && l.endpoints ? l.endpoints.map((e) => `${e.node} ${e.interface}`).join(' — ') : `link ${t.index + 1}`;
+  return `link ${ends}${rest ? ` ${rest.replace(/\./g, ' ')}` : ''}`;
+}
+
+// --- addresses ------------------------------------------------------------------------
+
+export function parseCidr(text) {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec((text || '').trim());
+  if (!m) return null;
+  const octets = m.slice(1, 5).map(Number);
+  const prefix = Number(m[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return null;
+  const ip = ((octets[0] << 24) >>> 0) + (octets[1] << 16) + (octets[2] << 8) + octets[3];
+  return {ip: ip >>> 0, prefix};
+}
+
+const mask = (prefix) => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+export const ipToString = (ip) => [24, 16, 8, 0].map((s) => (ip >>> s) & 255).join('.');
+
+// Is `text` an interface address the server takes? Returns an error sentence or ''.
+export function checkInterfaceAddress(text) {
+  const t = (text || '').trim();
+  if (!t.includes('/')) {
+    return /^[\d.]+$|:/.test(t) ? `'${t}' needs a prefix length, for example '${t}/${t.includes(':') ? 64 : 24}'`
+      : `'${t}' is not an IPv4 or IPv6 address with a prefix length`;
+  }
+  if (t.includes(':')) {
+    const [addr, len] = t.split('/');
+    if (!/^[0-9a-fA-F:.]+$/.test(addr) || !/^(0|[1-9]\d{0,2})$/.test(len) || Number(len) > 128) return `'${t}' is not an IPv6 address with a prefix length`;
+    return '';
+  }
+  const c = parseCidr(t);
+  if (!c || !/\/(0|[1-9]\d?)$/.test(t)) return `'${t}' is not an IPv4 address with a prefix length`;
+  if (c.prefix <= 30) {
+    const host = c.ip & ~mask(c.prefix) >>> 0;
+    const hostMax = (~mask(c.prefix)) >>> 0;
+    if (host >>> 0 === 0) return `'${t}' is the network address of its subnet; use a host address`;
+    if (host >>> 0 === hostMax) return `'${t}' is the broadcast address of its subnet; use a host address`;
+  }
+  return '';
+}
+
+function usedNetworks(doc) {
+  const nets = [];
+  for (const l of doc.links || []) for (const ep of l.endpoints || []) for (const a of (ep && ep.addresses) || []) {
+    const c = parseCidr(a);
+    if (c) nets.push({net: (c.ip & mask(c.prefix)) >>> 0, prefix: c.prefix, ip: c.ip});
+  }
+  return nets;
+}
+
+// Hands out subnets of `size` bits from `pool`, skipping any that overlap an address in use.
+function subnetAllocator(pool, size, used) {
+  const p = parseCidr(pool);
+  if (!p || p.prefix > size) return null;
+  const base = (p.ip & mask(p.prefix)) >>> 0;
+  const count = 2 ** (size - p.prefix);
+  const step = 2 ** (32 - size);
+  let k = 0;
+  const overlaps = (net) => used.some((u) => {
+    const m = mask(Math.min(u.prefix, size));
+    return ((u.net & m) >>> 0) === ((net & m) >>> 0);
+  });
+  return () => {
+    while (k < count) {
+      const net = (base + k * step) >>> 0;
+      k += 1;
+      if (!overlaps(net)) { used.push({net, prefix: size, ip: net}); return net; }
+    }
+    return null;
+  };
+}
+
+const isRouting = (kind) => kind === 'router' || kind === 'frr';
+
+// Fill the links that have no addresses: a /31 (pool.p2p) for a link between two routers,
+// a /24 (pool.lan) for each switch LAN and each other link; routers take the lowest
+// addresses. Hosts with no default route get one via a router on their subnet.
+// Nothing already set is changed. Returns {doc, filled, problems}.
+export function assignAddresses(doc, pools = {p2p: '10.0.0.0/16', lan: '192.168.0.0/16'}) {
+  const next = clone(doc);
+  next.links = next.links || [];
+  const problems = [];
+  let filled = 0;
+  const used = usedNetworks(next);
+  const p2p = subnetAllocator(pools.p2p, 31, used);
+  const lan = subnetAllocator(pools.lan, 24, used);
+  if (!p2p) problems.push(`'${pools.p2p}' is not an IPv4 pool that holds /31s`);
+  if (!lan) problems.push(`'${pools.lan}' is not an IPv4 pool that holds /24s`);
+  if (problems.length) return {doc, filled, problems};
+  const kind = (name) => kindOf(next, name) || 'host';
+  const hasAddr = (ep) => ep && ep.addresses && ep.addresses.length > 0;
+
+  // Switch LANs: switches joined directly form one LAN (union-find).
+  const parent = {};
+  const find = (x) => (parent[x] === undefined || parent[x] === x ? (parent[x] = x) : (parent[x] = find(parent[x])));
+  next.links.forEach((l) => {
+    const [a, b] = l.endpoints || [];
+    if (a && b && kind(a.node) === 'switch' && kind(b.node) === 'switch') parent[find(a.node)] = find(b.node);
+  });
+  const lans = new Map(); // root switch -> endpoints of non-switch nodes on it
+  next.links.forEach((l) => {
+    const [a, b] = l.endpoints || [];
+    if (!a || !b) return;
+    for (const [sw, other] of [[a, b], [b, a]]) {
+      if (kind(sw.node) === 'switch' && kind(other.node) !== 'switch') {
+        const root = find(sw.node);
+        if (!lans.has(root)) lans.set(root, []);
+        lans.get(root).push(other);
+      }
+    }
+  });
+  for (const members of lans.values()) {
+    const empty = members.filter((ep) => !hasAddr(ep));
+    if (!empty.length) continue;
+    // Reuse the LAN's subnet if someone on it has an IPv4 address already.
+    let net = null;
+    const taken = new Set();
+    for (const ep of members) for (const a of ep.addresses || []) {
+      const c = parseCidr(a);
+      if (c && c.prefix === 24) { net = net ?? ((c.ip & mask(24)) >>> 0); taken.add(c.ip); }
+    }
+    if (net === null) net = lan();
+    if (net === null) { problems.push('the LAN pool is exhausted'); break; }
+    empty.sort((x, y) => Number(isRouting(kind(y.node))) - Number(isRouting(kind(x.node))));
+    let host = 1;
+    for (const ep of empty) {
+      while (taken.has(net + host) && host < 254) host += 1;
+      if (host >= 255) { problems.push('a LAN has more than 253 members'); break; }
+      ep.addresses = [`${ipToString(net + host)}/24`];
+      taken.add(net + host);
+      filled += 1;
+    }
+  }
+  // Point-to-point links.
+  for (const l of next.links) {
+    const [a, b] = l.endpoints || [];
+    if (!a || !b || hasAddr(a) || hasAddr(b)) continue;
+    if (kind(a.node) === 'switch' || kind(b.node) === 'switch') continue;
+    if (isRouting(kind(a.node)) && isRouting(kind(b.node))) {
+      const net = p2p();
+      if (net === null) { problems.push('the router-link pool is exhausted'); break; }
+      a.addresses = [`${ipToString(net)}/31`];
+      b.addresses = [`${ipToString(net + 1)}/31`];
+    } else {
+      const net = lan();
+      if (net === null) { problems.push('the LAN pool is exhausted'); break; }
+      const [first, second] = isRouting(kind(b.node)) && !isRouting(kind(a.node)) ? [b, a] : [a, b];
+      first.addresses = [`${ipToString(net + 1)}/24`];
+      second.addresses = [`${ipToString(net + 2)}/24`];
+    }
+    filled += 2;
+  }
+  // Default routes of hosts: via the first router on one of their IPv4 subnets.
+  for (const node of next.nodes || []) {
+    if ((node.kind || 'host') !== 'host') continue;
+    if ((node.routes || []).some((r) => r.to === 'default' || r.to === '0.0.0.0/0')) continue;
+    const gw = gatewayFor(next, node.name, kind);
+    if (gw) { node.routes = (node.routes || []).concat([{to: 'default', via: gw}]); filled += 1; }
+  }
+  return {doc: next, filled, problems};
+}
+
+function gatewayFor(doc, hostName, kind) {
+  const mine = [];
+  for (const l of doc.links || []) for (const ep of l.endpoints || []) {
+    if (ep && ep.node === hostName) for (const a of ep.addresses || []) { const c = parseCidr(a); if (c) mine.push(c); }
+  }
+  for (const c of mine) {
+    const net = (c.ip & mask(c.prefix)) >>> 0;
+    for (const l of doc.links || []) for (const ep of l.endpoints || []) {
+      if (!ep || ep.node === hostName || !isRouting(kind(ep.node))) continue;
+      for (const a of ep.addresses || []) {
+        const r = parseCidr(a);
+        if (r && r.prefix === c.prefix && ((r.ip & mask(r.prefix)) >>> 0) === net) return ipToString(r.ip);
+      }
+    }
+  }
+  return null;
+}

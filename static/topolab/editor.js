@@ -1,0 +1,505 @@
+// The editor page: one document, the single source of truth, snapshotted for undo/redo.
+// The canvas and the panel ask for changes through commit(); the API saves and validates;
+// the websocket paints the lab's state on the nodes.
+import {api, ApiError, el} from './api.js';
+import * as model from './document-model.js';
+import {Canvas, nodeId, linkId} from './canvas.js';
+import {Panel} from './panel.js';
+import {Live} from './live.js';
+import {problemLine} from './problems.js';
+
+const config = JSON.parse(document.getElementById('editor-config').textContent);
+const $ = (id) => document.getElementById(id);
+const HISTORY = 200;
+
+const ed = {
+  config,
+  doc: null,
+  saved: '',
+  undo: [], redo: [], lastKey: null, lastTime: 0,
+  problems: [], // [{level, path, message}]
+  states: {}, // node name -> {state, reason}
+  lab: {state: 'stopped', busy: false, reason: '', operation: ''},
+  images: null,
+  clipboard: null,
+  validateSeq: 0,
+  saving: false,
+
+  commit(doc, {key = null, source = null, renamed = null} = {}) {
+    const now = Date.now();
+    const merge = key && key === this.lastKey && now - this.lastTime < 2000;
+    if (!merge) { this.undo.push(JSON.stringify(this.doc)); if (this.undo.length > HISTORY) this.undo.shift(); }
+    this.redo = [];
+    this.lastKey = key; this.lastTime = now;
+    this.doc = doc;
+    render({source, renamed});
+  },
+
+  problemsFor(kind, index) {
+    return this.problems.filter((p) => { const t = model.parsePath(p.path); return t.kind === kind && t.index === index; });
+  },
+
+  deleteSelection() {
+    const sel = canvas.selection();
+    if (!sel.nodes.length && !sel.links.length) return;
+    this.commit(model.removeElements(this.doc, sel));
+    status(`Deleted ${describe(sel)}.`);
+  },
+};
+
+function describe({nodes, links}) {
+  const parts = [];
+  if (nodes.length) parts.push(`${nodes.length} node${nodes.length > 1 ? 's' : ''}`);
+  if (links.length) parts.push(`${links.length} link${links.length > 1 ? 's' : ''}`);
+  return parts.join(' and ');
+}
+
+function status(text, level = '') {
+  const s = $('dock-status');
+  s.textContent = text;
+  s.dataset.level = level;
+}
+
+// --- canvas and panel ---------------------------------------------------------------------
+
+const tooltip = $('tooltip');
+const canvas = new Canvas($('cy'), {
+  onAddLink(a, b) {
+    const {doc, index} = model.addLink(ed.doc, a, b);
+    if (index < 0) return;
+    ed.commit(doc);
+    canvas.select({links: [index]});
+    const l = doc.links[index];
+    status(`Linked ${a} ${l.endpoints[0].interface} to ${b} ${l.endpoints[1].interface}.`);
+  },
+  onMove(positions) { ed.commit(model.moveNodes(ed.doc, positions)); },
+  onSelect(sel) { panel.show(sel); updateButtons(); },
+  onDrop(kind, pos) { addNode(kind, pos); },
+  onTooltip(ele, evt) {
+    if (!ele) { tooltip.hidden = true; return; }
+    const lines = [];
+    if (ele.isNode()) {
+      const st = ed.states[ele.data('name')];
+      if (st && st.reason) lines.push(`${ele.data('name')} failed: ${st.reason}`);
+      ed.problemsFor('node', (ed.doc.nodes || []).findIndex((n) => n.name === ele.data('name'))).forEach((p) => lines.push(problemLine(ed.doc, p)));
+    } else {
+      ed.problemsFor('link', ele.data('index')).forEach((p) => lines.push(problemLine(ed.doc, p)));
+    }
+    if (!lines.length) { tooltip.hidden = true; return; }
+    tooltip.textContent = lines.join('\n');
+    const r = $('cy').getBoundingClientRect();
+    const p = evt.renderedPosition || {x: 0, y: 0};
+    tooltip.style.left = `${Math.min(p.x + 16, r.width - 260)}px`;
+    tooltip.style.top = `${p.y + 16}px`;
+    tooltip.hidden = false;
+  },
+});
+const panel = new Panel($('panel'), ed);
+
+function render({source = null, renamed = null} = {}) {
+  const unplaced = canvas.sync(ed.doc, {states: ed.states, renamed});
+  if (unplaced.length) {
+    canvas.layout(unplaced, (pos) => { ed.doc = model.moveNodes(ed.doc, pos); canvas.sync(ed.doc, {states: ed.states}); });
+  }
+  if (source !== 'panel') panel.render();
+  else if (renamed) { /* keep the panel (and its focus) on the renamed node */ }
+  markDirty();
+  $('canvas-empty').hidden = (ed.doc.nodes || []).length > 0;
+  $('doc-name').textContent = ed.doc.name;
+  scheduleValidate();
+  updateButtons();
+}
+
+function markDirty() {
+  const dirty = JSON.stringify(ed.doc) !== ed.saved;
+  $('unsaved').hidden = !dirty;
+  document.title = `${dirty ? '● ' : ''}${ed.doc.name} · Topolab`;
+  return dirty;
+}
+
+function addNode(kind, position) {
+  const pos = position || canvas.freeSpot();
+  const {doc, name} = model.addNode(ed.doc, {kind, position: pos});
+  ed.commit(doc);
+  canvas.select({nodes: [name]});
+  status(`Added ${kind} ${name}.`);
+}
+
+// --- validation --------------------------------------------------------------------------
+
+let validateTimer = null;
+function scheduleValidate(delay = 500) {
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(validate, delay);
+}
+
+async function validate() {
+  const seq = ++ed.validateSeq;
+  const doc = ed.doc;
+  try {
+    const result = await api.validate(doc);
+    if (seq !== ed.validateSeq) return;
+    setProblems(result.errors || [], result.warnings || []);
+  } catch (e) {
+    if (seq !== ed.validateSeq) return;
+    if (e instanceof ApiError && e.status === 400 && e.errors.length) setProblems(e.errors, e.warnings);
+    else status(`Could not check the topology: ${e.message}`, 'error');
+  }
+}
+
+function setProblems(errors, warnings) {
+  ed.problems = errors.map((p) => ({...p, level: 'error'})).concat(warnings.map((p) => ({...p, level: 'warning'})));
+  const marks = new Map();
+  for (const p of ed.problems) {
+    const t = model.parsePath(p.path);
+    const node = t.kind === 'node' && ed.doc.nodes[t.index];
+    const id = t.kind === 'node' ? (node && nodeId(node.name)) : t.kind === 'link' ? linkId(t.index) : null;
+    if (!id) continue;
+    const prev = marks.get(id);
+    if (!prev || p.level === 'error') marks.set(id, {level: p.level});
+  }
+  canvas.markProblems(marks);
+  const nErr = errors.length, nWarn = warnings.length;
+  if (nErr) status(`${nErr} error${nErr > 1 ? 's' : ''}${nWarn ? `, ${nWarn} warning${nWarn > 1 ? 's' : ''}` : ''}. ${problemLine(ed.doc, ed.problems[0]).slice(2)}`, 'error');
+  else if (nWarn) status(`No errors; ${nWarn} warning${nWarn > 1 ? 's' : ''}. ${problemLine(ed.doc, ed.problems[0]).slice(2)}`, 'warning');
+  else status('No errors.', 'ok');
+  if (!document.activeElement || !$('panel').contains(document.activeElement)) panel.render();
+  updateButtons();
+}
+
+// --- save, deploy, destroy -----------------------------------------------------------------
+
+async function save() {
+  if (ed.saving) return false;
+  if (document.activeElement && $('panel').contains(document.activeElement)) document.activeElement.blur();
+  ed.saving = true;
+  $('btn-save').disabled = true;
+  status('Saving…');
+  const doc = ed.doc;
+  try {
+    const saved = await api.put(config.id, doc);
+    ed.saved = JSON.stringify(doc);
+    if (saved && saved.warnings) setProblems([], saved.warnings);
+    markDirty();
+    status('Saved.', 'ok');
+    return true;
+  } catch (e) {
+    if (e.errors.length) setProblems(e.errors, e.warnings);
+    status(`Not saved: ${e.message}`, 'error');
+    return false;
+  } finally {
+    ed.saving = false;
+    updateButtons();
+  }
+}
+
+async function deploy() {
+  if (markDirty() && !(await save())) return;
+  try {
+    await api.deploy(config.id);
+    setLab({...ed.lab, state: 'deploying', busy: true});
+    openDock(true);
+    status('Deploying…');
+  } catch (e) {
+    if (e.errors.length) setProblems(e.errors, e.warnings);
+    status(`Not deployed: ${e.message}`, 'error');
+  }
+}
+
+async function destroy() {
+  try {
+    await api.destroy(config.id);
+    setLab({...ed.lab, state: 'destroying', busy: true});
+    openDock(true);
+    status('Destroying…');
+  } catch (e) {
+    status(`Not destroyed: ${e.message}`, 'error');
+  }
+}
+
+function setDisabled(button, wrap, reason) {
+  button.disabled = !!reason;
+  wrap.title = reason || '';
+  button.setAttribute('aria-disabled', reason ? 'true' : 'false');
+  if (reason) button.setAttribute('aria-description', reason); else button.removeAttribute('aria-description');
+}
+
+function updateButtons() {
+  const lab = ed.lab;
+  const errors = ed.problems.filter((p) => p.level === 'error').length;
+  let deployWhy = '';
+  if (lab.busy || lab.state === 'deploying' || lab.state === 'destroying') deployWhy = `Wait: the lab is ${lab.state}.`;
+  else if (lab.state === 'running') deployWhy = 'The lab is running: destroy it first.';
+  else if (!(ed.doc.nodes || []).length) deployWhy = 'Add a node first.';
+  else if (errors) deployWhy = `Fix ${errors} error${errors > 1 ? 's' : ''} first (outlined in red).`;
+  setDisabled($('btn-deploy'), $('deploy-wrap'), deployWhy);
+  let destroyWhy = '';
+  if (lab.state === 'stopped' && !lab.busy) destroyWhy = 'Nothing is running.';
+  else if (lab.busy && lab.state === 'destroying') destroyWhy = 'Already destroying.';
+  setDisabled($('btn-destroy'), $('destroy-wrap'), destroyWhy);
+  $('btn-save').disabled = ed.saving;
+  $('btn-undo').disabled = !ed.undo.length;
+  $('btn-redo').disabled = !ed.redo.length;
+  const sel = canvas.selection();
+  $('btn-delete').disabled = !sel.nodes.length && !sel.links.length;
+}
+
+// --- the lab, live ------------------------------------------------------------------------
+
+const seenEvents = new Set();
+
+function setLab(lab) {
+  const previous = ed.lab.state;
+  if (lab.operation && lab.operation !== ed.lab.operation) { clearLog(); }
+  for (const k of ['state', 'reason', 'busy', 'operation']) if (lab[k] !== undefined) ed.lab[k] = lab[k];
+  $('progress').classList.toggle('failed', ed.lab.state === 'failed');
+  const badge = $('lab-state');
+  badge.dataset.state = ed.lab.state;
+  badge.textContent = ed.lab.state === 'stopped' ? 'not running' : ed.lab.state;
+  badge.title = ed.lab.reason || '';
+  if (ed.lab.reason && ed.lab.state === 'failed') status(`Failed: ${ed.lab.reason}`, 'error');
+  else if (!ed.lab.busy && lab.state && previous !== `${ed.lab.state}`) {
+    if (ed.lab.state === 'running') status('The lab is running.', 'ok');
+    else if (ed.lab.state === 'stopped' && previous === 'destroying') status('The lab is stopped.', 'ok');
+  }
+  if (!ed.lab.busy && (ed.lab.state === 'running' || ed.lab.state === 'stopped') && !$('progress').hidden) {
+    $('progress-bar').style.width = '100%';
+  }
+  updateButtons();
+}
+
+function setNode(name, state, reason) {
+  ed.states[name] = {state, reason: reason || ''};
+}
+
+function clearLog() {
+  $('dock-body').replaceChildren();
+  seenEvents.clear();
+  $('progress-bar').style.width = '0%';
+  $('progress-text').textContent = '';
+  $('progress').hidden = true;
+}
+
+function addEvents(events) {
+  const body = $('dock-body');
+  const atBottom = body.scrollTop + body.clientHeight >= body.scrollHeight - 4;
+  for (const e of events) {
+    if (!e || seenEvents.has(e.id)) continue;
+    seenEvents.add(e.id);
+    const time = e.time ? new Date(e.time).toLocaleTimeString() : '';
+    body.append(el('li', {class: `ev ev-${e.status}`},
+      el('time', {}, time), el('span', {class: 'ev-step'}, e.step),
+      el('span', {class: 'ev-status'}, e.status === 'ok' ? 'ok' : e.status === 'failed' ? '✕ failed' : e.status === 'started' ? '…' : ''),
+      e.elapsed_ms != null ? el('span', {class: 'muted'}, `${e.elapsed_ms} ms`) : null,
+      e.message ? el('span', {class: 'ev-msg'}, e.message) : null));
+    if (e.index != null && e.total) {
+      $('progress').hidden = false;
+      $('progress-bar').style.width = `${Math.round((100 * e.index) / e.total)}%`;
+      $('progress-text').textContent = `${e.index}/${e.total}`;
+    }
+  }
+  while (body.children.length > 1000) body.firstChild.remove();
+  if (atBottom) body.scrollTop = body.scrollHeight;
+}
+
+function openDock(open) {
+  if (open === !$('dock-body').hidden) return;
+  const before = canvas.cy.height();
+  $('dock-body').hidden = !open;
+  $('dock-toggle').setAttribute('aria-expanded', String(open));
+  $('dock-toggle').textContent = `${open ? '▾' : '▸'} Events`;
+  $('editor').classList.toggle('dock-open', open);
+  // Keep what was in the middle of the canvas in the middle: no jump when the dock opens.
+  const wasAllVisible = canvas.allVisible();
+  canvas.cy.resize();
+  canvas.cy.panBy({x: 0, y: (canvas.cy.height() - before) / 2});
+  // A drawing that was whole stays whole (zooming out a little if the dock took its room).
+  if (wasAllVisible && !canvas.allVisible()) canvas.fit();
+}
+
+let paintQueued = false;
+function repaintStates() {
+  if (paintQueued) return;
+  paintQueued = true;
+  requestAnimationFrame(() => { paintQueued = false; canvas.sync(ed.doc, {states: ed.states}); if (panel.ref.type === 'node' && !$('panel').contains(document.activeElement)) panel.render(); });
+}
+
+function startLive() {
+  new Live(config.id, {
+    onSnapshot(lab) {
+      ed.states = {};
+      for (const n of lab.nodes || []) setNode(n.name, n.state, n.reason);
+      ed.lab.operation = lab.operation;
+      setLab(lab);
+      clearLog();
+      addEvents(lab.events || []);
+      repaintStates();
+    },
+    onLab(msg) { setLab(msg); },
+    onNode(msg) { setNode(msg.name, msg.state, msg.reason); repaintStates(); },
+    onEvents(list) { addEvents(list); },
+    onConnection(ok) { $('lab-state').classList.toggle('offline', !ok); if (!ok) status('Live updates lost; reconnecting…', 'warning'); },
+  });
+}
+
+// --- keyboard and buttons ---------------------------------------------------------------------
+
+function undo() {
+  if (!ed.undo.length) return;
+  ed.redo.push(JSON.stringify(ed.doc));
+  ed.doc = JSON.parse(ed.undo.pop());
+  ed.lastKey = null;
+  render();
+  status('Undone.');
+}
+
+function redo() {
+  if (!ed.redo.length) return;
+  ed.undo.push(JSON.stringify(ed.doc));
+  ed.doc = JSON.parse(ed.redo.pop());
+  ed.lastKey = null;
+  render();
+  status('Redone.');
+}
+
+function copy() {
+  const sel = canvas.selection();
+  if (!sel.nodes.length) return;
+  ed.clipboard = model.copyFragment(ed.doc, sel.nodes);
+  status(`Copied ${describe({nodes: sel.nodes, links: ed.clipboard.links.map((_, i) => i)})}.`);
+}
+
+function paste() {
+  if (!ed.clipboard) return;
+  const {doc, names} = model.pasteFragment(ed.doc, ed.clipboard);
+  ed.commit(doc);
+  canvas.select({nodes: names});
+  ed.clipboard = model.copyFragment(doc, names); // the next paste goes further
+  status(`Pasted ${names.join(', ')}.`);
+}
+
+function nudge(dx, dy) {
+  const positions = {};
+  canvas.cy.nodes('.doc:selected').forEach((n) => { const p = n.position(); positions[n.data('name')] = {x: p.x + dx, y: p.y + dy}; });
+  if (Object.keys(positions).length) ed.commit(model.moveNodes(ed.doc, positions), {key: 'nudge'});
+}
+
+function setLinkMode(on) {
+  canvas.setLinkMode(on);
+  $('btn-link-mode').setAttribute('aria-pressed', String(on));
+  $('btn-link-mode').classList.toggle('active', on);
+  status(on ? 'Link mode: drag from one node to another. L or Esc leaves it.' : '');
+}
+
+function typing(target) {
+  return target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT' || target.isContentEditable);
+}
+
+document.addEventListener('keydown', (e) => {
+  const mod = e.ctrlKey || e.metaKey;
+  const key = e.key.toLowerCase();
+  if (mod && key === 's') { e.preventDefault(); save(); return; }
+  if (typing(e.target) || document.querySelector('dialog[open]')) return;
+  if (mod && key === 'z') { e.preventDefault(); if (e.shiftKey) redo(); else undo(); return; }
+  if (mod && key === 'y') { e.preventDefault(); redo(); return; }
+  if (mod && key === 'c') { copy(); return; }
+  if (mod && key === 'v') { e.preventDefault(); paste(); return; }
+  if (mod && key === 'a') { e.preventDefault(); canvas.cy.elements('.doc').select(); return; }
+  if (mod || e.altKey) return;
+  if (e.key === 'Delete' || e.key === 'Backspace') { e.preventDefault(); ed.deleteSelection(); return; }
+  if (e.key === 'Escape') { canvas.cy.elements(':selected').unselect(); if ($('btn-link-mode').getAttribute('aria-pressed') === 'true') setLinkMode(false); return; }
+  if (e.key === '?') { $('help-dialog').showModal(); return; }
+  if (key === 'l') { setLinkMode($('btn-link-mode').getAttribute('aria-pressed') !== 'true'); return; }
+  if (key === 'f') { canvas.fit(); return; }
+  if (e.key === '+' || e.key === '=') { canvas.zoomBy(1.2); return; }
+  if (e.key === '-') { canvas.zoomBy(1 / 1.2); return; }
+  const step = e.shiftKey ? 48 : 8;
+  const arrows = {ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step]};
+  if (arrows[e.key]) { e.preventDefault(); nudge(...arrows[e.key]); }
+});
+
+window.addEventListener('beforeunload', (e) => { if (ed.doc && markDirty()) { e.preventDefault(); e.returnValue = ''; } });
+
+$('btn-save').addEventListener('click', save);
+$('btn-validate').addEventListener('click', () => { status('Checking…'); validate(); });
+$('btn-deploy').addEventListener('click', deploy);
+$('btn-destroy').addEventListener('click', destroy);
+$('btn-undo').addEventListener('click', undo);
+$('btn-redo').addEventListener('click', redo);
+$('btn-help').addEventListener('click', () => $('help-dialog').showModal());
+$('btn-delete').addEventListener('click', () => ed.deleteSelection());
+$('btn-link-mode').addEventListener('click', () => setLinkMode($('btn-link-mode').getAttribute('aria-pressed') !== 'true'));
+$('zoom-in').addEventListener('click', () => canvas.zoomBy(1.2));
+$('zoom-out').addEventListener('click', () => canvas.zoomBy(1 / 1.2));
+$('zoom-fit').addEventListener('click', () => canvas.fit());
+$('layout').addEventListener('click', () => canvas.layout(null, (pos) => { ed.commit(model.moveNodes(ed.doc, pos)); canvas.fit(); }));
+$('toggle-labels').addEventListener('change', (e) => canvas.setLabels(e.target.checked));
+$('dock-toggle').addEventListener('click', () => openDock($('dock-body').hidden));
+$('btn-assign').addEventListener('click', () => {
+  const pools = {p2p: $('pool-p2p').value.trim(), lan: $('pool-lan').value.trim()};
+  const {doc, filled, problems} = model.assignAddresses(ed.doc, pools);
+  $('pool-error').textContent = problems.join('; ');
+  if (problems.length && !filled) { $('pool-error').closest('details').open = true; status(`Addresses not assigned: ${problems.join('; ')}`, 'error'); return; }
+  if (!filled) { status('Every link already has addresses and every host a default route: nothing to fill.'); return; }
+  ed.commit(doc);
+  status(`Assigned addresses and routes (${filled} filled)${problems.length ? `; ${problems.join('; ')}` : ''}.`, problems.length ? 'warning' : 'ok');
+});
+for (const b of document.querySelectorAll('.kind-btn')) {
+  b.addEventListener('click', () => addNode(b.dataset.kind));
+  b.addEventListener('dragstart', (e) => { e.dataTransfer.setData('application/x-topolab-kind', b.dataset.kind); e.dataTransfer.effectAllowed = 'copy'; });
+}
+window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => canvas.restyle());
+
+async function loadImages() {
+  try {
+    ed.images = await api.images();
+    const list = $('images');
+    list.replaceChildren(...ed.images.map((i) => el('li', {title: i.kinds ? `for ${i.kinds.join(', ')}` : ''},
+      el('span', {class: `dot ${i.present ? (i.up_to_date === false ? 'dot-warn' : 'dot-ok') : 'dot-off'}`, 'aria-hidden': 'true'}),
+      el('code', {}, i.name), el('span', {class: 'muted'}, i.present ? (i.up_to_date === false ? ' outdated' : '') : ' not built'))));
+    if (!ed.images.length) list.replaceChildren(el('li', {class: 'muted'}, 'No images known.'));
+    const dl = el('datalist', {id: 'image-list'}, ed.images.map((i) => el('option', {value: i.name})));
+    document.body.append(dl);
+  } catch (e) {
+    $('images').replaceChildren(el('li', {class: 'muted'}, `Images unavailable: ${e.message}`));
+  }
+}
+
+async function load() {
+  try {
+    let t = null;
+    if (window.topolabInitial) {
+      // Started by the page before the libraries loaded; any trouble: ask again through api.js.
+      t = await window.topolabInitial.then((r) => (r.ok ? r.json() : null)).catch(() => null);
+    }
+    if (!t) t = await api.get(config.id);
+    performance.mark('topolab:document');
+    ed.doc = t.document;
+  } catch (e) {
+    status(`Could not open the topology: ${e.message}`, 'error');
+    return;
+  }
+  if ((ed.doc.nodes || []).length > 150) {
+    // Hundreds of links: their end labels would be unreadable anyway; the toggle brings them back.
+    $('toggle-labels').checked = false;
+    canvas.setLabels(false);
+  }
+  const unplaced = canvas.sync(ed.doc, {});
+  performance.mark('topolab:drawn');
+  const finish = () => {
+    ed.saved = JSON.stringify(ed.doc);
+    render();
+    canvas.fit();
+    window.topolab.readyAt = performance.now();
+    document.body.dataset.ready = 'true';
+  };
+  if (unplaced.length) {
+    // An imported file without positions: arrange it once; the positions are saved with the next save.
+    canvas.layout(unplaced, (pos) => { ed.doc = model.moveNodes(ed.doc, pos); finish(); });
+  } else finish();
+  startLive();
+  loadImages();
+}
+
+load();
+window.topolab = {ed, canvas}; // for the browser tests and the benchmark

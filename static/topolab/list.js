@@ -1,0 +1,181 @@
+// The topologies page: the user's topologies with their labs' states, kept live by polling.
+import {api, ago, el, ApiError} from './api.js';
+
+const $ = (id) => document.getElementById(id);
+const tbody = document.querySelector('#topologies tbody');
+const POLL_MS = 3000;
+let rows = [];
+let lastJson = '';
+
+function message(text, level = 'ok', extra = null) {
+  const box = $('list-message');
+  box.replaceChildren();
+  if (!text) return;
+  box.append(el('div', {class: `notice notice-${level}`}, el('p', {}, text), extra,
+    el('button', {class: 'btn btn-small btn-quiet', 'aria-label': 'Dismiss', onclick: () => box.replaceChildren()}, '✕')));
+}
+
+function problemList(errors) {
+  return el('ul', {class: 'problems'}, errors.map((p) => el('li', {class: 'error'}, p.path ? el('code', {}, p.path) : null, ' ', p.message)));
+}
+
+const LAB_WORDS = {stopped: 'not running', deploying: 'deploying', running: 'running', failed: 'failed', destroying: 'destroying'};
+
+function render() {
+  const focused = document.activeElement && document.activeElement.dataset.focusKey;
+  if (!rows.length) {
+    tbody.replaceChildren(el('tr', {class: 'placeholder'}, el('td', {colspan: 6, class: 'muted'}, 'No topologies yet: create one above, or import a topolab/v1 file.')));
+    return;
+  }
+  tbody.replaceChildren(...rows.map((t) => el('tr', {dataset: {id: t.id, name: t.name}},
+    el('td', {}, el('a', {href: `/topologies/${t.id}/`, class: 'row-name', 'data-focus-key': `open-${t.id}`}, t.name),
+      t.description ? el('div', {class: 'muted small'}, t.description.slice(0, 120)) : null),
+    el('td', {class: 'num'}, t.node_count), el('td', {class: 'num'}, t.link_count),
+    el('td', {}, el('span', {class: 'badge', 'data-state': t.lab.state, title: t.lab.reason || ''}, LAB_WORDS[t.lab.state] || t.lab.state)),
+    el('td', {title: new Date(t.updated).toLocaleString()}, ago(t.updated)),
+    el('td', {class: 'actions'},
+      el('button', {class: 'btn btn-small', 'data-focus-key': `rename-${t.id}`, onclick: () => rename(t)}, 'Rename'),
+      el('button', {class: 'btn btn-small', 'data-focus-key': `dup-${t.id}`, onclick: () => duplicate(t)}, 'Duplicate'),
+      el('a', {class: 'btn btn-small', href: api.exportUrl(t.id), download: `${t.name}.json`}, 'Export'),
+      el('button', {class: 'btn btn-small btn-danger-quiet', 'data-focus-key': `del-${t.id}`, onclick: () => remove(t)}, 'Delete')))));
+  if (focused) { const f = tbody.querySelector(`[data-focus-key="${focused}"]`); if (f) f.focus(); }
+}
+
+async function refresh() {
+  try {
+    const list = await api.list();
+    const json = JSON.stringify(list);
+    if (json !== lastJson) { lastJson = json; rows = list; render(); }
+  } catch (e) {
+    if (!rows.length) tbody.replaceChildren(el('tr', {}, el('td', {colspan: 6, class: 'error'}, `Could not load your topologies: ${e.message}`)));
+  }
+}
+
+function poll() {
+  setTimeout(async () => { if (!document.hidden) await refresh(); poll(); }, POLL_MS);
+}
+
+// --- create, import --------------------------------------------------------------------------
+
+$('create-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const name = $('create-name').value.trim();
+  try {
+    const t = await api.create({format: 'topolab/v1', name, nodes: [], links: []});
+    location.href = `/topologies/${t.id}/`;
+  } catch (err) {
+    message(`Not created: ${err.message}`, 'error', err.errors.length > 1 ? problemList(err.errors) : null);
+  }
+});
+
+$('import-label').addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('import-file').click(); } });
+$('import-file').addEventListener('change', async (e) => {
+  const file = e.target.files[0];
+  e.target.value = '';
+  if (!file) return;
+  let doc;
+  try {
+    doc = JSON.parse(await file.text());
+  } catch (err) {
+    message(`${file.name} is not a JSON file: ${err.message}. Nothing was saved.`, 'error');
+    return;
+  }
+  try {
+    const t = await api.create(doc);
+    await refresh();
+    const w = (t.warnings || []).length;
+    message(`Imported ${t.name}${w ? ` with ${w} warning${w > 1 ? 's' : ''}` : ''}.`, 'ok',
+      el('a', {href: `/topologies/${t.id}/`, class: 'btn btn-small btn-primary'}, 'Open it'));
+  } catch (err) {
+    if (err instanceof ApiError && err.errors.length) {
+      message(`${file.name} has ${err.errors.length} error${err.errors.length > 1 ? 's' : ''}; nothing was saved.`, 'error', problemList(err.errors));
+    } else message(`Not imported: ${err.message}`, 'error');
+  }
+});
+
+// --- rename, duplicate ------------------------------------------------------------------------
+
+function rename(t) {
+  const dialog = $('rename-dialog');
+  $('rename-name').value = t.name;
+  $('rename-error').textContent = '';
+  dialog.returnValue = '';
+  dialog.showModal();
+  $('rename-name').select();
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== 'ok') return;
+    const name = $('rename-name').value.trim();
+    if (name === t.name) return;
+    try {
+      const full = await api.get(t.id);
+      await api.put(t.id, {...full.document, name});
+      message(`Renamed ${t.name} to ${name}.`);
+      await refresh();
+    } catch (err) {
+      message(`Not renamed: ${err.message}`, 'error');
+    }
+  };
+}
+
+async function duplicate(t) {
+  try {
+    const full = await api.get(t.id);
+    const names = new Set(rows.map((r) => r.name));
+    let name = `${t.name}-copy`.slice(0, 40);
+    for (let k = 2; names.has(name); k++) name = `${t.name.slice(0, 33)}-copy-${k}`;
+    const copy = await api.create({...full.document, name});
+    message(`Duplicated ${t.name} as ${copy.name}.`);
+    await refresh();
+  } catch (err) {
+    message(`Not duplicated: ${err.message}`, 'error');
+  }
+}
+
+// --- delete (a running lab is destroyed first) ---------------------------------------------------
+
+function remove(t) {
+  const dialog = $('confirm-dialog');
+  const running = t.lab.state !== 'stopped';
+  $('confirm-title').textContent = `Delete ${t.name}?`;
+  $('confirm-text').textContent = running
+    ? `Its lab is ${LAB_WORDS[t.lab.state]}: it will be destroyed first, then the topology deleted. This cannot be undone.`
+    : 'The topology is deleted for good. Export it first if you may want it back.';
+  $('confirm-ok').textContent = running ? 'Destroy and delete' : 'Delete';
+  $('confirm-progress').hidden = true;
+  dialog.returnValue = '';
+  dialog.showModal();
+  $('confirm-cancel').focus();
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== 'ok') return;
+    try {
+      if (running) await destroyAndWait(t);
+      await api.remove(t.id);
+      message(`Deleted ${t.name}.`);
+    } catch (err) {
+      message(`Not deleted: ${err.message}`, 'error');
+    }
+    await refresh();
+  };
+}
+
+async function destroyAndWait(t) {
+  message(`Destroying the lab of ${t.name}…`, 'info', el('progress', {'aria-label': 'Destroying'}));
+  try {
+    await api.destroy(t.id);
+  } catch (err) {
+    if (err.status !== 409) throw err; // 409: an operation runs; wait for it below
+  }
+  const deadline = Date.now() + 5 * 60 * 1000;
+  for (;;) {
+    const lab = await api.lab(t.id);
+    if (lab.state === 'stopped' && !lab.busy) return;
+    if (!lab.busy && lab.state !== 'destroying') {
+      try { await api.destroy(t.id); } catch (err) { if (err.status !== 409) throw err; }
+    }
+    if (Date.now() > deadline) throw new Error('the lab did not stop within 5 minutes');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+refresh();
+poll();

@@ -1,0 +1,36 @@
+// The lab's live state over the websocket /ws/topologies/<id>/ (see topology/events.py):
+// a snapshot first, then lab, node and events messages. Reconnects with back-off.
+
+export class Live {
+  constructor(id, handlers) {
+    this.id = id;
+    this.h = handlers; // {onSnapshot(lab), onLab(msg), onNode(msg), onEvents(list), onConnection(ok)}
+    this.delay = 1000;
+    this.closed = false;
+    this.connect();
+  }
+
+  connect() {
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${proto}://${location.host}/ws/topologies/${this.id}/`);
+    this.ws = ws;
+    ws.onopen = () => { this.delay = 1000; this.h.onConnection(true); };
+    ws.onmessage = (m) => {
+      let msg;
+      try { msg = JSON.parse(m.data); } catch { return; }
+      if (msg.type === 'snapshot') this.h.onSnapshot(msg.lab);
+      else if (msg.type === 'lab') this.h.onLab(msg);
+      else if (msg.type === 'node') this.h.onNode(msg);
+      else if (msg.type === 'events') this.h.onEvents(msg.events || []);
+      else if (msg.type === 'event') this.h.onEvents([msg.event]);
+    };
+    ws.onclose = () => {
+      if (this.closed) return;
+      this.h.onConnection(false);
+      setTimeout(() => this.connect(), this.delay);
+      this.delay = Math.min(this.delay * 2, 15000);
+    };
+  }
+
+  close() { this.closed = true; if (this.ws) this.ws.close(); }
+}

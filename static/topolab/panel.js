@@ -1,0 +1,319 @@
+// The properties panel: edits everything the format holds for the selection.
+// Each field is checked as you type (the server's own patterns, from the page's config);
+// every change goes to the editor as a new document (panel edits of one field merge
+// into one undo step).
+import {el} from './api.js';
+import * as model from './document-model.js';
+import {problemLine} from './problems.js';
+
+export class Panel {
+  constructor(root, editor) {
+    this.root = root;
+    this.ed = editor; // {doc, config, commit(doc, {key, source, renamed}), images, states, problemsFor(kind, index), selectOnly}
+    this.ref = {type: 'document'};
+  }
+
+  show(selection) {
+    const {nodes, links} = selection;
+    if (nodes.length === 1 && links.length === 0) this.ref = {type: 'node', name: nodes[0]};
+    else if (links.length === 1 && nodes.length === 0) this.ref = {type: 'link', index: links[0]};
+    else if (nodes.length + links.length > 1) this.ref = {type: 'many', nodes, links};
+    else this.ref = {type: 'document'};
+    this.render();
+  }
+
+  render() {
+    const active = document.activeElement;
+    const keepFocus = active && this.root.contains(active) && active.dataset.key ? active.dataset.key : null;
+    this.root.replaceChildren();
+    const doc = this.ed.doc;
+    if (this.ref.type === 'node') {
+      const i = (doc.nodes || []).findIndex((n) => n.name === this.ref.name);
+      if (i < 0) { this.ref = {type: 'document'}; return this.render(); }
+      this.renderNode(doc.nodes[i], i);
+    } else if (this.ref.type === 'link') {
+      if (!(doc.links || [])[this.ref.index]) { this.ref = {type: 'document'}; return this.render(); }
+      this.renderLink(doc.links[this.ref.index], this.ref.index);
+    } else if (this.ref.type === 'many') {
+      this.renderMany();
+    } else {
+      this.renderDocument();
+    }
+    if (keepFocus) {
+      const f = this.root.querySelector(`[data-key="${CSS.escape(keepFocus)}"]`);
+      if (f) f.focus();
+    }
+  }
+
+  // --- helpers --------------------------------------------------------------------------
+
+  add(...items) { this.root.append(...items.filter((x) => x !== null && x !== undefined && x !== false)); }
+
+  pattern(name) { return new RegExp(this.ed.config.patterns[name]); }
+
+  section(title, open, ...body) {
+    return el('details', {class: 'section', open: open || undefined}, el('summary', {}, title), ...body);
+  }
+
+  problems(kind, index) {
+    const list = this.ed.problemsFor(kind, index);
+    if (!list.length) return null;
+    return el('ul', {class: 'problems'}, list.map((p) => el('li', {class: p.level}, problemLine(this.ed.doc, p))));
+  }
+
+  // A text field: check(value) returns an error sentence or ''; apply(value) commits.
+  field(label, value, {key, check, apply, placeholder, type = 'text', multiline = false, list, help, commitInvalid = true, width} = {}) {
+    const id = `f-${key.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
+    const err = el('span', {class: 'field-error', id: `${id}-err`, 'aria-live': 'polite'});
+    const attrs = {id, 'data-key': key, placeholder, list, spellcheck: 'false', autocomplete: 'off', 'aria-describedby': `${id}-err`};
+    const input = multiline ? el('textarea', {...attrs, rows: 4}) : el('input', {...attrs, type});
+    if (width) input.style.width = width;
+    input.value = value ?? '';
+    const run = (commit) => {
+      const v = input.value;
+      const message = check ? check(v) : '';
+      err.textContent = message || '';
+      input.classList.toggle('invalid', !!message);
+      input.setAttribute('aria-invalid', message ? 'true' : 'false');
+      if (commit && (!message || commitInvalid)) apply(v);
+    };
+    input.addEventListener('input', () => run(true));
+    run(false);
+    return el('label', {class: 'field', for: id}, el('span', {class: 'label'}, label), input, help ? el('span', {class: 'help'}, help) : null, err);
+  }
+
+  select(label, value, options, {key, apply}) {
+    const s = el('select', {'data-key': key}, options.map((o) => el('option', {value: o, selected: o === value || undefined}, o)));
+    s.addEventListener('change', () => apply(s.value));
+    return el('label', {class: 'field'}, el('span', {class: 'label'}, label), s);
+  }
+
+  commitNode(name, change, key, extra = {}) {
+    this.ed.commit(model.updateNode(this.ed.doc, name, change), {key, source: 'panel', ...extra});
+  }
+
+  commitLink(index, change, key) {
+    this.ed.commit(model.updateLink(this.ed.doc, index, change), {key, source: 'panel'});
+  }
+
+  // Rows of key/value pairs (sysctls, env) edited as an object.
+  pairs(title, obj, {key, keyCheck, valuePlaceholder, keyPlaceholder, apply}) {
+    const entries = Object.entries(obj || {});
+    const rows = el('div', {class: 'rows'});
+    const write = () => {
+      const out = {};
+      rows.querySelectorAll('.row').forEach((r) => { const [k, v] = r.querySelectorAll('input'); if (k.value) out[k.value] = v.value; });
+      apply(out);
+    };
+    const addRow = (k = '', v = '', n) => {
+      const ki = el('input', {value: k, placeholder: keyPlaceholder, 'data-key': `${key}.k${n}`, spellcheck: 'false', 'aria-label': `${title} key`});
+      const vi = el('input', {value: v, placeholder: valuePlaceholder, 'data-key': `${key}.v${n}`, spellcheck: 'false', 'aria-label': `${title} value`});
+      const err = el('span', {class: 'field-error'});
+      const check = () => { const m = ki.value && keyCheck ? keyCheck(ki.value) : ''; err.textContent = m; ki.classList.toggle('invalid', !!m); };
+      ki.addEventListener('input', () => { check(); write(); });
+      vi.addEventListener('input', write);
+      check();
+      const row = el('div', {class: 'row'}, ki, vi, el('button', {class: 'btn btn-small btn-quiet', title: 'Remove', 'aria-label': 'Remove', onclick: () => { row.remove(); write(); this.render(); }}, '✕'), err);
+      rows.append(row);
+      return ki;
+    };
+    entries.forEach(([k, v], n) => addRow(k, v, n));
+    const add = el('button', {class: 'btn btn-small', onclick: () => addRow('', '', rows.children.length).focus()}, `+ add`);
+    return [rows, add];
+  }
+
+  // --- the document (nothing selected) ------------------------------------------------
+
+  renderDocument() {
+    const doc = this.ed.doc;
+    const re = this.pattern('documentName');
+    this.add(
+      el('h2', {class: 'pane-title'}, 'Topology'),
+      this.field('Name', doc.name, {key: 'doc.name', check: (v) => (re.test(v) ? '' : 'lower-case letters, digits and dashes; starts with a letter or digit; up to 40'),
+        commitInvalid: false, apply: (v) => this.ed.commit({...structuredClone(this.ed.doc), name: v}, {key: 'doc.name', source: 'panel'})}),
+      this.field('Description', doc.description, {key: 'doc.description', multiline: true,
+        check: (v) => (v.length > 4000 ? 'at most 4,000 characters' : ''),
+        apply: (v) => { const d = structuredClone(this.ed.doc); if (v) d.description = v; else delete d.description; this.ed.commit(d, {key: 'doc.description', source: 'panel'}); }}),
+      el('p', {class: 'muted'}, `${(doc.nodes || []).length} nodes, ${(doc.links || []).length} links.`),
+      this.problems('document', -1),
+      el('p', {class: 'hint'}, 'Select a node or a link to edit it. Shift-click or Shift-drag selects several. Press ? for the keyboard.'),
+    );
+  }
+
+  renderMany() {
+    const {nodes, links} = this.ref;
+    this.add(
+      el('h2', {class: 'pane-title'}, 'Selection'),
+      el('p', {}, `${nodes.length} node${nodes.length === 1 ? '' : 's'}, ${links.length} link${links.length === 1 ? '' : 's'}`),
+      el('p', {class: 'muted'}, nodes.join(', ')),
+      el('button', {class: 'btn btn-danger-quiet', onclick: () => this.ed.deleteSelection()}, 'Delete selection'),
+    );
+  }
+
+  // --- a node ---------------------------------------------------------------------------
+
+  renderNode(node, index) {
+    const doc = this.ed.doc;
+    const name = node.name;
+    const kind = node.kind || 'host';
+    const st = this.ed.states[name];
+    const nameRe = this.pattern('nodeName');
+    const imageRe = this.pattern('image');
+    const header = el('div', {class: 'panel-head'},
+      el('h2', {class: 'pane-title'}, el('span', {class: `kind-icon kind-${kind}`, 'aria-hidden': 'true'}), el('span', {class: 'title-text'}, `${name} · ${kind}`)),
+      st && st.state && st.state !== 'none' ? el('span', {class: 'badge', 'data-state': st.state}, st.state) : null);
+    this.add(header);
+    if (st && st.reason) this.add(el('p', {class: 'alert'}, st.reason));
+    const problems = this.problems('node', index);
+    if (problems) this.add(problems);
+    this.add(
+      this.field('Name', name, {key: `node.name`, commitInvalid: false,
+        check: (v) => (!nameRe.test(v) ? 'starts with a lower-case letter; letters, digits, dashes; up to 31'
+          : v !== this.ref.name && model.nodeByName(this.ed.doc, v) ? `there is already a node named '${v}'` : ''),
+        apply: (v) => { const from = this.ref.name; if (v === from) return; this.ref = {type: 'node', name: v};
+          this.ed.commit(model.renameNode(this.ed.doc, from, v), {key: 'node.name', source: 'panel', renamed: {[from]: v}});
+          const title = this.root.querySelector('.panel-head .title-text'); if (title) title.textContent = `${v} · ${kind}`; }}),
+      this.select('Kind', kind, this.ed.config.kinds, {key: 'node.kind', apply: (v) => this.commitNode(this.ref.name, (n) => ({...n, kind: v}), null, {source: 'kind'})}),
+      this.field('Image', node.image, {key: 'node.image', list: 'image-list', placeholder: this.ed.config.defaultImages[kind],
+        help: this.imageHelp(node.image || this.ed.config.defaultImages[kind]),
+        check: (v) => (v && !imageRe.test(v) ? 'not a Docker image reference' : ''),
+        apply: (v) => this.commitNode(this.ref.name, (n) => ({...n, image: v || undefined}), 'node.image')}),
+    );
+    // Interfaces: the ends of this node's links.
+    const ifaces = model.interfacesOf(doc, name);
+    const ifBody = el('div', {class: 'ifaces'});
+    if (!ifaces.length) ifBody.append(el('p', {class: 'muted'}, 'No links yet: drag from this node\'s ● handle to another node.'));
+    for (const f of ifaces) {
+      const peer = doc.links[f.link].endpoints[1 - f.end];
+      ifBody.append(el('div', {class: 'iface'},
+        el('div', {class: 'iface-peer muted'}, `to ${peer ? `${peer.node} ${peer.interface || ''}` : '?'}`),
+        this.interfaceField(f.link, f.end, `node.if${f.link}.${f.end}`),
+        kind === 'switch' ? null : this.addressesField(f.link, f.end, `node.ad${f.link}.${f.end}`)));
+    }
+    this.add(this.section(`Interfaces (${ifaces.length})`, true, ifBody));
+    this.add(this.section(`Routes (${(node.routes || []).length})`, (node.routes || []).length > 0 || kind === 'host', ...this.routes(node)));
+    this.add(this.section(`Sysctls (${Object.keys(node.sysctls || {}).length})`, false, ...this.pairs('Sysctl', node.sysctls, {key: 'node.sysctls',
+      keyPlaceholder: 'net.ipv4.ip_forward', valuePlaceholder: '1',
+      keyCheck: (k) => (this.pattern('sysctl').test(k) && !k.includes('..') && !k.endsWith('.') ? '' : 'only keys under net.ipv4., net.ipv6. and net.core.'),
+      apply: (o) => this.commitNode(this.ref.name, (n) => ({...n, sysctls: o}), 'node.sysctls')})));
+    this.add(this.section(`Environment (${Object.keys(node.env || {}).length})`, false, ...this.pairs('Variable', node.env, {key: 'node.env',
+      keyPlaceholder: 'NAME', valuePlaceholder: 'value', keyCheck: (k) => (this.pattern('envKey').test(k) ? '' : 'letters, digits and _; not starting with a digit'),
+      apply: (o) => this.commitNode(this.ref.name, (n) => ({...n, env: o}), 'node.env')})));
+    this.add(this.section(`Files (${(node.files || []).length})`, false, ...this.files(node)));
+    this.add(this.section(`Commands (${(node.exec || []).length})`, false, this.field('One command per line, run in order once links and routes are up', (node.exec || []).join('\n'), {
+      key: 'node.exec', multiline: true, placeholder: 'ip addr',
+      apply: (v) => this.commitNode(this.ref.name, (n) => ({...n, exec: v.split('\n').filter((s) => s.trim())}), 'node.exec')})));
+    this.add(this.section('Resources', false, ...this.resources(node)));
+    this.add(el('button', {class: 'btn btn-danger-quiet', onclick: () => this.ed.deleteSelection()}, 'Delete node'));
+  }
+
+  imageHelp(image) {
+    const img = (this.ed.images || []).find((i) => i.name === image || `${i.name}:latest` === image);
+    if (!this.ed.images) return '';
+    if (!img) return 'not built on this host';
+    return img.present ? (img.up_to_date === false ? 'on this host, outdated' : 'on this host') : 'not built on this host yet';
+  }
+
+  interfaceField(link, end, key) {
+    const re = this.pattern('interface');
+    const ep = this.ed.doc.links[link].endpoints[end];
+    return this.field('Interface', ep.interface, {key, width: '8em',
+      check: (v) => (!re.test(v) || v === 'lo' ? 'a letter, then letters, digits, _ . -; up to 15; not lo'
+        : model.interfacesOf(this.ed.doc, ep.node).some((f) => f.interface === v && !(f.link === link && f.end === end)) ? `${ep.node} already has ${v}` : ''),
+      apply: (v) => this.commitLink(link, (l) => { l.endpoints[end].interface = v; return l; }, key)});
+  }
+
+  addressesField(link, end, key) {
+    const ep = this.ed.doc.links[link].endpoints[end];
+    return this.field('Addresses', (ep.addresses || []).join(', '), {key, placeholder: '192.168.10.2/24, 2001:db8::2/64',
+      check: (v) => splitList(v).map(model.checkInterfaceAddress).filter(Boolean).join('; '),
+      apply: (v) => this.commitLink(link, (l) => { const a = splitList(v); if (a.length) l.endpoints[end].addresses = a; else delete l.endpoints[end].addresses; return l; }, key)});
+  }
+
+  routes(node) {
+    const rows = el('div', {class: 'rows'});
+    const routes = node.routes || [];
+    routes.forEach((r, i) => {
+      const mode = r.dev !== undefined && r.via === undefined ? 'dev' : 'via';
+      rows.append(el('div', {class: 'route'},
+        this.field('To', r.to, {key: `node.route${i}.to`, placeholder: 'default or 10.1.0.0/16', width: '10em',
+          check: (v) => (v === 'default' || /^[0-9a-fA-F.:]+\/\d+$/.test(v) ? '' : "'default' or a network like 10.1.0.0/16"),
+          apply: (v) => this.commitNode(this.ref.name, (n) => { n.routes[i].to = v; return n; }, `node.route${i}.to`)}),
+        this.field(mode === 'via' ? 'Via' : 'Dev', mode === 'via' ? r.via : r.dev, {key: `node.route${i}.${mode}`, width: '9em',
+          placeholder: mode === 'via' ? '192.168.10.1' : 'eth0',
+          check: (v) => (mode === 'via' ? (/^[0-9a-fA-F.:]+$/.test(v) ? '' : 'an IP address') : (this.pattern('interface').test(v) ? '' : 'an interface name')),
+          apply: (v) => this.commitNode(this.ref.name, (n) => { n.routes[i][mode] = v; return n; }, `node.route${i}.${mode}`)}),
+        el('button', {class: 'btn btn-small btn-quiet', title: 'Remove this route', 'aria-label': 'Remove this route',
+          onclick: () => { this.commitNode(this.ref.name, (n) => { n.routes.splice(i, 1); return n; }, null); this.render(); }}, '✕')));
+    });
+    const add = (r) => () => { this.commitNode(this.ref.name, (n) => ({...n, routes: [...(n.routes || []), r]}), null); this.render();
+      const f = this.root.querySelector(`[data-key="node.route${routes.length}.to"]`); if (f) f.focus(); };
+    return [rows, el('div', {class: 'row-buttons'},
+      el('button', {class: 'btn btn-small', onclick: add({to: 'default', via: ''})}, '+ via a gateway'),
+      el('button', {class: 'btn btn-small', onclick: add({to: '', dev: 'eth0'})}, '+ through an interface'))];
+  }
+
+  files(node) {
+    const rows = el('div', {class: 'rows'});
+    (node.files || []).forEach((f, i) => {
+      rows.append(el('div', {class: 'file'},
+        el('div', {class: 'row'},
+          this.field('Path', f.path, {key: `node.file${i}.path`, placeholder: '/etc/frr/frr.conf',
+            check: (v) => (v.startsWith('/') && !v.split('/').includes('..') ? '' : 'an absolute path without ..'),
+            apply: (v) => this.commitNode(this.ref.name, (n) => { n.files[i].path = v; return n; }, `node.file${i}.path`)}),
+          this.field('Mode', f.mode, {key: `node.file${i}.mode`, placeholder: '0644', width: '5em',
+            check: (v) => (!v || this.pattern('mode').test(v) ? '' : 'octal, like 0644'),
+            apply: (v) => this.commitNode(this.ref.name, (n) => { if (v) n.files[i].mode = v; else delete n.files[i].mode; return n; }, `node.file${i}.mode`)})),
+        this.field('Content', f.content, {key: `node.file${i}.content`, multiline: true,
+          check: (v) => (new Blob([v]).size > 256 * 1024 ? 'at most 256 KiB' : ''),
+          apply: (v) => this.commitNode(this.ref.name, (n) => { n.files[i].content = v; return n; }, `node.file${i}.content`)}),
+        el('button', {class: 'btn btn-small btn-quiet', onclick: () => { this.commitNode(this.ref.name, (n) => { n.files.splice(i, 1); return n; }, null); this.render(); }}, 'Remove file')));
+    });
+    return [rows, el('button', {class: 'btn btn-small', onclick: () => { this.commitNode(this.ref.name, (n) => ({...n, files: [...(n.files || []), {path: '/', content: ''}]}), null); this.render(); }}, '+ add a file')];
+  }
+
+  resources(node) {
+    const caps = this.ed.config.limits.maxResources;
+    const r = node.resources || {};
+    const num = (label, k, {integer, placeholder}) => this.field(label, r[k], {key: `node.res.${k}`, placeholder, width: '7em',
+      check: (v) => { if (!v) return ''; const x = Number(v); if (!Number.isFinite(x) || x <= 0 || (integer && !Number.isInteger(x))) return integer ? 'a whole number above 0' : 'a number above 0';
+        return x > caps[k] ? `at most ${caps[k]} on this server` : ''; },
+      apply: (v) => this.commitNode(this.ref.name, (n) => { const res = {...(n.resources || {})}; if (v === '') delete res[k]; else res[k] = Number.isFinite(Number(v)) ? Number(v) : v; return {...n, resources: res}; }, `node.res.${k}`)});
+    return [num('CPUs', 'cpus', {placeholder: '1'}), num('Memory (MB)', 'memory_mb', {integer: true, placeholder: '256'}), num('Processes', 'pids', {integer: true, placeholder: '256'})];
+  }
+
+  // --- a link ---------------------------------------------------------------------------
+
+  renderLink(link, index) {
+    const [a, b] = link.endpoints;
+    this.add(el('h2', {class: 'pane-title'}, `Link ${a.node} ${a.interface} — ${b.node} ${b.interface}`));
+    const problems = this.problems('link', index);
+    if (problems) this.add(problems);
+    link.endpoints.forEach((ep, end) => {
+      const isSwitch = model.kindOf(this.ed.doc, ep.node) === 'switch';
+      const macRe = this.pattern('mac');
+      this.add(this.section(`${ep.node}`, true,
+        this.interfaceField(index, end, `link.if${end}`),
+        isSwitch ? el('p', {class: 'muted'}, 'A switch port carries no addresses.') : this.addressesField(index, end, `link.ad${end}`),
+        this.field('MAC', ep.mac, {key: `link.mac${end}`, placeholder: 'automatic', width: '12em',
+          check: (v) => (!v || macRe.test(v) ? '' : 'six pairs of hex digits, like 02:00:00:00:00:01'),
+          apply: (v) => this.commitLink(index, (l) => { if (v) l.endpoints[end].mac = v; else delete l.endpoints[end].mac; return l; }, `link.mac${end}`)})));
+    });
+    this.add(this.section('Link', true,
+      this.select('State', link.state || 'up', ['up', 'down'], {key: 'link.state', apply: (v) => this.commitLink(index, (l) => ({...l, state: v === 'up' ? undefined : v}), null)}),
+      this.field('MTU', link.mtu, {key: 'link.mtu', placeholder: 'kernel default', width: '7em',
+        check: (v) => { if (!v) return ''; const x = Number(v); return Number.isInteger(x) && x >= 68 && x <= 65535 ? '' : 'a whole number from 68 to 65535'; },
+        apply: (v) => this.commitLink(index, (l) => ({...l, mtu: v === '' ? undefined : (Number.isFinite(Number(v)) ? Number(v) : v)}), 'link.mtu')})));
+    const imp = link.impairment || {};
+    const impField = (label, k, {max, integer} = {}) => this.field(label, imp[k], {key: `link.imp.${k}`, placeholder: 'none', width: '7em',
+      check: (v) => { if (!v) return ''; const x = Number(v); if (!Number.isFinite(x) || x < 0) return 'a number, 0 or more'; if (integer && !Number.isInteger(x)) return 'a whole number'; return max !== undefined && x > max ? `at most ${max}` : ''; },
+      apply: (v) => this.commitLink(index, (l) => { const i = {...(l.impairment || {})}; if (v === '') delete i[k]; else i[k] = Number.isFinite(Number(v)) ? Number(v) : v; return {...l, impairment: i}; }, `link.imp.${k}`)});
+    this.add(this.section('Impairment (both directions)', !!link.impairment,
+      impField('Delay (ms)', 'delay_ms'), impField('Jitter (ms)', 'jitter_ms'), impField('Loss (%)', 'loss_percent', {max: 100}), impField('Rate (kbit/s)', 'rate_kbit', {integer: true})));
+    this.add(el('button', {class: 'btn btn-danger-quiet', onclick: () => this.ed.deleteSelection()}, 'Delete link'));
+  }
+}
+
+function splitList(v) {
+  return v.split(/[,\s]+/).map((s) => s.trim()).filter(Boolean);
+}

@@ -1,0 +1,68 @@
+"""Driving the editor as a person would: the mouse on the canvas, the keyboard, the panel."""
+from __future__ import annotations
+
+
+def canvas_box(page) -> dict:
+    return page.locator("#cy").bounding_box()
+
+
+def node_point(page, name: str) -> tuple[float, float]:
+    """The page coordinates of a point inside a node, a little off its centre (Cytoscape's
+    hit test misses the exact centre of a diamond)."""
+    box = canvas_box(page)
+    p = page.evaluate("(id) => window.topolab.canvas.cy.getElementById(id).renderedPosition()", f"n:{name}")
+    return box["x"] + p["x"] + 3, box["y"] + p["y"] + 4
+
+
+def open_editor(page, topology_id: int) -> None:
+    page.goto(f"/topologies/{topology_id}/")
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def drop_kind(page, kind: str, x: float, y: float) -> None:
+    """Drag a kind from the palette and drop it at (x, y), relative to the canvas."""
+    page.locator(f".kind-btn[data-kind={kind}]").drag_to(page.locator("#cy"), target_position={"x": x, "y": y})
+
+
+def rename_selected(page, name: str) -> None:
+    field = page.locator("#panel").get_by_label("Name", exact=True)
+    field.fill(name)
+    page.wait_for_function("(n) => window.topolab.ed.doc.nodes.some((x) => x.name === n)", arg=name)
+
+
+def link(page, a: str, b: str) -> None:
+    """Drag from a's ● handle (it shows on hover) onto b."""
+    ax, ay = node_point(page, a)
+    page.mouse.move(ax, ay)
+    page.wait_for_function("() => window.topolab.canvas.cy.$('.eh-handle').nonempty()")
+    box = canvas_box(page)
+    h = page.evaluate("() => window.topolab.canvas.cy.$('.eh-handle').renderedPosition()")
+    hx, hy = box["x"] + h["x"], box["y"] + h["y"]
+    page.mouse.move(hx, hy, steps=3)
+    page.mouse.down()
+    bx, by = node_point(page, b)
+    page.mouse.move(bx, by, steps=12)
+    page.wait_for_timeout(150)
+    page.mouse.move(bx + 1, by + 1, steps=2)
+    page.mouse.up()
+    page.wait_for_function(
+        "([a, b]) => window.topolab.ed.doc.links.some((l) => l.endpoints.map((e) => e.node).sort().join() === [a, b].sort().join())",
+        arg=[a, b])
+
+
+def click_node(page, name: str, shift: bool = False) -> None:
+    x, y = node_point(page, name)
+    if shift:
+        page.keyboard.down("Shift")
+    page.mouse.click(x, y)
+    if shift:
+        page.keyboard.up("Shift")
+    page.wait_for_function("(n) => window.topolab.canvas.selection().nodes.includes(n)", arg=name)
+
+
+def document(page) -> dict:
+    return page.evaluate("() => window.topolab.ed.doc")
+
+
+def node_states(page) -> dict:
+    return page.evaluate("() => Object.fromEntries(window.topolab.canvas.cy.nodes('.doc').map((n) => [n.data('name'), n.data('state')]))")

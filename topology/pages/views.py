@@ -1,0 +1,42 @@
+"""The HTML pages: server-rendered shells whose data comes from the REST API.
+
+Each view only checks who may see the page; the ES modules under
+``static/topolab/`` fetch and change everything through ``/api/v1/``.
+"""
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from ..models import Topology
+from ..spec import KINDS
+from ..spec import models as spec_models
+
+
+@login_required
+@ensure_csrf_cookie
+def topology_list(request):
+    """The signed-in user's topologies (rows are filled and kept live by list.js)."""
+    return render(request, "topology/list.html")
+
+
+@login_required
+@ensure_csrf_cookie
+def editor(request, pk: int):
+    """The editor of one topology; 404 when it is not the user's (existence is not revealed)."""
+    topology = get_object_or_404(Topology, pk=pk, owner=request.user)
+    config = {
+        "id": topology.pk,
+        "kinds": list(KINDS),
+        "defaultImages": spec_models.DEFAULT_IMAGES,
+        # The server's own patterns, so that fields are checked as you type by the same rules.
+        "patterns": {
+            "documentName": spec_models.DOCUMENT_NAME_RE, "nodeName": spec_models.NODE_NAME_RE,
+            "interface": spec_models.INTERFACE_RE, "mac": spec_models.MAC_RE, "envKey": spec_models.ENV_KEY_RE,
+            "sysctl": spec_models.SYSCTL_RE, "mode": spec_models.MODE_RE, "image": spec_models.IMAGE_RE,
+        },
+        "limits": {"maxResources": settings.TOPOLAB_MAX_RESOURCES},
+    }
+    modules = [f"topolab/{name}.js" for name in ("editor", "api", "document-model", "canvas", "panel", "live", "problems")]
+    return render(request, "topology/editor.html",
+                  {"topology": topology, "kinds": list(KINDS), "config": config, "modules": modules})
