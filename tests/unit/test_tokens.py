@@ -123,3 +123,9 @@ def test_it_enforces_csrf_on_creating_and_revoking(alice):
     assert c.post("/tokens/", {"name": "fine", "csrfmiddlewaretoken": csrf}).status_code == 200
     assert c.post(f"/tokens/{token.pk}/revoke/", {"csrfmiddlewaretoken": csrf}).status_code == 302
     assert ApiToken.objects.count() == 2 and ApiToken.objects.get(pk=token.pk).revoked is not None
+
+
+def test_it_links_every_page_to_the_tokens_and_the_api_docs(client, alice):
+    html = client.get("/tokens/").content.decode()
+    assert 'href="/tokens/"' in html and 'href="/api/v1/docs"' in html
+    assert client.get("/api/v1/docs").status_code == 200
