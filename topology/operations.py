@@ -22,6 +22,7 @@ from .models import BUSY_STATES, Lab, LabEvent, LabNode, LabState, NodeStatus
 from .recorder import Recorder
 
 log = logging.getLogger(__name__)
+GONE = "gone"  # what an operation returns for a lab deleted while its task waited in the queue
 
 
 def make_executor() -> Executor:
@@ -73,7 +74,10 @@ def _log_report(lab_id: int):
 
 def deploy(lab_id: int, operation: str) -> str:
     """Build the lab if ``operation`` is still its current one; returns the lab's final state."""
-    lab = Lab.objects.select_related("topology__owner").get(pk=lab_id)
+    lab = Lab.objects.select_related("topology__owner").filter(pk=lab_id).first()
+    if lab is None:
+        log.warning("lab %s no longer exists; nothing to deploy", lab_id)
+        return GONE
     if lab.operation != operation:
         return lab.state  # superseded while queued
     with _held_then_announced(lab.pk, operation) as announce:
@@ -117,7 +121,10 @@ def deploy(lab_id: int, operation: str) -> str:
 
 def destroy(lab_id: int, operation: str) -> str:
     """Tear the lab down if ``operation`` is still its current one; returns the lab's final state."""
-    lab = Lab.objects.get(pk=lab_id)
+    lab = Lab.objects.filter(pk=lab_id).first()
+    if lab is None:
+        log.warning("lab %s no longer exists; nothing to destroy", lab_id)
+        return GONE
     if lab.operation != operation:
         return lab.state
     with _held_then_announced(lab.pk, operation) as announce:
