@@ -23,23 +23,15 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-_run = f"bench{os.getpid()}"
-os.environ["TOPOLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="topolab-bench-")
-os.environ["TOPOLAB_SITE"] = _run
-os.environ["TOPOLAB_QUEUE"] = f"lab.{_run}"
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labsite.settings")
+from bench.isolated import start_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+_run = start_django()
 
 import docker  # noqa: E402
 from django.conf import settings  # noqa: E402

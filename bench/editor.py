@@ -23,21 +23,13 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-_run = f"bench{os.getpid()}"
-os.environ["TOPOLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="topolab-bench-")
-os.environ["TOPOLAB_SITE"] = _run
-os.environ["TOPOLAB_QUEUE"] = f"lab.{_run}"
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labsite.settings")
+from bench.isolated import start_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+_run = start_django()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402

@@ -31,24 +31,6 @@ API = "/api/v1"
 
 # -- fixtures --------------------------------------------------------------------------------------------------
 @pytest.fixture
-def alice(db, django_user_model):
-    return django_user_model.objects.create_user("alice", "alice@example.org", None)
-
-
-@pytest.fixture
-def bob(db, django_user_model):
-    return django_user_model.objects.create_user("bob", "bob@example.org", None)
-
-
-@pytest.fixture
-def client(alice):
-    """Alice's browser: signed in, CSRF not enforced (as Django's test client does by default)."""
-    c = Client()
-    c.force_login(alice)
-    return c
-
-
-@pytest.fixture
 def bob_client(bob):
     c = Client()
     c.force_login(bob)
@@ -56,13 +38,8 @@ def bob_client(bob):
 
 
 @pytest.fixture(autouse=True)
-def released(db):
-    """After the test, every lease a lab of the test database holds is given back."""
-    yield
-    for lab in Lab.objects.all():
-        operation = leases.holder(lab.pk)
-        if operation is not None:
-            leases.release(lab.pk, operation)
+def _released(released):
+    """Every test here gives its leases back."""
 
 
 @pytest.fixture(autouse=True)
@@ -72,17 +49,6 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """Records what would be sent to the lab worker's queue instead of sending it."""
-    sent = []
-    monkeypatch.setattr("topology.tasks.deploy_lab.apply_async",
-                        lambda *args, **kwargs: sent.append(("deploy", kwargs)))
-    monkeypatch.setattr("topology.tasks.destroy_lab.apply_async",
-                        lambda *args, **kwargs: sent.append(("destroy", kwargs)))
-    return sent
 
 
 class FakeResult:

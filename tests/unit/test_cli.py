@@ -80,11 +80,6 @@ def admin(db, django_user_model):
 
 
 @pytest.fixture
-def bob(db, django_user_model):
-    return django_user_model.objects.create_user("bob", "bob@example.org", None)
-
-
-@pytest.fixture
 def write(tmp_path):
     """Writes a document (or raw text) to a file and returns its path."""
     def write(data, name="lab.json"):
@@ -92,26 +87,6 @@ def write(tmp_path):
         path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
         return str(path)
     return write
-
-
-@pytest.fixture
-def released(db):
-    """After the test, every lease a lab of the test database holds is given back."""
-    yield
-    for lab in Lab.objects.all():
-        operation = leases.holder(lab.pk)
-        if operation is not None:
-            leases.release(lab.pk, operation)
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """Records what would be sent to the lab worker's queue instead of sending it."""
-    sent = []
-    monkeypatch.setattr("topology.tasks.deploy_lab.apply_async", lambda *args, **kwargs: sent.append((args, kwargs)))
-    monkeypatch.setattr("topology.tasks.destroy_lab.apply_async",
-                        lambda *args, **kwargs: sent.append(("destroy", args, kwargs)))
-    return sent
 
 
 def lab(*args):
@@ -288,7 +263,7 @@ def test_it_queues_a_deploy_only_after_commit(admin, write, broker, released, dj
         operation = services.request_deploy(the_lab)
         assert broker == []  # still inside the transaction: nothing sent yet
     assert len(callbacks) == 1
-    assert broker == [((), {"args": [the_lab.pk, operation], "queue": the_lab.queue})]
+    assert broker == [("deploy", {"args": [the_lab.pk, operation], "queue": the_lab.queue})]
     assert the_lab.queue  # the host's queue, set at import
 
     the_lab.refresh_from_db()

@@ -10,7 +10,6 @@ The reference lab::
 """
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async

@@ -41,15 +41,6 @@ def lab():
         leases.release(lab.pk, operation)
 
 
-@pytest.fixture
-def broker(monkeypatch):
-    """Records what would be queued for the lab worker instead of sending it."""
-    sent = []
-    monkeypatch.setattr("topology.tasks.deploy_lab.apply_async", lambda *a, **kw: sent.append(("deploy", kw)))
-    monkeypatch.setattr("topology.tasks.destroy_lab.apply_async", lambda *a, **kw: sent.append(("destroy", kw)))
-    return sent
-
-
 def heard(lab_id: int, action, quiet: float = 0.3) -> list[dict]:
     """Run ``action`` (sync) while listening on the lab's group; every message that arrived, in order."""
     async def listen():

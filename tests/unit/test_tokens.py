@@ -4,29 +4,11 @@ from __future__ import annotations
 import hashlib
 import re
 
-import pytest
 from django.test import Client
 
 from topology.models import ApiToken
 
 SECRET_RE = re.compile(r"tl_[A-Za-z0-9_-]{43}")
-
-
-@pytest.fixture
-def alice(db, django_user_model):
-    return django_user_model.objects.create_user("alice", "alice@example.org", None)
-
-
-@pytest.fixture
-def bob(db, django_user_model):
-    return django_user_model.objects.create_user("bob", "bob@example.org", None)
-
-
-@pytest.fixture
-def client(alice):
-    c = Client()
-    c.force_login(alice)
-    return c
 
 
 def test_it_needs_a_signed_in_user(db):

@@ -1,0 +1,45 @@
+"""Fixtures shared by the unit tests: two users, a signed-in browser, a fake broker, lease cleanup."""
+import pytest
+from django.test import Client
+
+from topology import leases
+from topology.models import Lab
+
+
+@pytest.fixture
+def alice(db, django_user_model):
+    """A user (without a password: hashing one costs more than the tests that use her)."""
+    return django_user_model.objects.create_user("alice", "alice@example.org", None)
+
+
+@pytest.fixture
+def bob(db, django_user_model):
+    """Another user, who must never see or touch alice's things."""
+    return django_user_model.objects.create_user("bob", "bob@example.org", None)
+
+
+@pytest.fixture
+def client(alice):
+    """Alice's browser: signed in, CSRF not enforced (as Django's test client does by default)."""
+    c = Client()
+    c.force_login(alice)
+    return c
+
+
+@pytest.fixture
+def released(db):
+    """After the test, every lease a lab of the test database holds is given back."""
+    yield
+    for lab in Lab.objects.all():
+        operation = leases.holder(lab.pk)
+        if operation is not None:
+            leases.release(lab.pk, operation)
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """Records what would be queued for the lab worker, as ``(action, apply_async keyword arguments)``."""
+    sent = []
+    monkeypatch.setattr("topology.tasks.deploy_lab.apply_async", lambda *a, **kw: sent.append(("deploy", kw)))
+    monkeypatch.setattr("topology.tasks.destroy_lab.apply_async", lambda *a, **kw: sent.append(("destroy", kw)))
+    return sent
