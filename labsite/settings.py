@@ -163,7 +163,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"topolab:{os.environ.get('TOPOLAB_SITE', 'default')}:ws"},
+        "CONFIG": {
+            # redis-py's own 5 s socket timeout equals the time channels_redis
+            # blocks waiting for a message, so a quiet websocket (an idle
+            # console, a lab nobody changes) would die with a TimeoutError.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": f"topolab:{os.environ.get('TOPOLAB_SITE', 'default')}:ws",
+        },
     }
 }
 
