@@ -10,6 +10,8 @@ The reference lab::
 """
 from __future__ import annotations
 
+import asyncio
+
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -172,6 +174,23 @@ def test_it_forwards_what_is_published_for_the_lab(topology, alice):
     received, nothing_else = run(body)
     assert received == message
     assert nothing_else
+
+
+def test_it_keeps_a_quiet_lab_socket_open(topology, alice):
+    """Nothing happens to a lab for longer than redis-py's default 5 s socket timeout: the socket lives on."""
+    message = events.node_message("c1", "creating")
+    ws = communicator(topology.pk, alice)
+
+    async def body():
+        assert (await ws.connect())[0]
+        await ws.receive_json_from(timeout=5)
+        await asyncio.sleep(7)
+        await sync_to_async(events.publish)(topology.lab.pk, message)
+        received = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return received
+
+    assert run(body) == message
 
 
 def test_it_forwards_a_burst_bigger_than_a_channels_capacity_whole(topology, alice):
