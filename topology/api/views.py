@@ -212,20 +212,20 @@ def validate(request):
        response={202: OperationOut, 400: Errors, 404: Detail, 409: Detail}, tags=["labs"],
        summary="Queue the build of the topology's lab")
 def deploy(request, topology_id: int):
-    topology = _topology(request, topology_id)
-    try:
-        operation = services.request_deploy(topology.lab)
-    except services.ServiceError as exc:
-        return _refused(exc)
-    return Status(202, {"state": topology.lab.state, "operation": operation})
+    return _operate(request, topology_id, services.request_deploy)
 
 
 @route(["POST"], "/topologies/{int:topology_id}/destroy", response={202: OperationOut, 404: Detail, 409: Detail},
        tags=["labs"], summary="Queue the teardown of the topology's lab")
 def destroy(request, topology_id: int):
+    return _operate(request, topology_id, services.request_destroy)
+
+
+def _operate(request, topology_id: int, start):
+    """Start an operation on the lab of one of the user's topologies: 202, or why not."""
     topology = _topology(request, topology_id)
     try:
-        operation = services.request_destroy(topology.lab)
+        operation = start(topology.lab)
     except services.ServiceError as exc:
         return _refused(exc)
     return Status(202, {"state": topology.lab.state, "operation": operation})
