@@ -8,6 +8,8 @@ The reference lab, drawn with the mouse:
 import copy
 import re
 
+from playwright.sync_api import expect
+
 from tests.documents import reference_document
 from topology import services
 from topology.models import Topology
@@ -107,8 +109,9 @@ def test_it_draws_the_reference_lab_fills_it_in_the_panel_saves_deploys_and_dest
     field = page.locator("#panel").get_by_label("Addresses")
     field.fill("192.168.10.0/24")
     error = page.locator("#panel .field:has(input[data-key^='node.ad']) .field-error")
-    assert "network address" in error.inner_text()
-    assert field.get_attribute("aria-invalid") == "true"
+    # The check runs on the panel's next render: wait for it (up to Playwright's default 5 s).
+    expect(error).to_contain_text("network address")
+    expect(field).to_have_attribute("aria-invalid", "true")
     field.fill("192.168.10.2/24")
     shot(page, "editor-drawn")
     save(page)
