@@ -344,23 +344,19 @@ function startLive() {
 
 // --- keyboard and buttons ---------------------------------------------------------------------
 
-function undo() {
-  if (!ed.undo.length) return;
-  ed.redo.push(JSON.stringify(ed.doc));
-  ed.doc = JSON.parse(ed.undo.pop());
+// Move one snapshot from `from` to the document, keeping the current one on `to`.
+function travel(from, to, word) {
+  if (!from.length) return;
+  to.push(JSON.stringify(ed.doc));
+  ed.doc = JSON.parse(from.pop());
   ed.lastKey = null;
   render();
-  status('Undone.');
+  status(word);
 }
 
-function redo() {
-  if (!ed.redo.length) return;
-  ed.undo.push(JSON.stringify(ed.doc));
-  ed.doc = JSON.parse(ed.redo.pop());
-  ed.lastKey = null;
-  render();
-  status('Redone.');
-}
+function undo() { travel(ed.undo, ed.redo, 'Undone.'); }
+
+function redo() { travel(ed.redo, ed.undo, 'Redone.'); }
 
 function copy() {
   const sel = canvas.selection();
