@@ -199,3 +199,73 @@ class DockerRuntime:
         except DockerException as exc:
             return _explain(exc)
         return None
+
+    # -- consoles (the relay): an interactive TTY exec whose raw socket the caller pumps --------
+
+    # Start argv in a running container with a TTY and stdin: (exec id, connected socket, bytes already read).
+    def open_console(self, container_id: str, argv: list[str], cols: int, rows: int,
+                     env: dict | None = None) -> tuple[str, "object", bytes]:
+        try:
+            handle = self.api.exec_create(container_id, list(argv), stdin=True, stdout=True, stderr=True,
+                                          tty=True, environment=dict(env or {}))
+            exec_id = handle["Id"]
+            io_sock = self.api.exec_start(exec_id, tty=True, socket=True)
+        except NotFound:
+            raise RuntimeStepError("the node's container is gone") from None
+        except APIError as exc:
+            raise RuntimeStepError(f"cannot open a console: {_explain(exc)}") from None
+        sock = getattr(io_sock, "_sock", io_sock)
+        sock.setblocking(False)
+        early = b""
+        # http.client may have buffered the first output bytes while it read the upgrade's headers.
+        reader = getattr(getattr(getattr(io_sock, "_response", None), "raw", None), "_fp", None)
+        buffered = getattr(reader, "fp", None)
+        if buffered is not None:
+            try:
+                early = buffered.read1(65536) or b""
+            except (BlockingIOError, OSError, ValueError):
+                early = b""
+        self.resize_console(exec_id, rows, cols)
+        return exec_id, sock, early
+
+    # Set the TTY size of a console exec (ignored once it has ended).
+    def resize_console(self, exec_id: str, rows: int, cols: int) -> None:
+        try:
+            self.api.exec_resize(exec_id, height=int(rows), width=int(cols))
+        except DockerException:
+            pass
+
+    # The host PID of a console exec's process while it runs, else None.
+    def console_pid(self, exec_id: str) -> int | None:
+        try:
+            info = self.api.exec_inspect(exec_id)
+        except DockerException:
+            return None
+        return int(info["Pid"]) if info.get("Running") and info.get("Pid") else None
+
+    # The labels and running state of a container, or None when it is gone.
+    def labels_of(self, container_id: str) -> tuple[dict, bool] | None:
+        try:
+            attrs = self.api.inspect_container(container_id)
+        except NotFound:
+            return None
+        except DockerException as exc:
+            raise RuntimeStepError(f"cannot inspect the container: {_explain(exc)}") from None
+        return (attrs.get("Config") or {}).get("Labels") or {}, bool((attrs.get("State") or {}).get("Running"))
+
+    # End a console exec as a terminal hang-up would (SIGHUP, then SIGKILL); closing its socket alone does not.
+    def close_console(self, exec_id: str, grace: float = 1.0) -> None:
+        import os
+        import signal
+
+        for sig in (signal.SIGHUP, signal.SIGKILL):
+            pid = self.console_pid(exec_id)
+            if pid is None:
+                return
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and self.console_pid(exec_id) is not None:
+                time.sleep(0.05)

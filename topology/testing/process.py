@@ -1,4 +1,4 @@
-"""A Topolab process started as a child, for tests and benchmarks: the worker, daphne.
+"""A Topolab process started as a child, for tests and benchmarks: the worker, the relay, daphne.
 
 Each runs on the current settings' database (a test run's own test database)
 with the current environment, logs to a file, and counts as started when its

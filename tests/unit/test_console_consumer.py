@@ -1,0 +1,302 @@
+"""The console websocket, ``/ws/topologies/<id>/nodes/<name>/console``, through the whole ASGI stack.
+
+No root and no Docker here: where a relay is needed, the test plays it on the
+run's own Redis channel layer, so what the consumer asks of the relay is seen
+exactly. (The real relay is in ``tests/integration/test_console.py``.)
+
+The reference lab::
+
+    c1 eth0 ---- eth0 r1 eth1 ---- eth0 c2
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import channel_layers, get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from labsite.asgi import application
+from tests.documents import reference_document
+from topology import services
+from topology.console import NOT_AVAILABLE, ConsoleConsumer
+from topology.consumers import FORBIDDEN
+from topology.models import Lab, LabNode, Topology
+from topology.relay import channel_name
+from topology.relay.buffer import OutputBuffer
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
+
+ORIGIN = "http://localhost:8000"
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """A channel layer of the test's own: channels_redis binds its receive lock to the first event
+    loop that uses it, and every ``async_to_sync`` call runs on a new one."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def alice():
+    return get_user_model().objects.create_user("alice", password=None)
+
+
+@pytest.fixture
+def mallory():
+    return get_user_model().objects.create_user("mallory", password=None)
+
+
+@pytest.fixture
+def topology(alice) -> Topology:
+    return services.import_topology(alice, reference_document())
+
+
+@pytest.fixture
+def running(topology) -> Lab:
+    """The topology's lab as the worker leaves it once deployed (no containers really run)."""
+    lab = topology.lab
+    # A host of its own per test: nothing another test left on a relay channel is read here.
+    Lab.objects.filter(pk=lab.pk).update(state="running", queue=f"lab.unit-{uuid.uuid4().hex[:12]}")
+    for name in ("c1", "r1", "c2"):
+        LabNode.objects.update_or_create(lab=lab, name=name,
+                                         defaults={"state": "running", "container_id": f"cid-{name}-0123"})
+    lab.refresh_from_db()
+    return lab
+
+
+def cookie_of(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def communicator(topology_id, node="c1", user=None, origin=ORIGIN, query="") -> WebsocketCommunicator:
+    headers = []
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        headers.append((b"cookie", cookie_of(user).encode()))
+    return WebsocketCommunicator(application, f"/ws/topologies/{topology_id}/nodes/{node}/console{query}",
+                                 headers=headers)
+
+
+def run(coroutine_function, *args):
+    return async_to_sync(coroutine_function)(*args)
+
+
+async def refused(ws: WebsocketCommunicator) -> int | None:
+    connected, code = await ws.connect()
+    if not connected:
+        return code
+    output = await ws.receive_output(timeout=2)
+    assert output["type"] == "websocket.close", output  # nothing else is sent first
+    await ws.disconnect()
+    return output["code"]
+
+
+async def ended(ws: WebsocketCommunicator, timeout: float = 5) -> tuple[dict, int]:
+    """(the status a console sent, its close code) of a console that ends at once."""
+    connected, _ = await ws.connect()
+    assert connected
+    status = await ws.receive_json_from(timeout=timeout)
+    output = await ws.receive_output(timeout=timeout)
+    assert output["type"] == "websocket.close", output
+    await ws.disconnect()
+    return status, output["code"]
+
+
+def relay_channel(lab: Lab) -> str:
+    return channel_name(settings.TOPOLAB_SITE, lab.queue)
+
+
+# -- who may open a console ----------------------------------------------------------------
+
+
+def test_it_refuses_another_user_with_4403(running, mallory):
+    assert run(refused, communicator(running.topology_id, user=mallory)) == FORBIDDEN == 4403
+
+
+def test_it_refuses_a_signed_out_visitor_with_4403(running):
+    assert run(refused, communicator(running.topology_id)) == FORBIDDEN
+
+
+def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(running, alice, mallory):
+    missing = Topology.objects.order_by("-pk").first().pk + 1000
+    assert run(refused, communicator(missing, user=alice)) == FORBIDDEN
+    assert run(refused, communicator(running.topology_id, user=mallory)) == FORBIDDEN
+
+
+def test_it_refuses_a_foreign_origin(running, alice):
+    ws = communicator(running.topology_id, user=alice, origin="https://evil.example")
+
+    async def body():
+        connected, _ = await ws.connect()
+        await ws.disconnect()
+        return connected
+
+    assert run(body) is False
+
+
+def test_it_never_asks_the_relay_for_someone_elses_console(running, mallory):
+    ws = communicator(running.topology_id, user=mallory)
+
+    async def body():
+        assert await refused(ws) == FORBIDDEN
+        layer = get_channel_layer()
+        try:
+            return await asyncio.wait_for(layer.receive(relay_channel(running)), 0.5)
+        except asyncio.TimeoutError:
+            return None
+
+    assert run(body) is None
+
+
+# -- when there is no console --------------------------------------------------------------
+
+
+def test_it_says_why_when_the_lab_is_not_running(topology, alice):
+    status, code = run(ended, communicator(topology.pk, user=alice))
+    assert status == {"type": "status", "state": "error", "message": "the lab is stopped, not running"}
+    assert code == NOT_AVAILABLE
+
+
+def test_it_says_why_when_the_node_is_not_running(running, alice):
+    LabNode.objects.filter(lab=running, name="r1").update(state="stopped")
+    status, code = run(ended, communicator(running.topology_id, "r1", user=alice))
+    assert status == {"type": "status", "state": "error", "message": "node 'r1' is stopped, not running"}
+    assert code == NOT_AVAILABLE
+
+
+def test_it_says_why_when_the_node_does_not_exist(running, alice):
+    status, code = run(ended, communicator(running.topology_id, "zz9", user=alice))
+    assert status["state"] == "error" and "no node 'zz9'" in status["message"]
+    assert code == NOT_AVAILABLE
+
+
+def test_it_gives_up_when_no_relay_answers(running, alice, monkeypatch):
+    monkeypatch.setattr(ConsoleConsumer, "open_timeout", 0.3)
+    status, code = run(ended, communicator(running.topology_id, user=alice))
+    assert status == {"type": "status", "state": "error",
+                      "message": "the console relay of this lab's host is not answering"}
+    assert code == NOT_AVAILABLE
+
+
+# -- what travels between the browser and the relay ------------------------------------------
+
+
+def test_it_talks_to_the_relay_on_the_browsers_behalf(running, alice):
+    ws = communicator(running.topology_id, "r1", user=alice, query="?cols=100&rows=30")
+
+    async def body():
+        layer = get_channel_layer()
+        assert (await ws.connect())[0]
+        request = await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
+        # Typed before the relay answered: held, then delivered in order.
+        await ws.send_to(text_data=json.dumps({"type": "input", "data": "early"}))
+        session = await layer.new_channel()
+        await layer.send(request["reply"], {"type": "console.opened", "session": session})
+        opened = await ws.receive_json_from(timeout=5)
+        await ws.send_to(text_data=json.dumps({"type": "input", "data": "ls\n"}))
+        await ws.send_to(text_data=json.dumps({"type": "resize", "cols": 99999, "rows": "x"}))
+        await ws.send_to(text_data="not json")
+        await ws.send_to(bytes_data=b"\x00")
+        relayed = [await asyncio.wait_for(layer.receive(session), 5) for _ in range(3)]
+        await layer.send(request["reply"], {"type": "console.output", "data": b"\x1b[1mhi\xff"})
+        frame = await ws.receive_output(timeout=5)
+        await layer.send(request["reply"], {"type": "console.status", "state": "dropped", "message": "10 bytes"})
+        dropped = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        closing = await asyncio.wait_for(layer.receive(session), 5)
+        return request, opened, relayed, frame, dropped, closing
+
+    request, opened, relayed, frame, dropped, closing = run(body)
+    assert {k: request[k] for k in ("type", "lab", "node", "container", "cols", "rows")} == {
+        "type": "console.open", "lab": running.pk, "node": "r1", "container": "cid-r1-0123", "cols": 100, "rows": 30}
+    assert opened == {"type": "status", "state": "open", "message": "connected"}
+    assert relayed == [{"type": "console.input", "data": "early"}, {"type": "console.input", "data": "ls\n"},
+                       {"type": "console.resize", "cols": 1000, "rows": 24}]
+    assert frame == {"type": "websocket.send", "bytes": b"\x1b[1mhi\xff"}
+    assert dropped == {"type": "status", "state": "dropped", "message": "10 bytes"}
+    assert closing == {"type": "console.close"}
+
+
+def test_it_closes_when_the_relay_says_the_console_ended(running, alice):
+    ws = communicator(running.topology_id, user=alice)
+
+    async def body():
+        layer = get_channel_layer()
+        assert (await ws.connect())[0]
+        request = await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
+        await layer.send(request["reply"], {"type": "console.opened", "session": await layer.new_channel()})
+        await ws.receive_json_from(timeout=5)
+        await layer.send(request["reply"], {"type": "console.status", "state": "closed", "message": "the node stopped"})
+        status = await ws.receive_json_from(timeout=5)
+        output = await ws.receive_output(timeout=5)
+        await ws.disconnect()
+        return status, output
+
+    status, output = run(body)
+    assert status == {"type": "status", "state": "closed", "message": "the node stopped"}
+    assert output == {"type": "websocket.close", "code": 1000}
+
+
+def test_it_cancels_the_open_when_the_browser_leaves_first(running, alice):
+    ws = communicator(running.topology_id, user=alice)
+
+    async def body():
+        layer = get_channel_layer()
+        assert (await ws.connect())[0]
+        request = await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
+        await ws.disconnect()
+        return request, await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
+
+    request, cancel = run(body)
+    assert cancel == {"type": "console.cancel", "reply": request["reply"]}
+
+
+# -- the relay's output buffer ---------------------------------------------------------------------
+
+
+def test_it_keeps_output_in_order_and_drops_the_oldest_beyond_the_limit():
+    buffer = OutputBuffer(10)
+    buffer.append(b"abcd")
+    buffer.append(b"efgh")
+    start, chunk = buffer.peek(6)
+    assert (start, chunk) == (0, b"abcdef")
+    buffer.append(b"ijklmn")  # 14 bytes: the oldest 4 go, but they are being sent: none is lost
+    assert len(buffer) == 10 and buffer.take_dropped() == 0
+    buffer.consume(start + len(chunk))  # the send in flight covered bytes already dropped: only "ef" go now
+    assert buffer.peek(100) == (6, b"ghijklmn")
+    buffer.consume(100)
+    assert len(buffer) == 0 and buffer.peek(5) == (14, b"")
+    buffer.append(b"0123456789")
+    buffer.append(b"abc")  # nothing in flight: 3 bytes lost, and counted
+    assert buffer.take_dropped() == 3 and buffer.take_dropped() == 0
+    assert buffer.peek(100) == (17, b"3456789abc")
+
+
+def test_it_keeps_a_quiet_console_open(running, alice):
+    ws = communicator(running.topology_id, user=alice)
+
+    async def body():
+        layer = get_channel_layer()
+        assert (await ws.connect())[0]
+        request = await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
+        await layer.send(request["reply"], {"type": "console.opened", "session": await layer.new_channel()})
+        await ws.receive_json_from(timeout=5)
+        await asyncio.sleep(7)  # nobody types, the shell prints nothing
+        await layer.send(request["reply"], {"type": "console.output", "data": b"still here"})
+        frame = await ws.receive_output(timeout=5)
+        await ws.disconnect()
+        return frame
+
+    assert run(body) == {"type": "websocket.send", "bytes": b"still here"}
