@@ -170,7 +170,14 @@ CHANNEL_LAYERS = {
             "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": f"topolab:{os.environ.get('TOPOLAB_SITE', 'default')}:ws",
         },
-    }
+    },
+    # Consoles and logs (topology.relay): Redis pub/sub, whose receiving cannot lose one
+    # consumer's message when another consumer of the process is cancelled. Pub/sub
+    # channel names are global to the Redis server, so the site is in every name.
+    "consoles": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"topolab.{os.environ.get('TOPOLAB_SITE', 'default')}.tty."},
+    },
 }
 
 LOGIN_URL = "/login/"

@@ -1,9 +1,21 @@
-"""The console websocket (web side, unprivileged): ``/ws/topologies/<id>/nodes/<name>/console``.
+"""The console and logs websockets (web side, unprivileged).
 
-The browser sends JSON text frames ``{"type": "input", "data": "..."}`` and
-``{"type": "resize", "cols": 120, "rows": 40}``; it receives the terminal's
-bytes as binary frames and the server's news as JSON text frames
-``{"type": "status", "state": "open" | "dropped" | "closed" | "error", "message": "..."}``.
+``/ws/topologies/<id>/nodes/<name>/console[?cols=C&rows=R&session=TOKEN&flow=1]``: a shell.
+``/ws/topologies/<id>/nodes/<name>/logs[?flow=1]``: the container's own output, from the start.
+
+The browser sends JSON text frames ``{"type": "input", "data": "..."}``,
+``{"type": "resize", "cols": 120, "rows": 40}`` and, when it asked for
+``flow=1``, ``{"type": "ack", "bytes": N}`` (output bytes it has processed on
+this connection; the server never has more than ``WINDOW`` bytes unacknowledged,
+so a flood cannot pile up in the page). It receives the terminal's bytes as
+binary frames and the server's news as JSON text frames
+``{"type": "status", "state": "open" | "dropped" | "closed" | "error", "message": "..."}``;
+"open" also carries the console's ``session`` token and whether it ``resumed``.
+
+A console survives a dropped connection: closing with code 1000 ends the
+shell; any other end of the connection leaves it running on the host for a
+minute, and reconnecting with ``session=TOKEN`` gets it back with what it
+printed meanwhile.
 
 Only the topology's owner gets a console (anybody else: close 4403, as for the
 lab's websocket). The node is resolved to its container here, from the
@@ -18,31 +30,39 @@ import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from .consumers import FORBIDDEN
 from .models import Lab, LabNode, LabState, NodeStatus
-from .relay import MAX_INPUT, MAX_SIZE, channel_name
+from .relay import ACK_EVERY, HEARTBEAT, LAYER, MAX_INPUT, MAX_SIZE, SILENCE, channel_name
 
 NOT_AVAILABLE = 4409  # close code: the node has no console now (lab or node not running, no relay)
 ENDED = 1000          # close code: the console ended (shell exited, node stopped, lab destroyed)
+NO_RELAY = "the console relay of this lab's host is not answering"
 
 
-class ConsoleConsumer(AsyncWebsocketConsumer):
-    """A node's shell for the topology's owner, relayed from the root relay of the lab's host."""
+class RelayedTerminalConsumer(AsyncWebsocketConsumer):
+    """What consoles and logs share: authorization, the relay handshake, pacing, heartbeats, the end."""
 
-    open_timeout = 10.0   # seconds to wait for the relay's answer
+    channel_layer_alias = LAYER
+    open_kind = ""           # the relay's "open" message type
+    open_timeout = 10.0      # seconds to wait for the relay's answer
+    heartbeat = HEARTBEAT    # seconds between pings (and re-checks that the node still runs)
 
-    session: str | None = None
     relay: str | None = None
-    pending: list
-    waiter: asyncio.Task | None = None
+    session: str | None = None
     ended = False
 
     async def connect(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
-        target = await self._target(self.scope.get("user"), kwargs["topology_id"], kwargs["node"])
+        self.node = kwargs["node"]
+        self.query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.flow = self._param("flow") == "1"   # the client acknowledges what it processed
+        self.delivered = self.acked = 0          # output bytes sent to the client; acknowledged to the relay
+        self.last_heard = time.monotonic()
+        self.tasks: list[asyncio.Task] = []
+        self.pending: list[dict] = []
+        target = await self._target(self.scope.get("user"), kwargs["topology_id"], self.node)
         await self.accept()
         if target is None:
             await self.close(code=FORBIDDEN)
@@ -50,71 +70,69 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if isinstance(target, str):
             await self._end("error", target, NOT_AVAILABLE)
             return
-        lab_id, queue, container = target
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        self.pending = []
+        self.lab_id, queue, container = target
         self.relay = channel_name(self._site(), queue)
-        request = {"type": "console.open", "reply": self.channel_name, "lab": lab_id, "node": kwargs["node"],
-                   "container": container, "cols": _clamp((query.get("cols") or ["80"])[0], 80),
-                   "rows": _clamp((query.get("rows") or ["24"])[0], 24),
-                   "deadline": time.time() + self.open_timeout}
-        try:
-            await self.channel_layer.send(self.relay, request)
-        except ChannelFull:
-            await self._end("error", "the console relay of this lab's host is not answering", NOT_AVAILABLE)
-            return
-        self.waiter = asyncio.create_task(self._expire())
+        await self.channel_layer.send(self.relay, {
+            "type": self.open_kind, "reply": self.channel_name, "lab": self.lab_id, "node": self.node,
+            "container": container, "deadline": time.time() + self.open_timeout, **self.open_options()})
+        self.tasks = [asyncio.create_task(self._expire()), asyncio.create_task(self._keep_alive())]
+
+    def open_options(self) -> dict:
+        return {}
 
     async def disconnect(self, code) -> None:
-        if self.waiter:
-            self.waiter.cancel()
+        for task in self.tasks:
+            task.cancel()
         if self.ended or self.relay is None:
             return
         self.ended = True
-        try:
-            if self.session:
-                await self.channel_layer.send(self.session, {"type": "console.close"})
-            else:
-                await self.channel_layer.send(self.relay, {"type": "console.cancel", "reply": self.channel_name})
-        except ChannelFull:
-            pass
+        if self.session:
+            await self._to_session(self.leave_message(code))
+        else:
+            await self.channel_layer.send(self.relay, {"type": "console.cancel", "reply": self.channel_name})
+
+    def leave_message(self, code) -> dict:
+        """What to tell the relay when the browser's connection ends with ``code``."""
+        return {"type": "console.close"}
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """Input and resize from the browser; anything else is ignored."""
-        if self.ended or self.relay is None or text_data is None:
-            return
-        try:
-            message = json.loads(text_data)
-        except ValueError:
-            return
-        if not isinstance(message, dict):
-            return
-        if message.get("type") == "input" and isinstance(message.get("data"), str) and message["data"]:
-            data = message["data"]
-            for i in range(0, len(data), MAX_INPUT):
-                await self._to_relay({"type": "console.input", "data": data[i:i + MAX_INPUT]})
-        elif message.get("type") == "resize":
-            await self._to_relay({"type": "console.resize", "cols": _clamp(message.get("cols"), 80),
-                                  "rows": _clamp(message.get("rows"), 24)})
+        """Acknowledgements from the browser; subclasses add input."""
+        message = self._json(text_data)
+        if message and message.get("type") == "ack" and self.flow:
+            try:
+                count = int(message.get("bytes"))
+            except (TypeError, ValueError):
+                return
+            await self._ack(min(count, self.delivered))
 
     # -- from the relay ------------------------------------------------------------------------
 
     async def console_opened(self, message: dict) -> None:
         if self.ended:
             return
-        if self.waiter:
-            self.waiter.cancel()
         self.session = message["session"]
+        self.last_heard = time.monotonic()
+        self.delivered = self.acked = 0
+        await self.send(text_data=json.dumps(self.opened_status(message)))
         pending, self.pending = self.pending, []
         for item in pending:
-            await self._to_relay(item)
-        await self.send(text_data=json.dumps({"type": "status", "state": "open", "message": "connected"}))
+            await self._to_session(item)
+
+    def opened_status(self, message: dict) -> dict:
+        return {"type": "status", "state": "open", "message": "connected"}
 
     async def console_output(self, message: dict) -> None:
-        if not self.ended:
-            await self.send(bytes_data=message["data"])
+        self.last_heard = time.monotonic()
+        if self.ended:
+            return
+        data = message["data"]
+        await self.send(bytes_data=data)
+        self.delivered += len(data)
+        if not self.flow and self.delivered - self.acked >= ACK_EVERY:
+            await self._ack(self.delivered)  # the client does not pace itself: pace by what we sent
 
     async def console_status(self, message: dict) -> None:
+        self.last_heard = time.monotonic()
         if self.ended:
             return
         state, text = message.get("state", "error"), message.get("message", "")
@@ -124,29 +142,65 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         else:
             await self.send(text_data=json.dumps({"type": "status", "state": state, "message": text}))
 
+    async def console_pong(self, message: dict) -> None:
+        self.last_heard = time.monotonic()
+
     # -- helpers -------------------------------------------------------------------------------
 
-    async def _to_relay(self, message: dict) -> None:
+    def _param(self, name: str, default: str = "") -> str:
+        return (self.query.get(name) or [default])[0]
+
+    @staticmethod
+    def _json(text_data) -> dict | None:
+        if text_data is None:
+            return None
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return None
+        return message if isinstance(message, dict) else None
+
+    async def _ack(self, count: int) -> None:
+        if count > self.acked:
+            self.acked = count
+            await self._to_session({"type": "console.ack", "bytes": count})
+
+    async def _to_session(self, message: dict) -> None:
         if self.session is None:
-            if len(self.pending) < 100:
+            # Typed before the relay answered: sent once it does (a few, never an unbounded queue).
+            if message.get("type") in ("console.input", "console.resize") and len(self.pending) < 100:
                 self.pending.append(message)
             return
-        try:
-            await self.channel_layer.send(self.session, message)
-        except ChannelFull:
-            pass  # the relay is not keeping up with typing: the keystrokes are lost, never queued unbounded
+        await self.channel_layer.send(self.session, {**message, "reply": self.channel_name})
 
     async def _expire(self) -> None:
         await asyncio.sleep(self.open_timeout)
         if self.session is None and not self.ended:
-            try:
-                await self.channel_layer.send(self.relay, {"type": "console.cancel", "reply": self.channel_name})
-            except ChannelFull:
-                pass
-            await self._end("error", "the console relay of this lab's host is not answering", NOT_AVAILABLE)
+            await self.channel_layer.send(self.relay, {"type": "console.cancel", "reply": self.channel_name})
+            await self._end("error", NO_RELAY, NOT_AVAILABLE)
+
+    async def _keep_alive(self) -> None:
+        """Ping the relay; end the terminal when the node stops running or the relay goes silent.
+
+        The relay says "closed" itself when a node stops; this is the safety net
+        for when it cannot (it crashed, or Redis lost the message).
+        """
+        while not self.ended:
+            await asyncio.sleep(self.heartbeat)
+            if self.session is None:
+                continue
+            await self._to_session({"type": "console.ping"})
+            problem = await self._still_there()
+            if problem:
+                await self._end("closed", problem, ENDED)
+            elif time.monotonic() - self.last_heard > SILENCE:
+                await self._end("error", NO_RELAY, NOT_AVAILABLE)
 
     async def _end(self, state: str, message: str, code: int) -> None:
         self.ended = True
+        if self.session:  # ended from this side: the relay's session must end too
+            await self._to_session({"type": "console.close"})
+            self.session = None
         await self.send(text_data=json.dumps({"type": "status", "state": state, "message": message}))
         await self.close(code=code)
 
@@ -159,7 +213,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     @staticmethod
     @database_sync_to_async
     def _target(user, topology_id: int, node: str):
-        """None (forbidden), a reason the node has no console (str), or (lab id, queue, container id)."""
+        """None (forbidden), a reason the node has no terminal (str), or (lab id, queue, container id)."""
         if user is None or not user.is_authenticated:
             return None
         lab = Lab.objects.filter(topology_id=topology_id, topology__owner_id=user.pk).first()
@@ -174,6 +228,63 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if state != NodeStatus.RUNNING or not container:
             return f"node '{node}' is {state}, not running"
         return lab.pk, lab.queue, container
+
+    @database_sync_to_async
+    def _still_there(self) -> str | None:
+        """Why the node no longer runs (the lab was destroyed, the node stopped), or None."""
+        lab = Lab.objects.filter(pk=self.lab_id).values_list("state", flat=True).first()
+        if lab != LabState.RUNNING:
+            return "the lab was destroyed" if lab in (None, LabState.STOPPED, LabState.DESTROYING) \
+                else f"the lab is {lab}"
+        state = LabNode.objects.filter(lab_id=self.lab_id, name=self.node).values_list("state", flat=True).first()
+        return None if state == NodeStatus.RUNNING else "the node stopped"
+
+
+class ConsoleConsumer(RelayedTerminalConsumer):
+    """A node's shell for the topology's owner, relayed from the root relay of the lab's host."""
+
+    open_kind = "console.open"
+
+    def open_options(self) -> dict:
+        return {"cols": _clamp(self._param("cols", "80"), 80), "rows": _clamp(self._param("rows", "24"), 24),
+                "resume": self._param("session")[:64]}
+
+    def opened_status(self, message: dict) -> dict:
+        asked = bool(self._param("session"))
+        if message.get("resumed"):
+            text = "reconnected to the same shell"
+        elif asked:
+            text = "the previous shell is gone (it ended, or waited over a minute for you): this is a new shell"
+        else:
+            text = "connected"
+        return {"type": "status", "state": "open", "message": text, "session": message.get("token"),
+                "resumed": bool(message.get("resumed"))}
+
+    def leave_message(self, code) -> dict:
+        # 1000 is the browser closing the console on purpose; anything else is a lost connection
+        # (a reload, a network drop), after which the shell waits for the same browser to return.
+        return {"type": "console.close"} if code == 1000 else {"type": "console.detach"}
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        message = self._json(text_data)
+        if self.ended or self.relay is None or message is None:
+            return
+        kind = message.get("type")
+        if kind == "input" and isinstance(message.get("data"), str) and message["data"]:
+            data = message["data"]
+            for i in range(0, len(data), MAX_INPUT):
+                await self._to_session({"type": "console.input", "data": data[i:i + MAX_INPUT]})
+        elif kind == "resize":
+            await self._to_session({"type": "console.resize", "cols": _clamp(message.get("cols"), 80),
+                                    "rows": _clamp(message.get("rows"), 24)})
+        else:
+            await super().receive(text_data=text_data)
+
+
+class LogsConsumer(RelayedTerminalConsumer):
+    """A node's container output (what its main process prints), from the start, read-only."""
+
+    open_kind = "logs.open"
 
 
 def _clamp(value, default: int) -> int:

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.e2e.server import LiveServer
-from tests.integration.conftest import Labs, labs, lab_worker, no_leftovers, owner  # noqa: F401 (fixtures)
+from tests.integration.conftest import Labs, labs, lab_worker, no_leftovers, owner, relay  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"

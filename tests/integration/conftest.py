@@ -18,6 +18,7 @@ from topology.engine import names
 from topology.engine.docker_runtime import DockerRuntime
 from topology.models import Lab
 from topology.testing.labs import wait_for
+from topology.testing.relay import RelayProcess
 from topology.testing.worker import WorkerProcess
 pytestmark = pytest.mark.integration
 
@@ -44,6 +45,15 @@ def lab_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="session")
+def relay(django_db_setup, tmp_path_factory):
+    """The root console relay (``manage.py relay``), running for the whole session beside the worker."""
+    process = RelayProcess(settings.TOPOLAB_QUEUE, tmp_path_factory.mktemp("relay") / "relay.log")
+    process.start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture(autouse=True)

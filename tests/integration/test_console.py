@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
+import signal
 import time
 
 import pytest
@@ -23,7 +25,9 @@ from django.conf import settings
 from labsite.asgi import application
 from tests.documents import reference_document
 from tests.unit.test_console_consumer import ORIGIN, cookie_of
-from topology.relay import channel_name
+from topology import console as console_module
+from topology.console import NOT_AVAILABLE, ConsoleConsumer
+from topology.relay import ACK_EVERY, LAYER, channel_name
 from topology.testing.relay import RelayProcess
 
 FLOOD_BYTES = 10_000_000
@@ -38,31 +42,36 @@ def fresh_channel_layer():
     channel_layers.backends.clear()
 
 
-@pytest.fixture(scope="module")
-def relay(tmp_path_factory):
-    """The root console relay, for this module, on this run's host queue."""
-    process = RelayProcess(settings.TOPOLAB_QUEUE, tmp_path_factory.mktemp("relay") / "relay.log")
-    process.start()
-    yield process
-    process.stop()
+class Terminal:
+    """A console or logs websocket as a browser holds it: everything it received, frames in order."""
 
-
-class Console:
-    """A console websocket as a browser holds it: everything it received, frames in order."""
-
-    def __init__(self, lab, node: str, user):
-        self.ws = WebsocketCommunicator(
-            application, f"/ws/topologies/{lab.topology_id}/nodes/{node}/console?cols=80&rows=24",
-            headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie_of(user).encode())])
+    def __init__(self, lab, node: str, user, kind: str = "console", query: str = "cols=80&rows=24"):
+        self.path = f"/ws/topologies/{lab.topology_id}/nodes/{node}/{kind}"
+        self.cookie = cookie_of(user)
         self.output = bytearray()
         self.statuses: list[dict] = []
         self.closed: int | None = None
+        self.ws = self._communicator(query)
 
-    async def open(self) -> None:
+    def _communicator(self, query: str) -> WebsocketCommunicator:
+        return WebsocketCommunicator(application, f"{self.path}?{query}", headers=[
+            (b"origin", ORIGIN.encode()), (b"cookie", self.cookie.encode())])
+
+    async def open(self) -> dict:
         connected, _ = await self.ws.connect()
         assert connected
         status = await self.next_status()
         assert status["state"] == "open", status
+        return status
+
+    async def reconnect(self, query: str) -> dict:
+        """A new websocket in place of one that dropped, as the browser makes after a network blip."""
+        self.ws, self.closed = self._communicator(query), None
+        return await self.open()
+
+    async def drop(self) -> None:
+        """The connection is lost (no close frame from the browser: code 1006)."""
+        await self.ws.disconnect(code=1006)
 
     async def _one(self, timeout: float) -> None:
         message = await self.ws.receive_output(timeout=timeout)
@@ -108,6 +117,10 @@ class Console:
             await self._one(max(0.01, deadline - time.monotonic()))
         return self.closed
 
+    async def leave(self) -> None:
+        """Close the websocket as the browser's close button does (code 1000), whatever its state."""
+        await self.ws.disconnect(code=1000)
+
 
 def _shells(labs, lab, node: str) -> int:
     """How many login shells run in a node (the console's)."""
@@ -119,8 +132,8 @@ def _shells(labs, lab, node: str) -> int:
 def test_it_gives_a_working_terminal_and_closes_it_when_the_lab_goes(labs, owner, relay):
     lab = labs.deploy(reference_document())
     assert lab.state == "running", lab.reason
-    console = Console(lab, "c1", owner)
-    r1 = Console(lab, "r1", owner)
+    console = Terminal(lab, "c1", owner)
+    r1 = Terminal(lab, "r1", owner)
 
     async def body():
         await console.open()
@@ -170,7 +183,7 @@ def test_it_gives_a_working_terminal_and_closes_it_when_the_lab_goes(labs, owner
 def test_it_ends_the_shell_when_the_browser_leaves_and_when_the_shell_exits(labs, owner, relay):
     lab = labs.deploy(reference_document())
     shells = _shells(labs, lab, "c2")
-    console = Console(lab, "c2", owner)
+    console = Terminal(lab, "c2", owner)
 
     async def leave():
         await console.open()
@@ -186,7 +199,7 @@ def test_it_ends_the_shell_when_the_browser_leaves_and_when_the_shell_exits(labs
         time.sleep(0.1)
     assert _shells(labs, lab, "c2") == shells, "the shell outlived its websocket"
 
-    second = Console(lab, "c2", owner)
+    second = Terminal(lab, "c2", owner)
 
     async def exit_shell():
         await second.open()
@@ -197,37 +210,175 @@ def test_it_ends_the_shell_when_the_browser_leaves_and_when_the_shell_exits(labs
     assert second.statuses[-1] == {"type": "status", "state": "closed", "message": "the shell ended"}
 
 
+async def _raw_open(lab, node: str, me: str) -> dict:
+    """Open a console by talking to the relay directly, as a web process does: the "opened" answer."""
+    layer = get_channel_layer(LAYER)
+    container = await sync_to_async(lambda: lab.nodes.get(name=node).container_id)()
+    await layer.send(channel_name(settings.TOPOLAB_SITE, lab.queue), {
+        "type": "console.open", "reply": me, "lab": lab.pk, "node": node, "container": container,
+        "cols": 80, "rows": 24, "deadline": time.time() + 10})
+    opened = await asyncio.wait_for(layer.receive(me), 15)
+    assert opened["type"] == "console.opened", opened
+    return opened
+
+
 def test_it_drops_the_oldest_output_of_a_client_that_does_not_read_and_stays_small(labs, relay):
-    # Talk to the relay as a consumer would, then stop reading: its channel fills, the relay keeps going.
+    # A web process whose browser stops reading stops acknowledging: the relay stops at its window,
+    # keeps reading the shell into its bounded buffer and drops the oldest output, never more memory.
     lab = labs.deploy(reference_document())
-    node = lab.nodes.get(name="c1")
 
     async def body():
-        layer = get_channel_layer()
+        layer = get_channel_layer(LAYER)
         me = await layer.new_channel()
-        await layer.send(channel_name(settings.TOPOLAB_SITE, lab.queue), {
-            "type": "console.open", "reply": me, "lab": lab.pk, "node": "c1", "container": node.container_id,
-            "cols": 80, "rows": 24, "deadline": time.time() + 10})
-        opened = await asyncio.wait_for(layer.receive(me), 15)
-        assert opened["type"] == "console.opened", opened
+        opened = await _raw_open(lab, "c1", me)
         before = relay.rss_kib()
         await layer.send(opened["session"], {
-            "type": "console.input", "data": "head -c 30000000 /dev/zero | base64; echo FLOOD_$((40+2))\n"})
-        await asyncio.sleep(6)  # not reading meanwhile
+            "type": "console.input", "reply": me,
+            "data": "head -c 30000000 /dev/zero | base64; echo FLOOD_$((40+2))\n"})
+        await asyncio.sleep(6)  # not reading (so not acknowledging) meanwhile
         during = relay.rss_kib()
         received, statuses = bytearray(), []
-        total = 0
+        total = acked = 0
         while not re.search(rb"^FLOOD_42\r?$", received, re.M):
             message = await asyncio.wait_for(layer.receive(me), 30)
             if message["type"] == "console.output":
                 total += len(message["data"])
                 received = received[-256:] + message["data"]
+                if total - acked >= ACK_EVERY:
+                    acked = total
+                    await layer.send(opened["session"], {"type": "console.ack", "reply": me, "bytes": total})
             else:
                 statuses.append(message)
-        await layer.send(opened["session"], {"type": "console.close"})
+        await layer.send(opened["session"], {"type": "console.close", "reply": me})
         return before, during, statuses, total
 
     before, during, statuses, total = async_to_sync(body)()
     assert any(s["state"] == "dropped" for s in statuses), statuses
     assert total < 30_000_000 * 4 // 3, "nothing was dropped"
     assert during - before < 48 * 1024, f"relay RSS grew from {before} to {during} KiB"
+
+
+def test_a_reconnect_gets_the_same_shell_with_what_it_printed_meanwhile(labs, owner, relay):
+    lab = labs.deploy(reference_document())
+    shells = _shells(labs, lab, "c1")
+    console = Terminal(lab, "c1", owner)
+
+    async def body():
+        opened = await console.open()
+        assert opened["resumed"] is False and opened["session"]
+        await console.type("echo pid-$$\n")
+        pid = (await console.read_until(rb"[\r\n]pid-(\d+)\r\n")).group(1)
+        await console.type("sleep 1; echo LATER-$((6*7))\n")
+        await console.drop()  # the network goes away before LATER is printed
+        await asyncio.sleep(2.5)
+        assert await sync_to_async(_shells)(labs, lab, "c1") == shells + 1, "the shell did not wait"
+        mark = len(console.output)
+        again = await console.reconnect(f"cols=90&rows=30&session={opened['session']}")
+        await console.read_until(rb"LATER-42\r\n", since=mark)
+        await console.type("echo pid-$$; stty size\n")
+        found = await console.read_until(rb"[\r\n]pid-(\d+)\r\n30 90\r\n", since=mark)
+        await console.leave()
+        return again, pid, found.group(1)
+
+    again, before, after = async_to_sync(body)()
+    assert again == {"type": "status", "state": "open", "message": "reconnected to the same shell",
+                     "session": again["session"], "resumed": True}
+    assert before == after, "a new shell answered"
+    _wait_for_shells(labs, lab, "c1", shells)
+
+
+def _wait_for_shells(labs, lab, node: str, count: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while _shells(labs, lab, node) != count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _shells(labs, lab, node) == count, f"{_shells(labs, lab, node)} shells in {node}, not {count}"
+
+
+@pytest.fixture
+def impatient_relay(relay, tmp_path):
+    """The relay, restarted to keep a dropped shell 1 s and to count a client silent for 2 s as gone."""
+    relay.stop()
+    process = RelayProcess(settings.TOPOLAB_QUEUE, tmp_path / "relay.log", "--keep", "1", "--silence", "2")
+    process.start()
+    yield process
+    process.stop()
+    relay.start()
+
+
+def test_after_a_minute_away_a_reconnect_gets_a_new_shell_and_says_so(labs, owner, impatient_relay):
+    lab = labs.deploy(reference_document())
+    shells = _shells(labs, lab, "c2")
+    console = Terminal(lab, "c2", owner)
+
+    async def away():
+        opened = await console.open()
+        await console.drop()
+        return opened["session"]
+
+    token = async_to_sync(away)()
+    _wait_for_shells(labs, lab, "c2", shells)  # the relay gave up on it (after 1 s here, a minute in production)
+
+    async def back():
+        again = await console.reconnect(f"cols=80&rows=24&session={token}")
+        await console.type("echo new-$((1+1))\n")
+        await console.read_until(rb"[\r\n]new-2\r\n")
+        await console.leave()
+        return again
+
+    again = async_to_sync(back)()
+    assert again["resumed"] is False and again["session"] != token
+    assert again["message"] == ("the previous shell is gone (it ended, or waited over a minute for you): "
+                                "this is a new shell")
+
+
+def test_a_shell_whose_web_process_died_is_ended_by_the_relay(labs, impatient_relay):
+    # A web process that crashes says nothing: the relay notices its silence, keeps the shell
+    # for the reconnect that never comes, then ends it.
+    lab = labs.deploy(reference_document())
+    shells = _shells(labs, lab, "r1")
+
+    async def crash():
+        await _raw_open(lab, "r1", await get_channel_layer(LAYER).new_channel())
+        return await sync_to_async(_shells)(labs, lab, "r1")
+
+    assert async_to_sync(crash)() == shells + 1
+    _wait_for_shells(labs, lab, "r1", shells, timeout=15)
+
+
+def test_a_console_whose_relay_stops_answering_says_so(labs, owner, relay, monkeypatch):
+    monkeypatch.setattr(ConsoleConsumer, "heartbeat", 0.5)
+    monkeypatch.setattr(console_module, "SILENCE", 2.0)
+    lab = labs.deploy(reference_document())
+    console = Terminal(lab, "c1", owner)
+
+    async def body():
+        await console.open()
+        os.kill(relay.pid, signal.SIGSTOP)  # hung, as a relay stuck on a dead Docker Engine would be
+        try:
+            return await console.wait_closed(timeout=15)
+        finally:
+            os.kill(relay.pid, signal.SIGCONT)
+
+    assert async_to_sync(body)() == NOT_AVAILABLE
+    assert console.statuses[-1] == {"type": "status", "state": "error",
+                                    "message": "the console relay of this lab's host is not answering"}
+
+
+def test_logs_follow_the_nodes_own_output_from_the_start(labs, owner, relay):
+    lab = labs.deploy(reference_document())
+    # What the node's main process prints: written to its stdout and stderr from inside.
+    assert labs.run(lab, "c1", "sh", "-c", "echo early-out >/proc/1/fd/1; echo early-err >/proc/1/fd/2")[0] == 0
+    logs = Terminal(lab, "c1", owner, kind="logs", query="")
+
+    async def body():
+        await logs.open()
+        await logs.read_until(rb"early-out\n(.|\n)*early-err\n|early-err\n(.|\n)*early-out\n")
+        await logs.type("echo typed\n")  # a log has no input: ignored
+        await sync_to_async(labs.run)(lab, "c1", "sh", "-c", "echo live-$((3*3)) >/proc/1/fd/1")
+        await logs.read_until(rb"live-9\n")
+        await sync_to_async(labs.destroy)(lab)
+        return await logs.wait_closed()
+
+    assert async_to_sync(body)() == 1000
+    assert b"typed" not in logs.output
+    assert logs.statuses[-1] == {"type": "status", "state": "closed", "message": "the node stopped"}

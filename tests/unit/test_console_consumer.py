@@ -1,8 +1,9 @@
-"""The console websocket, ``/ws/topologies/<id>/nodes/<name>/console``, through the whole ASGI stack.
+"""The console and logs websockets, ``/ws/topologies/<id>/nodes/<name>/console`` and ``.../logs``,
+through the whole ASGI stack.
 
 No root and no Docker here: where a relay is needed, the test plays it on the
-run's own Redis channel layer, so what the consumer asks of the relay is seen
-exactly. (The real relay is in ``tests/integration/test_console.py``.)
+run's own Redis channel layer (the consoles' pub/sub layer), so what the
+consumer asks of the relay is seen exactly. (The real relay is in ``tests/integration/test_console.py``.)
 
 The reference lab::
 
@@ -16,6 +17,7 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -28,7 +30,7 @@ from topology import services
 from topology.console import NOT_AVAILABLE, ConsoleConsumer
 from topology.consumers import FORBIDDEN
 from topology.models import Lab, LabNode, Topology
-from topology.relay import channel_name
+from topology.relay import ACK_EVERY, LAYER, PROBE, channel_name, subscribe
 from topology.relay.buffer import OutputBuffer
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
@@ -79,13 +81,13 @@ def cookie_of(user) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def communicator(topology_id, node="c1", user=None, origin=ORIGIN, query="") -> WebsocketCommunicator:
+def communicator(topology_id, node="c1", user=None, origin=ORIGIN, query="", kind="console") -> WebsocketCommunicator:
     headers = []
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     if user is not None:
         headers.append((b"cookie", cookie_of(user).encode()))
-    return WebsocketCommunicator(application, f"/ws/topologies/{topology_id}/nodes/{node}/console{query}",
+    return WebsocketCommunicator(application, f"/ws/topologies/{topology_id}/nodes/{node}/{kind}{query}",
                                  headers=headers)
 
 
@@ -116,6 +118,33 @@ async def ended(ws: WebsocketCommunicator, timeout: float = 5) -> tuple[dict, in
 
 def relay_channel(lab: Lab) -> str:
     return channel_name(settings.TOPOLAB_SITE, lab.queue)
+
+
+def layer():
+    return get_channel_layer(LAYER)
+
+
+async def next_message(channel: str, timeout: float = 5) -> dict:
+    """The next message on ``channel`` (already subscribed to), probes skipped."""
+    while True:
+        message = await asyncio.wait_for(layer().receive(channel), timeout)
+        if message.get("type") != PROBE:
+            return message
+
+
+async def play_relay(lab: Lab, ws: WebsocketCommunicator, *, resumed: bool = False) -> tuple[dict, str]:
+    """Connect ``ws`` with the test as the relay: (the consumer's "open" request, the session channel).
+
+    The relay's channel is subscribed to before the browser connects: on pub/sub,
+    a request sent earlier would reach nobody.
+    """
+    await subscribe(layer(), relay_channel(lab))
+    assert (await ws.connect())[0]
+    request = await next_message(relay_channel(lab))
+    session = await layer().new_channel()
+    await layer().send(request["reply"], {"type": "console.opened", "session": session, "token": "tok-1",
+                                          "resumed": resumed})
+    return request, session
 
 
 # -- who may open a console ----------------------------------------------------------------
@@ -150,10 +179,10 @@ def test_it_never_asks_the_relay_for_someone_elses_console(running, mallory):
     ws = communicator(running.topology_id, user=mallory)
 
     async def body():
+        await subscribe(layer(), relay_channel(running))
         assert await refused(ws) == FORBIDDEN
-        layer = get_channel_layer()
         try:
-            return await asyncio.wait_for(layer.receive(relay_channel(running)), 0.5)
+            return await next_message(relay_channel(running), 0.5)
         except asyncio.TimeoutError:
             return None
 
@@ -197,48 +226,160 @@ def test_it_talks_to_the_relay_on_the_browsers_behalf(running, alice):
     ws = communicator(running.topology_id, "r1", user=alice, query="?cols=100&rows=30")
 
     async def body():
-        layer = get_channel_layer()
+        await subscribe(layer(), relay_channel(running))
         assert (await ws.connect())[0]
-        request = await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
+        request = await next_message(relay_channel(running))
         # Typed before the relay answered: held, then delivered in order.
         await ws.send_to(text_data=json.dumps({"type": "input", "data": "early"}))
-        session = await layer.new_channel()
-        await layer.send(request["reply"], {"type": "console.opened", "session": session})
+        session = await layer().new_channel()
+        await layer().send(request["reply"], {"type": "console.opened", "session": session, "token": "tok-1",
+                                              "resumed": False})
         opened = await ws.receive_json_from(timeout=5)
         await ws.send_to(text_data=json.dumps({"type": "input", "data": "ls\n"}))
         await ws.send_to(text_data=json.dumps({"type": "resize", "cols": 99999, "rows": "x"}))
         await ws.send_to(text_data="not json")
         await ws.send_to(bytes_data=b"\x00")
-        relayed = [await asyncio.wait_for(layer.receive(session), 5) for _ in range(3)]
-        await layer.send(request["reply"], {"type": "console.output", "data": b"\x1b[1mhi\xff"})
+        await ws.send_to(text_data=json.dumps({"type": "ack", "bytes": 5}))  # no flow=1: ignored
+        relayed = [await next_message(session) for _ in range(3)]
+        await layer().send(request["reply"], {"type": "console.output", "data": b"\x1b[1mhi\xff"})
         frame = await ws.receive_output(timeout=5)
-        await layer.send(request["reply"], {"type": "console.status", "state": "dropped", "message": "10 bytes"})
+        await layer().send(request["reply"], {"type": "console.status", "state": "dropped", "message": "10 bytes"})
         dropped = await ws.receive_json_from(timeout=5)
-        await ws.disconnect()
-        closing = await asyncio.wait_for(layer.receive(session), 5)
+        await ws.disconnect(code=1000)  # the user closed the console
+        closing = await next_message(session)
         return request, opened, relayed, frame, dropped, closing
 
     request, opened, relayed, frame, dropped, closing = run(body)
-    assert {k: request[k] for k in ("type", "lab", "node", "container", "cols", "rows")} == {
-        "type": "console.open", "lab": running.pk, "node": "r1", "container": "cid-r1-0123", "cols": 100, "rows": 30}
-    assert opened == {"type": "status", "state": "open", "message": "connected"}
-    assert relayed == [{"type": "console.input", "data": "early"}, {"type": "console.input", "data": "ls\n"},
-                       {"type": "console.resize", "cols": 1000, "rows": 24}]
+    assert {k: request[k] for k in ("type", "lab", "node", "container", "cols", "rows", "resume")} == {
+        "type": "console.open", "lab": running.pk, "node": "r1", "container": "cid-r1-0123", "cols": 100,
+        "rows": 30, "resume": ""}
+    me = request["reply"]
+    assert opened == {"type": "status", "state": "open", "message": "connected", "session": "tok-1",
+                      "resumed": False}
+    assert relayed == [{"type": "console.input", "data": "early", "reply": me},
+                       {"type": "console.input", "data": "ls\n", "reply": me},
+                       {"type": "console.resize", "cols": 1000, "rows": 24, "reply": me}]
     assert frame == {"type": "websocket.send", "bytes": b"\x1b[1mhi\xff"}
     assert dropped == {"type": "status", "state": "dropped", "message": "10 bytes"}
-    assert closing == {"type": "console.close"}
+    assert closing == {"type": "console.close", "reply": me}
+
+
+def test_a_lost_connection_leaves_the_shell_waiting_and_a_reconnect_asks_for_it_back(running, alice):
+    first = communicator(running.topology_id, user=alice)
+    second = communicator(running.topology_id, user=alice, query="?session=tok-1")
+    late = communicator(running.topology_id, user=alice, query="?session=tok-gone")
+
+    async def body():
+        _, session = await play_relay(running, first)
+        await first.receive_json_from(timeout=5)
+        await first.disconnect(code=1006)  # no close frame: the network went away
+        leaving = await next_message(session)
+        request, _ = await play_relay(running, second, resumed=True)
+        back = await second.receive_json_from(timeout=5)
+        await second.disconnect(code=1000)
+        _, _ = await play_relay(running, late, resumed=False)
+        renewed = await late.receive_json_from(timeout=5)
+        await late.disconnect(code=1000)
+        return leaving, request, back, renewed
+
+    leaving, request, back, renewed = run(body)
+    assert leaving["type"] == "console.detach"
+    assert request["resume"] == "tok-1"
+    assert back == {"type": "status", "state": "open", "message": "reconnected to the same shell",
+                    "session": "tok-1", "resumed": True}
+    assert renewed["resumed"] is False
+    assert renewed["message"] == ("the previous shell is gone (it ended, or waited over a minute for you): "
+                                  "this is a new shell")
+
+
+def test_it_passes_the_browsers_acknowledgements_on_when_it_paces_itself(running, alice):
+    ws = communicator(running.topology_id, user=alice, query="?flow=1")
+
+    async def body():
+        request, session = await play_relay(running, ws)
+        await ws.receive_json_from(timeout=5)
+        await layer().send(request["reply"], {"type": "console.output", "data": b"x" * 1000})
+        await ws.receive_output(timeout=5)
+        await ws.send_to(text_data=json.dumps({"type": "ack", "bytes": 600}))
+        await ws.send_to(text_data=json.dumps({"type": "ack", "bytes": 99999}))  # more than it got: capped
+        await ws.send_to(text_data=json.dumps({"type": "ack", "bytes": 10}))     # going back: ignored
+        acks = [await next_message(session) for _ in range(2)]
+        await ws.disconnect(code=1000)
+        return acks
+
+    assert [a["bytes"] for a in run(body)] == [600, 1000]
+
+
+def test_it_acknowledges_for_a_browser_that_does_not_pace_itself(running, alice):
+    ws = communicator(running.topology_id, user=alice)
+
+    async def body():
+        request, session = await play_relay(running, ws)
+        await ws.receive_json_from(timeout=5)
+        chunk = b"y" * (ACK_EVERY // 2)
+        for _ in range(3):
+            await layer().send(request["reply"], {"type": "console.output", "data": chunk})
+            await ws.receive_output(timeout=5)
+        ack = await next_message(session)
+        await ws.disconnect(code=1000)
+        return ack
+
+    assert run(body)["bytes"] == ACK_EVERY  # after the second chunk, not before
+
+
+def test_it_pings_the_relay_and_closes_when_the_lab_is_destroyed(running, alice, monkeypatch):
+    # The relay says "closed" itself when a node stops; the consumer's own check is the safety net.
+    monkeypatch.setattr(ConsoleConsumer, "heartbeat", 0.2)
+    ws = communicator(running.topology_id, user=alice)
+
+    async def body():
+        _, session = await play_relay(running, ws)
+        await ws.receive_json_from(timeout=5)
+        ping = await next_message(session)
+        await database_sync_to_async(Lab.objects.filter(pk=running.pk).update)(state="stopped")
+        status = await ws.receive_json_from(timeout=5)
+        output = await ws.receive_output(timeout=5)
+        messages = [await next_message(session) for _ in range(2)]
+        await ws.disconnect()
+        return ping, status, output, messages
+
+    ping, status, output, messages = run(body)
+    assert ping["type"] == "console.ping"
+    assert status == {"type": "status", "state": "closed", "message": "the lab was destroyed"}
+    assert output == {"type": "websocket.close", "code": 1000}
+    assert {"type": "console.close", "reply": ping["reply"]} in messages  # the relay ends the shell
+
+
+def test_logs_ask_the_relay_for_the_nodes_output_and_ignore_typing(running, alice):
+    ws = communicator(running.topology_id, "c2", user=alice, kind="logs")
+
+    async def body():
+        request, session = await play_relay(running, ws)
+        opened = await ws.receive_json_from(timeout=5)
+        await ws.send_to(text_data=json.dumps({"type": "input", "data": "rm -rf /\n"}))
+        await ws.send_to(text_data=json.dumps({"type": "resize", "cols": 10, "rows": 10}))
+        await layer().send(request["reply"], {"type": "console.output", "data": b"booted\n"})
+        frame = await ws.receive_output(timeout=5)
+        await ws.disconnect(code=1006)  # a log has nothing to keep: any end closes it
+        return request, opened, frame, await next_message(session)
+
+    request, opened, frame, closing = run(body)
+    assert {k: request[k] for k in ("type", "lab", "node", "container")} == {
+        "type": "logs.open", "lab": running.pk, "node": "c2", "container": "cid-c2-0123"}
+    assert "cols" not in request and "resume" not in request
+    assert opened == {"type": "status", "state": "open", "message": "connected"}
+    assert frame == {"type": "websocket.send", "bytes": b"booted\n"}
+    assert closing["type"] == "console.close"  # not the typing, not the resize: the close came first
 
 
 def test_it_closes_when_the_relay_says_the_console_ended(running, alice):
     ws = communicator(running.topology_id, user=alice)
 
     async def body():
-        layer = get_channel_layer()
-        assert (await ws.connect())[0]
-        request = await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
-        await layer.send(request["reply"], {"type": "console.opened", "session": await layer.new_channel()})
+        request, _ = await play_relay(running, ws)
         await ws.receive_json_from(timeout=5)
-        await layer.send(request["reply"], {"type": "console.status", "state": "closed", "message": "the node stopped"})
+        await layer().send(request["reply"], {"type": "console.status", "state": "closed",
+                                              "message": "the node stopped"})
         status = await ws.receive_json_from(timeout=5)
         output = await ws.receive_output(timeout=5)
         await ws.disconnect()
@@ -253,11 +394,11 @@ def test_it_cancels_the_open_when_the_browser_leaves_first(running, alice):
     ws = communicator(running.topology_id, user=alice)
 
     async def body():
-        layer = get_channel_layer()
+        await subscribe(layer(), relay_channel(running))
         assert (await ws.connect())[0]
-        request = await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
+        request = await next_message(relay_channel(running))
         await ws.disconnect()
-        return request, await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
+        return request, await next_message(relay_channel(running))
 
     request, cancel = run(body)
     assert cancel == {"type": "console.cancel", "reply": request["reply"]}
@@ -288,13 +429,10 @@ def test_it_keeps_a_quiet_console_open(running, alice):
     ws = communicator(running.topology_id, user=alice)
 
     async def body():
-        layer = get_channel_layer()
-        assert (await ws.connect())[0]
-        request = await asyncio.wait_for(layer.receive(relay_channel(running)), 5)
-        await layer.send(request["reply"], {"type": "console.opened", "session": await layer.new_channel()})
+        request, _ = await play_relay(running, ws)
         await ws.receive_json_from(timeout=5)
         await asyncio.sleep(7)  # nobody types, the shell prints nothing
-        await layer.send(request["reply"], {"type": "console.output", "data": b"still here"})
+        await layer().send(request["reply"], {"type": "console.output", "data": b"still here"})
         frame = await ws.receive_output(timeout=5)
         await ws.disconnect()
         return frame

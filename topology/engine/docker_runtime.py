@@ -243,6 +243,16 @@ class DockerRuntime:
             return None
         return int(info["Pid"]) if info.get("Running") and info.get("Pid") else None
 
+    # A container's own output from its start, followed live: an iterator of bytes with a close()
+    # that ends it from another thread (docker-py's CancellableStream).
+    def follow_logs(self, container_id: str):
+        try:
+            return self.api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True)
+        except NotFound:
+            raise RuntimeStepError("the node's container is gone") from None
+        except DockerException as exc:
+            raise RuntimeStepError(f"cannot read the node's output: {_explain(exc)}") from None
+
     # The labels and running state of a container, or None when it is gone.
     def labels_of(self, container_id: str) -> tuple[dict, bool] | None:
         try:

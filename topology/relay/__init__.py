@@ -1,40 +1,80 @@
-"""The console relay: a root process that opens ``docker exec`` TTY sessions and pumps their bytes
-through the channel layer to the (unprivileged) web consumer, :class:`topology.console.ConsoleConsumer`.
+"""The console relay: a root process that opens ``docker exec`` TTY sessions (and follows
+containers' logs) and pumps their bytes through the channel layer to the
+unprivileged web consumers in :mod:`topology.console`.
 
 This package's ``__init__`` is imported by the web tier for the protocol only;
 it must never import docker (the relay's own code is in :mod:`.server`).
 
-The protocol, over the Channels layer (msgpack, so bytes travel as bytes):
+The channel layer is :data:`LAYER` (Redis pub/sub, msgpack: bytes travel as
+bytes). Pub/sub and not channels_redis's list-based layer because the latter
+can lose a message meant for one consumer when another consumer of the same
+process is cancelled mid-receive (a websocket closing): a console whose
+"closed" message is lost never closes. Pub/sub has no back-pressure of its
+own, so output is paced by credit instead: the relay never has more than
+:data:`WINDOW` bytes sent and not acknowledged.
 
 web -> relay, on the host's relay channel (:func:`channel_name`)::
 
     {"type": "console.open", "reply": <consumer channel>, "lab": <id>, "node": <name>,
-     "container": <id>, "cols": 80, "rows": 24, "deadline": <unix time>}
+     "container": <id>, "cols": 80, "rows": 24, "deadline": <unix time>, "resume": <token or "">}
+    {"type": "logs.open", "reply": ..., "lab": ..., "node": ..., "container": ..., "deadline": ...}
     {"type": "console.cancel", "reply": <consumer channel>}      # the browser left before "opened"
 
 relay -> web, on the consumer's channel::
 
-    {"type": "console.opened", "session": <session channel>}
+    {"type": "console.opened", "session": <session channel>, "token": <token>, "resumed": bool}
     {"type": "console.output", "data": b"..."}                   # at most OUTPUT_BATCH bytes
     {"type": "console.status", "state": "dropped" | "closed" | "error", "message": "..."}
+    {"type": "console.pong"}
 
-web -> relay, on the session's channel::
+web -> relay, on the session's channel; every message carries "reply" (the
+consumer's channel), and the relay ignores messages from a consumer that is not
+the session's current one (a window that lost the session to a reconnect)::
 
     {"type": "console.input", "data": "..."}
     {"type": "console.resize", "cols": 120, "rows": 40}
-    {"type": "console.close"}
+    {"type": "console.ack", "bytes": <output bytes delivered to this consumer's client so far>}
+    {"type": "console.ping"}                                      # every HEARTBEAT seconds
+    {"type": "console.detach"}      # the connection dropped: keep the shell KEEP_DETACHED seconds
+    {"type": "console.close"}       # the user closed the console: end the shell now
 """
 from __future__ import annotations
 
+import asyncio
 import re
 
+LAYER = "consoles"                # the CHANNEL_LAYERS alias of consoles and logs
 OUTPUT_BATCH = 64 * 1024          # the most bytes in one output message (one websocket frame)
-SESSION_BUFFER = 1024 * 1024      # output a session holds for a slow client; beyond it the oldest is dropped
+WINDOW = 512 * 1024               # the most output bytes sent and not yet acknowledged
+ACK_EVERY = 128 * 1024            # acknowledge at least this often (bytes); must stay below WINDOW
+SESSION_BUFFER = 1024 * 1024      # output a session holds for a slow or absent client; beyond it the oldest goes
 MAX_INPUT = 64 * 1024             # the most characters of one input message
 MAX_SIZE = 1000                   # the largest cols or rows accepted
+HEARTBEAT = 10.0                  # seconds between a consumer's pings
+SILENCE = 35.0                    # seconds without a word after which either side counts the other gone
+KEEP_DETACHED = 60.0              # seconds a shell waits for its client to come back
 SHELL_ARGV = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi"]
 
 
 def channel_name(site: str, queue: str) -> str:
     """The channel the relay of the host serving ``queue`` (a lab's Celery queue) listens on."""
     return re.sub(r"[^A-Za-z0-9_.-]", "-", f"relay.{site}.{queue}")[:90]
+
+
+PROBE = "relay.probe"             # the type of the messages :func:`subscribe` sends itself; receivers skip them
+
+
+async def subscribe(layer, channel: str) -> list[dict]:
+    """Subscribe to ``channel`` of a pub/sub layer and return once the subscription is live.
+
+    A message published before the subscription reaches nobody, so a listener
+    that others will send to must not say it is ready earlier. Returns the
+    messages (other than probes) that arrived meanwhile; probes still in flight
+    arrive later, typed :data:`PROBE`, to be skipped.
+    """
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    while not receiving.done():
+        await layer.send(channel, {"type": PROBE})
+        await asyncio.wait({receiving}, timeout=0.1)
+    message = receiving.result()
+    return [] if message.get("type") == PROBE else [message]

@@ -1,36 +1,43 @@
-"""The relay process (root): one asyncio loop, one task group per console session.
+"""The relay process (root): one asyncio loop, a few tasks per console or log session.
 
 It receives IDs, never commands: an "open" names a lab, a node and the
 container the web tier resolved; the relay checks the container's own labels
 (this site, that lab, that node) and that it runs before it execs the fixed
-login shell (:data:`SHELL_ARGV`) in it. Output is read as fast as the exec
-gives it and held in a bounded buffer per session (:class:`OutputBuffer`): a
-slow client loses the oldest output (and is told so), it never blocks the
-relay nor grows its memory. (A full buffer first pauses reading that one exec
-for up to :data:`STALL` seconds, so a client that is only briefly behind
-loses nothing: the shell waits on its TTY meanwhile.)
+login shell in it (or follows its log).
+
+A session outlives its websocket: when the connection drops, the consumer
+says "detach" (or stops pinging) and the shell keeps running for
+``keep_detached`` seconds, its output held in a bounded buffer
+(:class:`OutputBuffer`), so that a reconnect with the session's token gets
+the same shell and what it printed meanwhile. A slow or absent client loses
+the oldest output (and is told so); it never blocks the relay nor grows its
+memory. (A full buffer first pauses reading that one shell for up to
+:data:`STALL` seconds, so a client that is only briefly behind loses nothing:
+the shell waits on its TTY meanwhile.)
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 import time
 
-from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
 from ..engine import names
 from ..engine.docker_runtime import DockerRuntime, RuntimeStepError
-from . import MAX_INPUT, MAX_SIZE, OUTPUT_BATCH, SESSION_BUFFER, SHELL_ARGV, channel_name
+from . import (KEEP_DETACHED, LAYER, MAX_INPUT, MAX_SIZE, OUTPUT_BATCH, SESSION_BUFFER, SILENCE, WINDOW,
+               channel_name, subscribe)
 from .buffer import OutputBuffer
+from .singleton import SingletonLock
+from .sources import LogSource, ShellSource
 
 log = logging.getLogger("topology.relay")
 
-GIVE_UP_AFTER = 30.0   # seconds a consumer's channel may stay full before its session is closed
-RETRY_FULL = 0.01      # seconds between sends to a full channel
-STALL = 1.0            # seconds a full session buffer pauses reading its exec before dropping the oldest
+STALL = 1.0            # seconds a full session buffer pauses reading its source before dropping the oldest
+WATCH_EVERY = 1.0      # seconds between a session's checks for a silent client and for expiry
 
 
 def _size(value, default: int) -> int:
@@ -41,106 +48,106 @@ def _size(value, default: int) -> int:
 
 
 class Session:
-    """One console: a TTY exec in a container, pumped to and from one consumer's channel."""
+    """One console or log: a source in a container, pumped to whichever consumer is attached."""
 
-    def __init__(self, relay: "Relay", request: dict):
+    def __init__(self, relay: "Relay", request: dict, source):
         self.relay = relay
         self.layer = relay.layer
-        self.runtime = relay.runtime
-        self.reply: str = request["reply"]
         self.request = request
+        self.source = source
+        self.token = secrets.token_urlsafe(18)
+        self.key = (str(request.get("lab")), str(request.get("node")), str(request.get("container")))
         self.buffer = OutputBuffer(relay.buffer_limit)
-        self.readable = asyncio.Event()
-        self.drained = asyncio.Event()
-        self.lagging = False
-        self.eof = False
-        self.closed_by_client = False
-        self.exec_id: str | None = None
-        self.sock = None
         self.channel: str | None = None
+        self.reply: str | None = None     # the attached consumer's channel; None while detached
+        self.sent = 0                     # output bytes sent to the attached consumer
+        self.acked = 0                    # ... of which its client has acknowledged
+        self.last_heard = time.monotonic()
+        self.detached_at: float | None = None
+        self.wake = asyncio.Event()       # the sender has something to do
+        self.drained = asyncio.Event()    # the buffer went below half full
+        self.lagging = False
 
-    async def status(self, state: str, message: str) -> None:
-        try:
-            await self.layer.send(self.reply, {"type": "console.status", "state": state, "message": message})
-        except ChannelFull:
-            log.info("console %s: cannot tell the client %s (%s): its channel is full", self.channel, state, message)
+    # -- talking to the consumer ---------------------------------------------------------------
+
+    async def tell(self, reply: str | None, state: str, message: str) -> None:
+        if reply:
+            await self.layer.send(reply, {"type": "console.status", "state": state, "message": message})
+
+    async def attach(self, reply: str, resumed: bool) -> None:
+        """Make ``reply`` the session's consumer; a consumer attached before is told it lost the session."""
+        previous, self.reply = self.reply, None
+        if previous and previous != reply:
+            await self.tell(previous, "closed", "this console was opened in another window")
+        self.sent = self.acked = 0
+        self.last_heard, self.detached_at = time.monotonic(), None
+        await self.layer.send(reply, {"type": "console.opened", "session": self.channel, "token": self.token,
+                                      "resumed": resumed})
+        self.reply = reply
+        self.wake.set()
+
+    def detach(self) -> None:
+        if self.reply is not None:
+            log.info("%s %s detached: keeping it %.0f s", self.source.kind, self.channel,
+                     self.relay.keep_detached)
+            self.reply, self.detached_at = None, time.monotonic()
+
+    # -- the session's life ----------------------------------------------------------------------
 
     async def run(self) -> None:
+        reply = self.request["reply"]
+        tasks: list[asyncio.Task] = []
+        reason: str | None = None
         try:
-            await self._run()
-        except Exception:  # noqa: BLE001 - a session's failure must never end the relay
-            log.exception("console session failed")
-            await self.status("error", "the console failed on the host")
-        finally:
-            await self._close_exec()
-
-    async def _check(self) -> str | None:
-        """Why this container may not get a console, or None."""
-        container = str(self.request.get("container") or "")
-        if not container:
-            return "the node has no container"
-        found = await asyncio.to_thread(self.runtime.labels_of, container)
-        if found is None:
-            return "the node's container is gone"
-        labels, running = found
-        expected = {names.LABEL_SITE: self.relay.site, names.LABEL_LAB: str(self.request.get("lab")),
-                    names.LABEL_NODE: str(self.request.get("node"))}
-        if any(labels.get(k) != v for k, v in expected.items()):
-            return "that container is not this node's"
-        if not running:
-            return "the node is not running"
-        return None
-
-    async def _run(self) -> None:
-        if float(self.request.get("deadline") or 0) < time.time():
-            return  # the client gave up waiting long ago
-        problem = await self._check()
-        if problem:
-            await self.status("error", problem)
-            return
-        cols, rows = _size(self.request.get("cols"), 80), _size(self.request.get("rows"), 24)
-        try:
-            self.exec_id, self.sock, early = await asyncio.to_thread(
-                self.runtime.open_console, self.request["container"], SHELL_ARGV, cols, rows,
-                {"TERM": "xterm-256color"})
-        except RuntimeStepError as exc:
-            await self.status("error", str(exc))
-            return
-        self.buffer.append(early)
-        self.channel = await self.layer.new_channel("relay-session")
-        if self.relay.cancelled.pop(self.reply, False):
-            return
-        self.relay.by_reply[self.reply] = self  # from now on a "console.cancel" reaches _control
-        tasks = []
-        try:
-            await self.layer.send(self.reply, {"type": "console.opened", "session": self.channel})
-            log.info("console %s open: lab %s node %s", self.channel, self.request.get("lab"),
-                     self.request.get("node"))
-            tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._send()),
-                     asyncio.create_task(self._control())]
+            problem = await self.relay.check(self.request)
+            if problem:
+                await self.tell(reply, "error", problem)
+                return
+            try:
+                self.buffer.append(await self.source.open())
+            except RuntimeStepError as exc:
+                await self.tell(reply, "error", str(exc))
+                return
+            self.channel = await self.layer.new_channel("relay-session.")
+            if self.relay.cancelled.pop(reply, False):
+                return  # the browser left while the shell was starting
+            self.relay.sessions[self.token] = self
+            await self.attach(reply, resumed=False)
+            log.info("%s %s open: lab %s node %s", self.source.kind, self.channel, *self.key[:2])
+            tasks = [asyncio.create_task(coro) for coro in (self._read(), self._send(), self._control(),
+                                                             self._watch())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
+            reason = next(iter(done)).result()
+        except Exception:  # noqa: BLE001 - a session's failure must never end the relay
+            log.exception("%s session failed", self.source.kind)
+            await self._quietly(self.tell(self.reply or reply, "error", f"the {self.source.kind} failed on the host"))
         finally:
-            self.relay.by_reply.pop(self.reply, None)
+            self.relay.sessions.pop(self.token, None)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self.closed_by_client:
-            return
-        if self.eof:
-            message = "the shell ended"
-            for _ in range(10):  # a container being removed kills its execs a moment before it stops
-                found = await asyncio.to_thread(self.runtime.labels_of, self.request["container"])
-                if not (found and found[1]):
-                    message = "the node stopped"
-                    break
-                await asyncio.sleep(0.1)
-            await self.status("closed", message)
+            await self.source.close()
+            if self.channel:
+                log.info("%s %s closed%s", self.source.kind, self.channel, f": {reason}" if reason else "")
+        if reason:
+            await self._quietly(self.tell(self.reply, "closed", reason))
 
-    async def _read(self) -> None:
-        """Exec output into the buffer, as fast as the client takes it; returns at end of file."""
-        loop = asyncio.get_running_loop()
+    async def end(self, message: str) -> None:
+        """Say ``message`` to the attached consumer and end the session (the relay is stopping)."""
+        await self._quietly(self.tell(self.reply, "closed", message))
+        self.reply = None
+
+    @staticmethod
+    async def _quietly(coro) -> None:
+        try:
+            await coro
+        except (OSError, RedisError) as exc:
+            log.warning("cannot reach a consumer: %s", exc)
+
+    # -- the four tasks; the first to return ends the session, with its reason (None: say nothing) --
+
+    async def _read(self) -> str:
+        """Source output into the buffer, as fast as the client takes it; returns at the end."""
         while True:
             if len(self.buffer) > self.buffer.limit - OUTPUT_BATCH and not self.lagging:
                 # Nearly full: give the client a moment to catch up (the shell waits on its TTY
@@ -151,148 +158,196 @@ class Session:
                     await asyncio.wait_for(self.drained.wait(), STALL)
                 except asyncio.TimeoutError:
                     self.lagging = True
-            try:
-                data = await loop.sock_recv(self.sock, OUTPUT_BATCH)
-            except OSError:
-                data = b""
+            data = await self.source.read()
             if not data:
-                self.eof = True
-                self.readable.set()
-                await self._drain()
-                return
+                break
             self.buffer.append(data)
-            self.readable.set()
+            self.wake.set()
+        # Let the sender deliver the last output before the session ends.
+        deadline = time.monotonic() + 5
+        while len(self.buffer) and self.reply and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return await self._why_ended()
 
-    async def _drain(self, timeout: float = 5.0) -> None:
-        """Give the sender a moment to deliver the last output before the session ends."""
-        deadline = time.monotonic() + timeout
-        while len(self.buffer) and time.monotonic() < deadline:
-            await asyncio.sleep(RETRY_FULL)
+    async def _why_ended(self) -> str:
+        running = True
+        for _ in range(10):  # a container being removed kills its execs a moment before it stops
+            found = await asyncio.to_thread(self.relay.runtime.labels_of, self.key[2])
+            running = bool(found and found[1])
+            if not running:
+                break
+            await asyncio.sleep(0.1)
+        if not running:
+            return "the node stopped"
+        return "the shell ended" if self.source.kind == "console" else "the node's output ended"
 
     async def _send(self) -> None:
-        """The buffer to the consumer: whatever has piled up, in batches of OUTPUT_BATCH bytes."""
-        self.full_since = None
+        """The buffer to the attached consumer, in batches, never more than WINDOW unacknowledged."""
         while True:
-            await self.readable.wait()
-            self.readable.clear()
-            while len(self.buffer):
+            await self.wake.wait()
+            self.wake.clear()
+            while self.reply and len(self.buffer) and self.sent - self.acked < WINDOW:
+                reply = self.reply
                 if self.buffer.dropped:
-                    dropped = self.buffer.dropped
-                    if not await self._offer({"type": "console.status", "state": "dropped",
-                                              "message": f"{dropped} bytes of output were dropped: "
-                                                         "the connection is too slow"}):
-                        continue
-                    self.buffer.dropped -= dropped
-                start, chunk = self.buffer.peek(OUTPUT_BATCH)
-                if not await self._offer({"type": "console.output", "data": chunk}):
-                    continue
+                    dropped = self.buffer.take_dropped()
+                    await self.tell(reply, "dropped", f"{dropped} bytes of output were dropped: "
+                                                      "the connection was too slow or away")
+                start, chunk = self.buffer.peek(min(OUTPUT_BATCH, WINDOW - (self.sent - self.acked)))
+                await self.layer.send(reply, {"type": "console.output", "data": chunk})
                 self.buffer.consume(start + len(chunk))
+                self.sent += len(chunk)
                 if len(self.buffer) < self.buffer.limit // 2:
                     self.lagging = False
                     self.drained.set()
 
-    async def _offer(self, message: dict) -> bool:
-        """Send to the consumer; False (after a short pause) when its channel is full."""
-        try:
-            await self.layer.send(self.reply, message)
-        except ChannelFull:
-            self.full_since = self.full_since or time.monotonic()
-            if time.monotonic() - self.full_since > GIVE_UP_AFTER:
-                raise ConnectionAbortedError("the client stopped reading") from None
-            await asyncio.sleep(RETRY_FULL)
-            return False
-        self.full_since = None
-        return True
-
     async def _control(self) -> None:
-        """Input, resize and close from the consumer."""
-        loop = asyncio.get_running_loop()
+        """Input, resize, acknowledgements, pings, detach and close from the attached consumer."""
         while True:
             try:
                 message = await self.layer.receive(self.channel)
             except (OSError, RedisError) as exc:
-                log.warning("console %s: cannot read its channel (%s); retrying", self.channel, exc)
+                log.warning("%s %s: cannot read its channel (%s); retrying", self.source.kind, self.channel, exc)
                 await asyncio.sleep(1)
                 continue
+            if self.reply is None or message.get("reply") != self.reply:
+                continue  # from a window that is not (or no longer) this session's
+            self.last_heard = time.monotonic()
             kind = message.get("type")
-            if kind == "console.input":
+            if kind == "console.input" and self.source.writable:
                 data = message.get("data")
                 if isinstance(data, str) and data:
-                    try:
-                        await loop.sock_sendall(self.sock, data[:MAX_INPUT].encode("utf-8", "replace"))
-                    except OSError:  # the shell is gone: the reader will see the end (and say so)
-                        await asyncio.sleep(5)
-                        self.eof = True
-                        return
+                    if not await self.source.write(data[:MAX_INPUT].encode("utf-8", "replace")):
+                        await asyncio.sleep(5)  # the shell is gone: the reader will see the end and say so
             elif kind == "console.resize":
-                rows, cols = _size(message.get("rows"), 24), _size(message.get("cols"), 80)
-                await asyncio.to_thread(self.runtime.resize_console, self.exec_id, rows, cols)
+                await self.source.resize(_size(message.get("cols"), 80), _size(message.get("rows"), 24))
+            elif kind == "console.ack":
+                try:
+                    acked = int(message.get("bytes"))
+                except (TypeError, ValueError):
+                    continue
+                self.acked = max(self.acked, min(acked, self.sent))
+                self.wake.set()
+            elif kind == "console.ping":
+                await self.layer.send(self.reply, {"type": "console.pong"})
+            elif kind == "console.detach":
+                self.detach()
             elif kind == "console.close":
-                self.closed_by_client = True
-                return
+                return None
 
-    async def _close_exec(self) -> None:
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-        if self.exec_id is not None:
-            await asyncio.to_thread(self.runtime.close_console, self.exec_id)
-            log.info("console %s closed", self.channel)
+    async def _watch(self) -> None:
+        """Detach a consumer that went silent (its web process died); end a session left alone too long."""
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            now = time.monotonic()
+            if self.reply is not None and now - self.last_heard > self.relay.silence:
+                log.info("%s %s: its consumer went silent", self.source.kind, self.channel)
+                self.detach()
+            if self.reply is None and self.detached_at is not None \
+                    and now - self.detached_at > self.relay.keep_detached:
+                return None
 
 
 class Relay:
     """Listens on this host's relay channel and runs a :class:`Session` per "open"."""
 
     def __init__(self, site: str, queue: str, *, layer=None, runtime: DockerRuntime | None = None,
-                 buffer_limit: int = SESSION_BUFFER):
+                 buffer_limit: int = SESSION_BUFFER, keep_detached: float = KEEP_DETACHED,
+                 silence: float = SILENCE):
         self.site = site
         self.channel = channel_name(site, queue)
-        self.layer = layer or get_channel_layer()
-        # redis-py 8 reads with a 5 s socket timeout by default, the same as channels_redis's blocking
-        # pop: a quiet channel would time out now and then. Blocking pops shorter than that never do.
-        if getattr(self.layer, "brpop_timeout", 0) > 2:
-            self.layer.brpop_timeout = 2
+        self.layer = layer or get_channel_layer(LAYER)
         self.runtime = runtime or DockerRuntime()
         self.buffer_limit = buffer_limit
-        self.sessions: set[asyncio.Task] = set()
-        self.by_reply: dict[str, Session] = {}
-        self.cancelled: dict[str, bool] = {}
+        self.keep_detached = keep_detached
+        self.silence = silence
+        self.tasks: set[asyncio.Task] = set()
+        self.sessions: dict[str, Session] = {}     # token -> open session
+        self.cancelled: dict[str, bool] = {}       # consumers that left before their session opened
+
+    async def check(self, request: dict) -> str | None:
+        """Why this container may not get a console, or None."""
+        container = str(request.get("container") or "")
+        if not container:
+            return "the node has no container"
+        found = await asyncio.to_thread(self.runtime.labels_of, container)
+        if found is None:
+            return "the node's container is gone"
+        labels, running = found
+        expected = {names.LABEL_SITE: self.site, names.LABEL_LAB: str(request.get("lab")),
+                    names.LABEL_NODE: str(request.get("node"))}
+        if any(labels.get(k) != v for k, v in expected.items()):
+            return "that container is not this node's"
+        if not running:
+            return "the node is not running"
+        return None
+
+    def _start(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _resume(self, session: Session, request: dict) -> None:
+        log.info("console %s resumed", session.channel)
+        await session.attach(request["reply"], resumed=True)
+        await session.source.resize(_size(request.get("cols"), 80), _size(request.get("rows"), 24))
+
+    async def _handle(self, message: dict) -> None:
+        kind, reply = message.get("type"), message.get("reply")
+        if not isinstance(reply, str):
+            return
+        if kind in ("console.open", "logs.open"):
+            if float(message.get("deadline") or 0) < time.time():
+                return  # the client gave up waiting long ago
+            if kind == "logs.open":
+                source = LogSource(self.runtime, str(message.get("container")))
+                self._start(Session(self, message, source).run())
+                return
+            session = self.sessions.get(str(message.get("resume") or ""))
+            key = (str(message.get("lab")), str(message.get("node")), str(message.get("container")))
+            if session is not None and session.key == key and session.source.kind == "console":
+                self._start(self._resume(session, message))
+                return
+            source = ShellSource(self.runtime, key[2], _size(message.get("cols"), 80), _size(message.get("rows"), 24))
+            self._start(Session(self, message, source).run())
+        elif kind == "console.cancel":
+            session = next((s for s in self.sessions.values() if s.reply == reply), None)
+            if session is None:
+                self.cancelled[reply] = True
+                if len(self.cancelled) > 1000:
+                    self.cancelled.pop(next(iter(self.cancelled)))
+            else:
+                await self.layer.send(session.channel, {"type": "console.close", "reply": reply})
 
     async def serve(self, ready=None) -> None:
         """Run until cancelled (SIGTERM / SIGINT in :meth:`main`); closes every session on the way out."""
+        lock = SingletonLock(f"topolab:{self.site}:relay:{self.channel}")
+        await lock.acquire()
+        # Pub/sub: an "open" published before the relay subscribes reaches nobody. So say ready
+        # only once a probe sent to ourselves came back, which proves the subscription is live.
+        for message in await subscribe(self.layer, self.channel):
+            await self._handle(message)
+        receiving = asyncio.create_task(self.layer.receive(self.channel))
         log.info("relay ready on %s", self.channel)
         if ready:
             ready()
         try:
             while True:
                 try:
-                    message = await self.layer.receive(self.channel)
+                    message = await receiving
                 except (OSError, RedisError) as exc:  # Redis away for a moment: try again, keep the sessions
                     log.warning("relay: cannot read its channel (%s); retrying", exc)
                     await asyncio.sleep(1)
-                    continue
-                kind = message.get("type")
-                if kind == "console.open" and isinstance(message.get("reply"), str):
-                    task = asyncio.create_task(Session(self, message).run())
-                    self.sessions.add(task)
-                    task.add_done_callback(self.sessions.discard)
-                elif kind == "console.cancel" and isinstance(message.get("reply"), str):
-                    session = self.by_reply.get(message["reply"])
-                    if session is None:
-                        self.cancelled[message["reply"]] = True
-                        if len(self.cancelled) > 1000:
-                            self.cancelled.pop(next(iter(self.cancelled)))
-                    else:
-                        session.closed_by_client = True
-                        await self.layer.send(session.channel, {"type": "console.close"})
+                else:
+                    await self._handle(message)
+                receiving = asyncio.create_task(self.layer.receive(self.channel))
         finally:
-            for session in list(self.by_reply.values()):
-                await session.status("closed", "the console relay stopped")
-            for task in list(self.sessions):
+            receiving.cancel()
+            for session in list(self.sessions.values()):
+                await session.end("the console relay stopped")
+            for task in list(self.tasks):
                 task.cancel()
-            await asyncio.gather(*self.sessions, return_exceptions=True)
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            await lock.release()
 
     def main(self) -> None:
         """Serve in a fresh event loop until SIGTERM or SIGINT."""

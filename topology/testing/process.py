@@ -31,13 +31,20 @@ class ChildProcess:
 
     def ready(self) -> bool:
         """True once the process does its job (default: it logged ``ready``)."""
-        return b" ready" in self.log_path.read_bytes()
+        return b" ready" in self.logged()
+
+    def logged(self) -> bytes:
+        """What the process logged since its last start (a restarted one appends to the same file)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(self.log_start)
+            return log.read()
 
     def start(self, timeout: float = 60) -> None:
         """Start it and wait until it is ready; RuntimeError with its log's tail if it dies or hangs."""
         env = dict(os.environ, TOPOLAB_DATABASE_PATH=str(settings.DATABASES["default"]["NAME"]),
                    PYTHONUNBUFFERED="1", **self.extra_env)
         self.log = open(self.log_path, "ab")
+        self.log_start = self.log.tell()
         self.process = subprocess.Popen(self.argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

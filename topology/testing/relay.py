@@ -12,12 +12,12 @@ class RelayProcess(ChildProcess):
 
     name = "relay"
 
-    def __init__(self, queue: str, log_path: Path):
+    def __init__(self, queue: str, log_path: Path, *options: str):
         self.queue = queue
-        super().__init__([sys.executable, "manage.py", "relay"], log_path, env={"TOPOLAB_QUEUE": queue})
+        super().__init__([sys.executable, "manage.py", "relay", *options], log_path, env={"TOPOLAB_QUEUE": queue})
 
     def ready(self) -> bool:
-        return b"relay ready" in self.log_path.read_bytes()
+        return b"relay ready" in self.logged()
 
     def rss_kib(self) -> int:
         """The relay's resident memory now (KiB), from /proc."""
