@@ -64,8 +64,8 @@ class Terminal:
         assert status["state"] == "open", status
         return status
 
-    async def reconnect(self, query: str) -> dict:
-        """A new websocket in place of one that dropped, as the browser makes after a network blip."""
+    async def open_with(self, query: str) -> dict:
+        """Open a new websocket with ``query`` in place of the last one (a reconnect after a drop)."""
         self.ws, self.closed = self._communicator(query), None
         return await self.open()
 
@@ -273,7 +273,7 @@ def test_a_reconnect_gets_the_same_shell_with_what_it_printed_meanwhile(labs, ow
         await asyncio.sleep(2.5)
         assert await sync_to_async(_shells)(labs, lab, "c1") == shells + 1, "the shell did not wait"
         mark = len(console.output)
-        again = await console.reconnect(f"cols=90&rows=30&session={opened['session']}")
+        again = await console.open_with(f"cols=90&rows=30&session={opened['session']}")
         await console.read_until(rb"LATER-42\r\n", since=mark)
         await console.type("echo pid-$$; stty size\n")
         found = await console.read_until(rb"[\r\n]pid-(\d+)\r\n30 90\r\n", since=mark)
@@ -319,7 +319,7 @@ def test_after_a_minute_away_a_reconnect_gets_a_new_shell_and_says_so(labs, owne
     _wait_for_shells(labs, lab, "c2", shells)  # the relay gave up on it (after 1 s here, a minute in production)
 
     async def back():
-        again = await console.reconnect(f"cols=80&rows=24&session={token}")
+        again = await console.open_with(f"cols=80&rows=24&session={token}")
         await console.type("echo new-$((1+1))\n")
         await console.read_until(rb"[\r\n]new-2\r\n")
         await console.leave()
@@ -382,3 +382,43 @@ def test_logs_follow_the_nodes_own_output_from_the_start(labs, owner, relay):
     assert async_to_sync(body)() == 1000
     assert b"typed" not in logs.output
     assert logs.statuses[-1] == {"type": "status", "state": "closed", "message": "the node stopped"}
+
+
+def test_another_users_token_never_reaches_the_shell_it_names(labs, owner, relay):
+    # Mallory learns Alice's session token (a shoulder, a screenshot): on her own node it opens a
+    # new shell of hers; on Alice's node she is refused before any token is looked at.
+    from django.contrib.auth import get_user_model
+
+    from tests.integration.conftest import Labs
+
+    alice_lab = labs.deploy(reference_document())
+    mallory = get_user_model().objects.create_user("mallory", password="pw-mallory-1")
+    theirs = Labs(mallory)
+    mallory_lab = theirs.deploy({**reference_document(), "name": "mallorys-lab"})
+    alice = Terminal(alice_lab, "c1", owner)
+    on_hers, on_alices = Terminal(mallory_lab, "c1", mallory), Terminal(alice_lab, "c1", mallory)
+
+    async def body():
+        opened = await alice.open()
+        await alice.type("echo secret-$((5*5)) > /tmp/mark; echo pid-$$\n")
+        await alice.read_until(rb"[\r\n]pid-\d+\r\n")
+        again = await on_hers.open_with(f"session={opened['session']}")
+        await on_hers.type("cat /tmp/mark 2>&1; echo end-$((1+1))\n")
+        found = await on_hers.read_until(rb"[\r\n]end-2\r\n")
+        await on_hers.leave()
+        on_alices.ws = on_alices._communicator(f"session={opened['session']}")
+        connected, _ = await on_alices.ws.connect()
+        refusal = await on_alices.ws.receive_output(timeout=5) if connected else {"code": None}
+        await on_alices.ws.disconnect()
+        await alice.type("echo still-$((3+4))\n")
+        await alice.read_until(rb"[\r\n]still-7\r\n")
+        await alice.leave()
+        return again, bytes(on_hers.output[:found.end()]), refusal
+
+    try:
+        again, output, refusal = async_to_sync(body)()
+    finally:
+        theirs.destroy(mallory_lab)
+    assert again["resumed"] is False
+    assert b"secret-25" not in output and b"No such file" in output
+    assert refusal.get("code") == 4403

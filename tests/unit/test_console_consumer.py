@@ -150,12 +150,14 @@ async def play_relay(lab: Lab, ws: WebsocketCommunicator, *, resumed: bool = Fal
 # -- who may open a console ----------------------------------------------------------------
 
 
-def test_it_refuses_another_user_with_4403(running, mallory):
-    assert run(refused, communicator(running.topology_id, user=mallory)) == FORBIDDEN == 4403
+@pytest.mark.parametrize("kind", ["console", "logs"])
+def test_it_refuses_another_user_with_4403(running, mallory, kind):
+    assert run(refused, communicator(running.topology_id, user=mallory, kind=kind)) == FORBIDDEN == 4403
 
 
-def test_it_refuses_a_signed_out_visitor_with_4403(running):
-    assert run(refused, communicator(running.topology_id)) == FORBIDDEN
+@pytest.mark.parametrize("kind", ["console", "logs"])
+def test_it_refuses_a_signed_out_visitor_with_4403(running, kind):
+    assert run(refused, communicator(running.topology_id, kind=kind)) == FORBIDDEN
 
 
 def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(running, alice, mallory):
