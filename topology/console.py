@@ -231,7 +231,10 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _still_there(self) -> str | None:
-        """Why the node no longer runs (the lab was destroyed, the node stopped), or None."""
+        """Why this terminal must end (the user signed out, the lab was destroyed, the node stopped), or None."""
+        session = self.scope.get("session")
+        if session is not None and session.session_key and not session.exists(session.session_key):
+            return "you signed out"
         lab = Lab.objects.filter(pk=self.lab_id).values_list("state", flat=True).first()
         if lab != LabState.RUNNING:
             return "the lab was destroyed" if lab in (None, LabState.STOPPED, LabState.DESTROYING) \

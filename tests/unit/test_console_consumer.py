@@ -352,6 +352,28 @@ def test_it_pings_the_relay_and_closes_when_the_lab_is_destroyed(running, alice,
     assert {"type": "console.close", "reply": ping["reply"]} in messages  # the relay ends the shell
 
 
+def test_it_closes_when_the_user_signs_out(running, alice, monkeypatch):
+    # Signing out in another tab ends the session in the database: open consoles end with it.
+    from django.contrib.sessions.models import Session
+
+    monkeypatch.setattr(ConsoleConsumer, "heartbeat", 0.2)
+    ws = communicator(running.topology_id, user=alice)
+
+    async def body():
+        await play_relay(running, ws)
+        await ws.receive_json_from(timeout=5)
+        await asyncio.sleep(0.5)  # a few heartbeats: still open
+        await database_sync_to_async(lambda: Session.objects.all().delete())()
+        status = await ws.receive_json_from(timeout=5)
+        output = await ws.receive_output(timeout=5)
+        await ws.disconnect()
+        return status, output
+
+    status, output = run(body)
+    assert status == {"type": "status", "state": "closed", "message": "you signed out"}
+    assert output == {"type": "websocket.close", "code": 1000}
+
+
 def test_logs_ask_the_relay_for_the_nodes_output_and_ignore_typing(running, alice):
     ws = communicator(running.topology_id, "c2", user=alice, kind="logs")
 
