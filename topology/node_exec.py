@@ -2,7 +2,8 @@
 
 The web tier sends the lab's ID, the node's name and an argv list; the
 container is found here from the lab's own records, and only while the lab
-and the node run. Output is capped and the wait is bounded.
+and the node run. Output is capped and the wait is bounded: a command still running at its
+timeout is ended (SIGHUP, then SIGKILL), as timeout(1) would.
 """
 from __future__ import annotations
 
@@ -45,10 +46,13 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
         chunks.append(chunk)
         size += len(chunk)
 
+    runtime = docker_runtime.DockerRuntime(timeout=int(timeout) + 5)
+    started: list[str] = []
+
     def run() -> None:
         try:
             # The socket gives up a little after the deadline, so this thread ends too.
-            outcome["code"] = docker_runtime.DockerRuntime(timeout=int(timeout) + 5).exec(node.container_id, list(argv), stream=keep)
+            outcome["code"] = runtime.exec(node.container_id, list(argv), stream=keep, started=started.append)
         except docker_runtime.RuntimeStepError as exc:
             outcome["error"] = str(exc)
         except Exception as exc:  # noqa: BLE001 - e.g. the socket timed out
@@ -60,6 +64,9 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
     timed_out = thread.is_alive()
     output = b"".join(chunks).decode("utf-8", "replace")
     if timed_out:
+        # Like timeout(1): the command does not outlive its answer.
+        for exec_id in started:
+            runtime.end_exec(exec_id)
         return {"exit_code": 124, "output": output, "timed_out": True, "truncated": truncated}
     if "error" in outcome:
         return {"error": "not_running", "detail": outcome["error"]}

@@ -74,8 +74,10 @@ def test_it_drives_the_reference_lab_through_the_api(labs, owner):
     failing = run(client, topology_id, "r1", ["sh", "-c", "echo oops >&2; exit 3"]).json()
     assert failing["exit_code"] == 3 and "oops" in failing["output"]
     started = time.monotonic()
-    slow = run(client, topology_id, "c2", ["sleep", "30"], timeout=1).json()
+    slow = run(client, topology_id, "c2", ["sleep", "3071"], timeout=1).json()
     assert slow["timed_out"] is True and slow["exit_code"] == 124 and time.monotonic() - started < 10
+    left = run(client, topology_id, "c2", ["ps", "-eo", "args"]).json()["output"]
+    assert "sleep 3071" not in left, "the timed-out command is still running"
     loud = run(client, topology_id, "c2", ["seq", "1", "400000"]).json()
     assert loud["truncated"] is True and len(loud["output"].encode()) == 1024 * 1024
     assert loud["output"].startswith("1\n2\n3\n")

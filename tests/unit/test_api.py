@@ -719,6 +719,7 @@ class FakeRuntime:
     """Stands in for DockerRuntime: records exec calls and streams the given chunks."""
 
     calls: list = []
+    ended: list = []
     chunks: list[bytes] = []
     code = 0
     delay = 0.0
@@ -726,19 +727,25 @@ class FakeRuntime:
     def __init__(self, *args, **kwargs):
         self.timeout = kwargs.get("timeout")
 
-    def exec(self, container_id, argv, *, stream=None, user=""):
+    def exec(self, container_id, argv, *, stream=None, user="", started=None):
         import time
 
         FakeRuntime.calls.append((container_id, argv, self.timeout))
+        if started is not None:
+            started(f"exec-{len(FakeRuntime.calls)}")
         for chunk in FakeRuntime.chunks:
             stream(chunk)
         time.sleep(FakeRuntime.delay)
         return FakeRuntime.code
 
+    def end_exec(self, exec_id):
+        FakeRuntime.ended.append(exec_id)
+
 
 @pytest.fixture
 def fake_runtime(monkeypatch):
     FakeRuntime.calls, FakeRuntime.chunks, FakeRuntime.code, FakeRuntime.delay = [], [b"ok\n"], 0, 0.0
+    FakeRuntime.ended = []
     monkeypatch.setattr("topology.engine.docker_runtime.DockerRuntime", FakeRuntime)
     return FakeRuntime
 
@@ -780,6 +787,7 @@ def test_it_stops_waiting_for_a_command_at_its_timeout(topology, fake_runtime):
     answer = tasks.exec_in_node(lab.pk, "c1", ["sleep", "60"], 1)
     assert time.monotonic() - started < 2.5
     assert answer == {"exit_code": 124, "output": "ok\n", "timed_out": True, "truncated": False}
+    assert fake_runtime.ended == ["exec-1"]  # and the command was ended, not left running
 
 
 def test_it_lists_images_in_the_apis_shape(monkeypatch):

@@ -138,9 +138,11 @@ class DockerRuntime:
             raise RuntimeStepError(f"cannot remove container: {_explain(exc)}") from None
 
     # Run argv (a list, no shell of ours) in a running container: (exit code, output).
-    def exec(self, container_id: str, argv: list[str], *, stream=None, user: str = "") -> int:
+    def exec(self, container_id: str, argv: list[str], *, stream=None, user: str = "", started=None) -> int:
         try:
             handle = self.api.exec_create(container_id, list(argv), stdout=True, stderr=True, user=user)
+            if started is not None:
+                started(handle["Id"])  # so that another thread can end it (end_exec) at a deadline
             output = self.api.exec_start(handle["Id"], stream=True, demux=False)
             for chunk in output:
                 if stream is not None:
@@ -235,8 +237,8 @@ class DockerRuntime:
         except DockerException:
             pass
 
-    # The host PID of a console exec's process while it runs, else None.
-    def console_pid(self, exec_id: str) -> int | None:
+    # The host PID of an exec's process while it runs, else None.
+    def exec_pid(self, exec_id: str) -> int | None:
         try:
             info = self.api.exec_inspect(exec_id)
         except DockerException:
@@ -263,13 +265,14 @@ class DockerRuntime:
             raise RuntimeStepError(f"cannot inspect the container: {_explain(exc)}") from None
         return (attrs.get("Config") or {}).get("Labels") or {}, bool((attrs.get("State") or {}).get("Running"))
 
-    # End a console exec as a terminal hang-up would (SIGHUP, then SIGKILL); closing its socket alone does not.
-    def close_console(self, exec_id: str, grace: float = 1.0) -> None:
+    # End an exec's process as a terminal hang-up would (SIGHUP, then SIGKILL after `grace` seconds).
+    # Docker has no call for it, and closing a console's socket alone leaves its shell running.
+    def end_exec(self, exec_id: str, grace: float = 1.0) -> None:
         import os
         import signal
 
         for sig in (signal.SIGHUP, signal.SIGKILL):
-            pid = self.console_pid(exec_id)
+            pid = self.exec_pid(exec_id)
             if pid is None:
                 return
             try:
@@ -277,5 +280,5 @@ class DockerRuntime:
             except ProcessLookupError:
                 return
             deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and self.console_pid(exec_id) is not None:
+            while time.monotonic() < deadline and self.exec_pid(exec_id) is not None:
                 time.sleep(0.05)

@@ -61,7 +61,7 @@ class ShellSource:
                 pass
         if self.exec_id is not None:
             # Closing the socket alone leaves the shell running: hang it up as a terminal would.
-            await asyncio.to_thread(self.runtime.close_console, self.exec_id)
+            await asyncio.to_thread(self.runtime.end_exec, self.exec_id)
 
 
 class LogSource:
