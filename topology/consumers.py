@@ -1,6 +1,8 @@
 """Websocket consumers (web side, unprivileged): a lab's live state for its owner's browser."""
 from __future__ import annotations
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -17,11 +19,16 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
     user, a topology that does not exist) is accepted and closed at once with
     code 4403, so a browser can tell "forbidden" from a dropped connection and
     stop retrying. Read-only: whatever the client sends is ignored. The
-    messages are described in :mod:`topology.events`.
+    messages are described in :mod:`topology.events`, plus one of its own:
+    ``{"type": "gone", "reason": "signed_out" | "deleted", "message": ...}``
+    just before it closes with 4403 because the user signed out (in any tab)
+    or the topology was deleted.
     """
 
     group: str | None = None
     snapshot_event_id: int = 0
+    recheck = 10.0  # seconds between checks that the user is still signed in and the topology still theirs
+    watcher: asyncio.Task | None = None
 
     async def connect(self) -> None:
         lab_id = await self._lab_id_for(self.scope.get("user"), self.scope["url_route"]["kwargs"]["topology_id"])
@@ -35,8 +42,26 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
         snapshot = await self._snapshot(lab_id)
         self.snapshot_event_id = max((e["id"] or 0 for e in snapshot["events"]), default=0)
         await self.send_json({"type": "snapshot", "lab": snapshot})
+        self.watcher = asyncio.create_task(self._watch(self.scope["url_route"]["kwargs"]["topology_id"]))
+
+    async def _watch(self, topology_id: int) -> None:
+        """Close with 4403, saying why, once the user signed out or the topology is gone.
+
+        Events alone cannot tell: signing out happens in another tab, and a deleted
+        topology's lab publishes nothing more. The browser stops reconnecting on 4403.
+        """
+        while True:
+            await asyncio.sleep(self.recheck)
+            gone = await self._gone(self.scope.get("session"), self.scope.get("user"), topology_id)
+            if gone:
+                reason, message = gone
+                await self.send_json({"type": "gone", "reason": reason, "message": message})
+                await self.close(code=FORBIDDEN)
+                return
 
     async def disconnect(self, code) -> None:
+        if self.watcher:
+            self.watcher.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -60,6 +85,15 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
             return None
         return Lab.objects.filter(topology_id=topology_id, topology__owner_id=user.pk).values_list(
             "pk", flat=True).first()
+
+    @staticmethod
+    @database_sync_to_async
+    def _gone(session, user, topology_id: int) -> tuple[str, str] | None:
+        if session is not None and session.session_key and not session.exists(session.session_key):
+            return "signed_out", "You signed out. Sign in again to follow this lab."
+        if not Lab.objects.filter(topology_id=topology_id, topology__owner_id=user.pk).exists():
+            return "deleted", "This topology was deleted."
+        return None
 
     @staticmethod
     @database_sync_to_async

@@ -1,10 +1,12 @@
 // The lab's live state over the websocket /ws/topologies/<id>/ (see topology/events.py):
-// a snapshot first, then lab, node and events messages. Reconnects with back-off.
+// a snapshot first, then lab, node and events messages. Reconnects with back-off, except
+// after close code 4403 (signed out, or the topology is gone): then it says so through onGone.
 
 export class Live {
   constructor(id, handlers) {
     this.id = id;
-    this.h = handlers; // {onSnapshot(lab), onLab(msg), onNode(msg), onEvents(list), onConnection(ok)}
+    // {onSnapshot(lab), onLab(msg), onNode(msg), onEvents(list), onConnection(ok), onGone(msg)}
+    this.h = handlers;
     this.delay = 1000;
     this.closed = false;
     this.connect();
@@ -23,9 +25,16 @@ export class Live {
       else if (msg.type === 'node') this.h.onNode(msg);
       else if (msg.type === 'events') this.h.onEvents(msg.events || []);
       else if (msg.type === 'event') this.h.onEvents([msg.event]);
+      else if (msg.type === 'gone') this.gone = msg;
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this.closed) return;
+      if (event.code === 4403) {
+        // Not (or no longer) ours: signed out, or the topology was deleted. Retrying cannot help.
+        this.closed = true;
+        if (this.h.onGone) this.h.onGone(this.gone || {reason: 'forbidden', message: 'You cannot follow this lab any more. Sign in again.'});
+        return;
+      }
       this.h.onConnection(false);
       setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, 15000);

@@ -289,3 +289,30 @@ def test_it_leaves_the_labs_group_when_the_client_leaves(topology, alice):
     before, during, after = run(body)
     assert len(during) == len(before) + 1
     assert after == before
+
+
+@pytest.mark.parametrize("how", ["signed_out", "deleted"])
+def test_it_says_goodbye_when_the_user_signs_out_or_the_topology_is_deleted(topology, alice, monkeypatch, how):
+    from django.contrib.sessions.models import Session
+
+    from topology.consumers import LabConsumer
+
+    monkeypatch.setattr(LabConsumer, "recheck", 0.2)
+    ws = communicator(topology.pk, user=alice)
+
+    async def body():
+        assert (await ws.connect())[0]
+        assert (await ws.receive_json_from(timeout=5))["type"] == "snapshot"
+        assert await ws.receive_nothing(timeout=0.6)  # a few checks: still there
+        if how == "signed_out":
+            await sync_to_async(lambda: Session.objects.all().delete())()
+        else:
+            await sync_to_async(services.delete_topology)(topology)
+        goodbye = await ws.receive_json_from(timeout=5)
+        closed = await ws.receive_output(timeout=5)
+        await ws.disconnect()
+        return goodbye, closed
+
+    goodbye, closed = run(body)
+    assert goodbye["type"] == "gone" and goodbye["reason"] == how and goodbye["message"]
+    assert closed == {"type": "websocket.close", "code": FORBIDDEN}
