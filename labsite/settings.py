@@ -129,6 +129,10 @@ STATICFILES_DIRS = [
     ("vendor/cytoscape-edgehandles", BASE_DIR / "node_modules" / "cytoscape-edgehandles"),
     ("vendor/lodash.memoize", BASE_DIR / "node_modules" / "lodash.memoize"),
     ("vendor/lodash.throttle", BASE_DIR / "node_modules" / "lodash.throttle"),
+    # The consoles' terminal: its ES module builds and its stylesheet (not its TypeScript sources).
+    ("vendor/xterm/lib", BASE_DIR / "node_modules" / "@xterm" / "xterm" / "lib"),
+    ("vendor/xterm/css", BASE_DIR / "node_modules" / "@xterm" / "xterm" / "css"),
+    ("vendor/xterm-addon-fit/lib", BASE_DIR / "node_modules" / "@xterm" / "addon-fit" / "lib"),
 ]
 STATIC_ROOT = DATA_DIR / "static"
 STORAGES = {

@@ -1,11 +1,13 @@
 // The editor page: one document, the single source of truth, snapshotted for undo/redo.
 // The canvas and the panel ask for changes through commit(); the API saves and validates;
-// the websocket paints the lab's state on the nodes.
+// the websocket paints the lab's state on the nodes; the dock below holds the events and the
+// nodes' consoles.
 import {api, ApiError, el} from './api.js';
 import * as model from './document-model.js';
 import {Canvas, nodeId, linkId} from './canvas.js';
 import {Panel} from './panel.js';
 import {Live} from './live.js';
+import {Dock} from './dock.js';
 import {problemLine} from './problems.js';
 
 const config = JSON.parse(document.getElementById('editor-config').textContent);
@@ -37,6 +39,22 @@ const ed = {
 
   problemsFor(kind, index) {
     return this.problems.filter((p) => { const t = model.parsePath(p.path); return t.kind === kind && t.index === index; });
+  },
+
+  // Why a node has no console now ('' when it can have one).
+  terminalWhy(name) {
+    const lab = this.lab;
+    if (lab.state !== 'running' || lab.busy) return lab.busy ? `Wait: the lab is ${lab.state}.` : 'The lab is not running: deploy it first.';
+    const st = this.states[name];
+    if (!st) return `${name} is not in the running lab (deploy again after adding it).`;
+    if (st.state !== 'running') return `${name} is ${st.state}, not running.`;
+    return '';
+  },
+
+  openTerminal(name, kind = 'console') {
+    const why = this.terminalWhy(name);
+    if (why) { status(why, 'warning'); return; }
+    dock.open(name, kind);
   },
 
   deleteSelection() {
@@ -95,6 +113,14 @@ const canvas = new Canvas($('cy'), {
   },
 });
 const panel = new Panel($('panel'), ed);
+const dock = new Dock($('dock'), $('editor'), {
+  topology: config.id,
+  keepCanvas,
+  why: (name) => ed.terminalWhy(name),
+  status,
+});
+// A double-click on a running node opens its console.
+canvas.cy.on('dbltap', 'node.doc', (e) => ed.openTerminal(e.target.data('name'), 'console'));
 
 function render({source = null, renamed = null} = {}) {
   const unplaced = canvas.sync(ed.doc, {states: ed.states, renamed});
@@ -198,7 +224,7 @@ async function deploy() {
   try {
     await api.deploy(config.id);
     setLab({...ed.lab, state: 'deploying', busy: true});
-    openDock(true);
+    dock.select('events', false);
     status('Deploying…');
   } catch (e) {
     if (e.errors.length) setProblems(e.errors, e.warnings);
@@ -210,7 +236,7 @@ async function destroy() {
   try {
     await api.destroy(config.id);
     setLab({...ed.lab, state: 'destroying', busy: true});
-    openDock(true);
+    dock.reveal(); // a console in front stays there, to say that it closed
     status('Destroying…');
   } catch (e) {
     status(`Not destroyed: ${e.message}`, 'error');
@@ -266,6 +292,7 @@ function setLab(lab) {
     $('progress-bar').style.width = '100%';
   }
   updateButtons();
+  repaintStates(); // the panel's Console and Logs buttons, the dock's Reopen buttons
 }
 
 function setNode(name, state, reason) {
@@ -302,17 +329,16 @@ function addEvents(events) {
   if (atBottom) body.scrollTop = body.scrollHeight;
 }
 
-function openDock(open) {
-  if (open === !$('dock-body').hidden) return;
+// Run a change of the dock's height without moving the drawing.
+function keepCanvas(change) {
   const before = canvas.cy.height();
-  $('dock-body').hidden = !open;
-  $('dock-toggle').setAttribute('aria-expanded', String(open));
-  $('dock-toggle').textContent = `${open ? '▾' : '▸'} Events`;
-  $('editor').classList.toggle('dock-open', open);
-  // Keep what was in the middle of the canvas in the middle: no jump when the dock opens.
   const wasAllVisible = canvas.allVisible();
+  change();
   canvas.cy.resize();
-  canvas.cy.panBy({x: 0, y: (canvas.cy.height() - before) / 2});
+  const dy = (canvas.cy.height() - before) / 2;
+  if (!dy) return;
+  // Keep what was in the middle of the canvas in the middle: no jump when the dock opens.
+  canvas.cy.panBy({x: 0, y: dy});
   // A drawing that was whole stays whole (zooming out a little if the dock took its room).
   if (wasAllVisible && !canvas.allVisible()) canvas.fit();
 }
@@ -321,7 +347,21 @@ let paintQueued = false;
 function repaintStates() {
   if (paintQueued) return;
   paintQueued = true;
-  requestAnimationFrame(() => { paintQueued = false; canvas.sync(ed.doc, {states: ed.states}); if (panel.ref.type === 'node' && !$('panel').contains(document.activeElement)) panel.render(); });
+  requestAnimationFrame(() => {
+    paintQueued = false;
+    if (!ed.doc) return;
+    canvas.sync(ed.doc, {states: ed.states});
+    if (panel.ref.type === 'node' && !$('panel').contains(document.activeElement)) panel.render();
+    dock.refresh();
+  });
+}
+
+// Consoles open before a reload come back once, when the first snapshot says the lab runs.
+let restored = false;
+function restoreConsoles() {
+  if (restored || ed.lab.state !== 'running' || ed.lab.busy) return;
+  restored = true;
+  dock.restore();
 }
 
 function startLive() {
@@ -334,11 +374,14 @@ function startLive() {
       clearLog();
       addEvents(lab.events || []);
       repaintStates();
+      restoreConsoles();
     },
     onLab(msg) { setLab(msg); },
     onNode(msg) { setNode(msg.name, msg.state, msg.reason); repaintStates(); },
     onEvents(list) { addEvents(list); },
     onConnection(ok) { $('lab-state').classList.toggle('offline', !ok); if (!ok) status('Live updates lost; reconnecting…', 'warning'); },
+    // Signed out (in any tab) or the topology was deleted: no more live updates, and why.
+    onGone(msg) { $('lab-state').classList.add('offline'); status(msg.message, 'error'); },
   });
 }
 
@@ -392,6 +435,8 @@ function typing(target) {
 }
 
 document.addEventListener('keydown', (e) => {
+  // In a console every key is the shell's (Ctrl-S, Ctrl-C, Esc...), as in any terminal.
+  if (e.target instanceof Element && e.target.closest('.xterm')) return;
   const mod = e.ctrlKey || e.metaKey;
   const key = e.key.toLowerCase();
   if (mod && key === 's') { e.preventDefault(); save(); return; }
@@ -430,7 +475,6 @@ $('zoom-out').addEventListener('click', () => canvas.zoomBy(1 / 1.2));
 $('zoom-fit').addEventListener('click', () => canvas.fit());
 $('layout').addEventListener('click', () => canvas.layout(null, (pos) => { ed.commit(model.moveNodes(ed.doc, pos)); canvas.fit(); }));
 $('toggle-labels').addEventListener('change', (e) => canvas.setLabels(e.target.checked));
-$('dock-toggle').addEventListener('click', () => openDock($('dock-body').hidden));
 $('btn-assign').addEventListener('click', () => {
   const pools = {p2p: $('pool-p2p').value.trim(), lan: $('pool-lan').value.trim()};
   const {doc, filled, problems} = model.assignAddresses(ed.doc, pools);
@@ -498,4 +542,4 @@ async function load() {
 }
 
 load();
-window.topolab = {ed, canvas}; // for the browser tests and the benchmark
+window.topolab = {ed, canvas, dock}; // for the browser tests and the benchmark

@@ -9,7 +9,7 @@ import {problemLine} from './problems.js';
 export class Panel {
   constructor(root, editor) {
     this.root = root;
-    this.ed = editor; // {doc, config, commit(doc, {key, source, renamed}), images, states, problemsFor(kind, index), selectOnly}
+    this.ed = editor; // {doc, config, commit(doc, {key, source, renamed}), images, states, problemsFor(kind, index), terminalWhy(name), openTerminal(name, kind)}
     this.ref = {type: 'document'};
   }
 
@@ -162,7 +162,7 @@ export class Panel {
     const header = el('div', {class: 'panel-head'},
       el('h2', {class: 'pane-title'}, el('span', {class: `kind-icon kind-${kind}`, 'aria-hidden': 'true'}), el('span', {class: 'title-text'}, `${name} · ${kind}`)),
       st && st.state && st.state !== 'none' ? el('span', {class: 'badge', 'data-state': st.state}, st.state) : null);
-    this.add(header);
+    this.add(header, this.terminalButtons(name));
     if (st && st.reason) this.add(el('p', {class: 'alert'}, st.reason));
     const problems = this.problems('node', index);
     if (problems) this.add(problems);
@@ -205,6 +205,17 @@ export class Panel {
       apply: (v) => this.commitNode(this.ref.name, (n) => ({...n, exec: v.split('\n').filter((s) => s.trim())}), 'node.exec')})));
     this.add(this.section('Resources', false, ...this.resources(node)));
     this.add(el('button', {class: 'btn btn-danger-quiet', onclick: () => this.ed.deleteSelection()}, 'Delete node'));
+  }
+
+  // Console and Logs, usable while the node runs; otherwise the title says why not.
+  terminalButtons(name) {
+    const why = this.ed.terminalWhy(name);
+    const button = (label, kind, hint) => el('span', {class: 'btn-wrap', title: why || hint},
+      el('button', {class: 'btn btn-small', disabled: !!why, 'aria-disabled': why ? 'true' : 'false', 'aria-description': why || undefined,
+        onclick: () => this.ed.openTerminal(this.ref.name, kind)}, label));
+    return el('div', {class: 'row-buttons node-actions'},
+      button('Console', 'console', `A shell on ${name} (or double-click the node)`),
+      button('Logs', 'logs', `What ${name}'s main process prints, followed live`));
   }
 
   imageHelp(image) {

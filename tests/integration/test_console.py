@@ -373,6 +373,7 @@ def test_logs_follow_the_nodes_own_output_from_the_start(labs, owner, relay):
     async def body():
         await logs.open()
         await logs.read_until(rb"early-out\n(.|\n)*early-err\n|early-err\n(.|\n)*early-out\n")
+        assert logs.output.startswith(b"c1: started by Topolab\n"), bytes(logs.output[:200])
         await logs.type("echo typed\n")  # a log has no input: ignored
         await sync_to_async(labs.run)(lab, "c1", "sh", "-c", "echo live-$((3*3)) >/proc/1/fd/1")
         await logs.read_until(rb"live-9\n")

@@ -73,7 +73,7 @@ def test_it_creates_the_reference_containers_with_names_images_labels_and_defaul
         assert step.env == {} and step.files == ()
         assert (step.cpus, step.memory_mb, step.pids) == (1.0, 256, 256)
         assert step.capabilities == ("NET_ADMIN",)
-        assert step.command == ("sleep", "infinity")
+        assert step.command[:2] == ("/bin/sh", "-c") and step.command[2].endswith("; exec sleep infinity")
         assert step.title == f"create {step.node}"
     starts = phase(plan, "start containers").steps
     assert starts == (StartContainer("c1"), StartContainer("r1"), StartContainer("c2"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 
 import pytest
@@ -28,7 +29,10 @@ def test_a_second_relay_waits_for_the_lock_and_then_says_who_holds_it():
         await third.client.aclose()
         return str(refused.value), holder, gone
 
-    refusal, holder, gone = asyncio.run(body())
+    # A loop in a thread of its own: pytest-django runs database-free tests like this one last,
+    # after the browser tests, whose Playwright keeps an event loop running in the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        refusal, holder, gone = pool.submit(asyncio.run, body()).result()
     assert "another console relay" in refusal and socket.gethostname() in refusal
     assert holder == "other-host:4242"
     assert gone == 0

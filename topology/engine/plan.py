@@ -29,7 +29,9 @@ KIND_SYSCTLS = {
 # namespace's network (it is a network lab), nothing more.
 KIND_CAPABILITIES = {"host": ["NET_ADMIN"], "router": ["NET_ADMIN"], "switch": ["NET_ADMIN"], "frr": ["NET_ADMIN"]}
 DEPLOYABLE_KINDS = ("host", "router", "switch")
-NODE_COMMAND = ["sleep", "infinity"]
+# The node's main process: says it started (the first line of the node's Logs view), then
+# sleeps as PID 1 while the lab runs; exec keeps the shell from lingering as a parent.
+NODE_COMMAND = ["/bin/sh", "-c", 'echo "$(cat /etc/hostname): started by Topolab"; exec sleep infinity']
 
 
 class PlanError(ValueError):

@@ -9,6 +9,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.topology_list, name="topology-list"),
     path("topologies/<int:pk>/", views.editor, name="topology-editor"),
+    path("topologies/<int:pk>/nodes/<str:name>/console/", views.terminal, {"kind": "console"}, name="node-console"),
+    path("topologies/<int:pk>/nodes/<str:name>/logs/", views.terminal, {"kind": "logs"}, name="node-logs"),
     path("tokens/", tokens.tokens, name="api-tokens"),
     path("tokens/<int:pk>/revoke/", tokens.revoke, name="api-token-revoke"),
 ]

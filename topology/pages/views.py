@@ -37,6 +37,17 @@ def editor(request, pk: int):
         },
         "limits": {"maxResources": settings.TOPOLAB_MAX_RESOURCES},
     }
-    modules = [f"topolab/{name}.js" for name in ("editor", "api", "document-model", "canvas", "panel", "live", "problems")]
+    modules = [f"topolab/{name}.js" for name in ("editor", "api", "document-model", "canvas", "panel", "live", "problems", "dock")]
     return render(request, "topology/editor.html",
                   {"topology": topology, "kinds": list(KINDS), "config": config, "modules": modules})
+
+
+@login_required
+def terminal(request, pk: int, name: str, kind: str):
+    """One node's console or logs filling a window of its own (the dock's pop-out); owner only, as the editor.
+
+    Whether the node runs is the websocket's business: it says so in the terminal.
+    """
+    topology = get_object_or_404(Topology, pk=pk, owner=request.user)
+    config = {"topology": topology.pk, "topologyName": topology.name, "node": name, "kind": kind}
+    return render(request, "topology/terminal.html", {"topology": topology, "node": name, "kind": kind, "config": config})

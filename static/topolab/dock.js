@@ -1,0 +1,277 @@
+// The editor's dock, under the canvas: tabs "Events │ c1 ✕ │ r1 ✕ │ Logs · c2 ✕".
+// Events (the operation's log, filled by editor.js) is always the first tab; each console or
+// logs view is a tab of its own, or, with Tile on, all of them side by side. The dock can be
+// collapsed to its header and resized by dragging its top edge; every change of its height
+// goes through hooks.keepCanvas so the drawing does not jump.
+//
+// Open consoles are remembered per browser tab (sessionStorage, with their session tokens),
+// so that a reload gets the same shells back while the host still keeps them (60 s).
+import {el} from './api.js';
+
+// xterm.js is big (about 350 kB): fetched with the first console, not with the editor.
+let terminalModule = null;
+const loadTerminal = () => (terminalModule ||= import('./terminal.js'));
+
+const COLLAPSED = 34; // the header alone (px)
+const EVENTS_HEIGHT = 210; // the Events list alone, as before consoles
+const MIN_HEIGHT = 120;
+
+// The pop-out icon, drawn (the ⧉ character is missing from many fonts): a window, an arrow leaving it.
+function popOutIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('class', 'icon');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', 'M9.5 2.5h4v4M13.5 2.5l-6 6M12 9.5v3.5H3V4h3.5');
+  svg.append(path);
+  return svg;
+}
+
+export class Dock {
+  // root: the dock's <section>; hooks: {topology, keepCanvas(change), why(node) -> reason or '', status(text, level)}
+  constructor(root, editorEl, hooks) {
+    this.root = root;
+    this.editorEl = editorEl;
+    this.hooks = hooks;
+    this.terms = new Map(); // key "console:c1" -> {node, kind, session, tab, pane, reopen}
+    this.active = 'events';
+    this.expanded = false;
+    this.tiled = false;
+    this.height = Number(localStorage.getItem('topolab.dockHeight')) || 0; // a height the user dragged to
+    this.storeKey = `topolab.terms.${hooks.topology}`;
+
+    this.tabs = root.querySelector('#dock-tabs');
+    this.eventsTab = root.querySelector('#dock-toggle');
+    this.eventsPane = root.querySelector('#dock-body');
+    this.termsEl = root.querySelector('#dock-terms');
+    this.tileBtn = root.querySelector('#dock-tile');
+    this.collapseBtn = root.querySelector('#dock-collapse');
+
+    this.eventsTab.addEventListener('click', () => {
+      if (this.expanded && this.active === 'events') this.collapse(); else this.select('events');
+    });
+    this.tileBtn.addEventListener('click', () => this.setTiled(!this.tiled));
+    this.collapseBtn.addEventListener('click', () => (this.expanded ? this.collapse() : this.expand()));
+    this.tabs.addEventListener('keydown', (e) => this.arrowKeys(e));
+    this.splitter(root.querySelector('#dock-resize'));
+    this.layout();
+  }
+
+  // --- terminals -------------------------------------------------------------------------
+
+  // Open a node's console or logs, or bring the one already open to the front.
+  async open(node, kind = 'console', {session = '', focus = true} = {}) {
+    const key = `${kind}:${node}`;
+    if (!this.terms.has(key)) await this.add(node, kind, session);
+    const t = this.terms.get(key);
+    if (!t) return;
+    this.select(key, false);
+    if (t.session.final && !session) t.session.reopen(); // asked for again after it ended: a new one, under the old output
+    if (focus) t.session.focus();
+  }
+
+  async add(node, kind, token) {
+    const {TerminalSession} = await loadTerminal();
+    const key = `${kind}:${node}`;
+    if (this.terms.has(key)) return; // a second click while the module loaded
+    const title = kind === 'logs' ? `Logs · ${node}` : node;
+    const dot = el('span', {class: 'tab-dot', 'aria-hidden': 'true'});
+    const label = el('button', {class: 'tab-label', role: 'tab', 'aria-selected': 'false', tabindex: '-1',
+      'aria-controls': `pane-${key.replace(':', '-')}`, onclick: () => this.select(key)}, dot, title);
+    const tab = el('div', {class: 'dock-tab', 'data-key': key},
+      label, el('button', {class: 'tab-close', title: `Close ${title}`, 'aria-label': `Close ${title}`, onclick: () => this.remove(key)}, '✕'));
+    const stateText = el('span', {class: 'term-state', role: 'status'});
+    const reopen = el('button', {class: 'btn btn-small', hidden: true, onclick: () => t.session.reopen()}, 'Reopen');
+    const host = el('div', {class: 'term-host'});
+    const pane = el('div', {class: 'term-pane', id: `pane-${key.replace(':', '-')}`, 'data-key': key, role: 'tabpanel', 'aria-label': title},
+      el('div', {class: 'term-bar'},
+        el('span', {class: 'term-title'}, kind === 'logs' ? `${node} · logs` : `${node} · console`), stateText,
+        el('span', {class: 'term-actions'}, reopen,
+          el('button', {class: 'btn btn-small btn-quiet', title: 'Open in its own window', 'aria-label': `Pop out ${title}`, onclick: () => this.popOut(key)}, popOutIcon()))),
+      host);
+    pane.addEventListener('focusin', () => { if (this.active !== key) this.select(key, false); });
+    this.tabs.append(tab);
+    this.termsEl.append(pane);
+    const t = {node, kind, tab, label, pane, reopen, stateText, session: null};
+    this.terms.set(key, t);
+    // Show it before xterm measures its host: the shell starts at the right size.
+    this.active = key;
+    this.expanded = true;
+    this.layout();
+    t.session = new TerminalSession(host, {
+      topology: this.hooks.topology, node, kind, session: token,
+      onState: (state, message) => this.stateChanged(key, state, message),
+      onSession: () => this.remember(),
+    });
+    this.remember();
+  }
+
+  stateChanged(key, state, message) {
+    const t = this.terms.get(key);
+    if (!t) return;
+    t.tab.dataset.state = state;
+    const words = {connecting: 'connecting…', open: t.kind === 'logs' ? 'following' : 'connected', reconnecting: 'reconnecting…',
+      closed: 'closed', error: 'could not open'};
+    t.stateText.textContent = words[state] || state;
+    t.stateText.title = message || '';
+    t.stateText.dataset.state = state;
+    this.refreshReopen(t);
+    if (state === 'closed' || state === 'error') this.remember();
+  }
+
+  refreshReopen(t) {
+    const ended = t.session && (t.session.state === 'closed' || t.session.state === 'error');
+    t.reopen.hidden = !ended;
+    const why = ended ? this.hooks.why(t.node) : '';
+    t.reopen.disabled = !!why;
+    t.reopen.title = why || (t.kind === 'logs' ? 'Follow the logs again' : 'Start a new shell');
+  }
+
+  // The lab or a node changed state: Reopen buttons follow.
+  refresh() { for (const t of this.terms.values()) this.refreshReopen(t); }
+
+  remove(key, code = 1000) {
+    const t = this.terms.get(key);
+    if (!t) return;
+    const keys = [...this.terms.keys()];
+    const next = keys[keys.indexOf(key) + 1] || keys[keys.indexOf(key) - 1] || 'events';
+    t.session.close(code);
+    t.session.dispose();
+    t.tab.remove();
+    t.pane.remove();
+    this.terms.delete(key);
+    this.remember();
+    if (this.active === key) this.select(next, false);
+    else this.layout();
+  }
+
+  // Move a terminal into its own window. A console's shell is handed over (the window resumes
+  // it with the token; this tab lets go with DETACH, which leaves the shell running).
+  async popOut(key) {
+    const {DETACH} = await loadTerminal();
+    const t = this.terms.get(key);
+    const q = t.kind === 'console' && t.session.token && t.session.open ? `?session=${encodeURIComponent(t.session.token)}` : '';
+    const url = `/topologies/${this.hooks.topology}/nodes/${encodeURIComponent(t.node)}/${t.kind}/${q}`;
+    const win = window.open(url, `topolab-${this.hooks.topology}-${t.kind}-${t.node}`, 'popup,width=860,height=540');
+    if (!win) { this.hooks.status('The browser blocked the new window: allow pop-ups for this site.', 'warning'); return; }
+    this.remove(key, q ? DETACH : 1000);
+  }
+
+  // Consoles that were open before a reload, asked for again with their tokens (once, when the lab runs).
+  async restore() {
+    let saved = [];
+    try { saved = JSON.parse(sessionStorage.getItem(this.storeKey) || '[]'); } catch { /* nothing saved */ }
+    let last = null;
+    for (const {node, kind, token} of saved) {
+      if (this.hooks.why(node)) continue;
+      await this.open(node, kind, {session: token || '', focus: false});
+      last = `${kind}:${node}`;
+    }
+    if (last) this.select(last, false);
+  }
+
+  remember() {
+    // Only live ones: an ended console stays on screen, but a reload need not bring it back.
+    const live = [...this.terms.values()].filter((t) => !t.session || !t.session.final);
+    const list = live.map((t) => ({node: t.node, kind: t.kind, token: (t.session && t.session.token) || ''}));
+    try { sessionStorage.setItem(this.storeKey, JSON.stringify(list)); } catch { /* private mode: no memory */ }
+  }
+
+  // --- tabs, tiles and size -----------------------------------------------------------------
+
+  select(key, focus = true) {
+    this.active = key;
+    this.expanded = true;
+    this.layout();
+    if (focus && key !== 'events') this.terms.get(key).session.focus();
+  }
+
+  setTiled(on) {
+    this.tiled = on;
+    this.tileBtn.setAttribute('aria-pressed', String(on));
+    if (on && this.active === 'events' && this.terms.size) this.active = [...this.terms.keys()][0];
+    this.expanded = true;
+    this.layout();
+  }
+
+  expand() { if (!this.expanded) { this.expanded = true; this.layout(); } }
+
+  collapse() { this.expanded = false; this.layout(); }
+
+  // Show the Events tab if the dock is collapsed (deploy, destroy); an open console stays in front.
+  reveal() { if (!this.expanded) this.select('events'); }
+
+  wanted() {
+    if (!this.expanded) return COLLAPSED;
+    const max = this.editorEl.clientHeight - 140;
+    const base = this.height || (this.terms.size ? Math.round(window.innerHeight * 0.4) : EVENTS_HEIGHT);
+    return Math.max(MIN_HEIGHT, Math.min(base, max));
+  }
+
+  layout() {
+    const events = this.active === 'events';
+    this.hooks.keepCanvas(() => {
+      this.editorEl.style.setProperty('--dock', `${this.wanted()}px`);
+      this.editorEl.classList.toggle('dock-open', this.expanded);
+      this.eventsPane.hidden = !this.expanded || !events;
+      this.termsEl.hidden = !this.expanded || events;
+      this.termsEl.classList.toggle('tiled', this.tiled);
+      for (const [key, t] of this.terms) {
+        t.pane.hidden = !this.tiled && key !== this.active;
+        t.pane.classList.toggle('current', key === this.active);
+      }
+    });
+    const tabs = [[this.eventsTab, 'events'], ...[...this.terms].map(([k, t]) => [t.label, k])];
+    for (const [button, key] of tabs) {
+      const on = key === this.active && this.expanded;
+      button.setAttribute('aria-selected', String(on));
+      button.tabIndex = key === this.active ? 0 : -1;
+      button.closest('.dock-tab').classList.toggle('selected', on);
+    }
+    this.eventsTab.setAttribute('aria-expanded', String(this.expanded && events));
+    this.tileBtn.hidden = this.terms.size < 2;
+    this.collapseBtn.textContent = this.expanded ? '▾' : '▴';
+    this.collapseBtn.title = this.expanded ? 'Hide the dock' : 'Show the dock';
+    this.collapseBtn.setAttribute('aria-label', this.collapseBtn.title);
+  }
+
+  // Left and right move between tabs, as in any tab list.
+  arrowKeys(e) {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    const keys = ['events', ...this.terms.keys()];
+    const i = keys.indexOf(this.active) + (e.key === 'ArrowRight' ? 1 : -1);
+    const key = keys[(i + keys.length) % keys.length];
+    this.select(key, false);
+    (key === 'events' ? this.eventsTab : this.terms.get(key).label).focus();
+    e.preventDefault();
+  }
+
+  // The top edge of the dock: drag it (or use the arrow keys on it) to change the dock's height.
+  splitter(handle) {
+    const set = (h) => {
+      this.height = Math.round(h);
+      this.expanded = true;
+      this.layout();
+      localStorage.setItem('topolab.dockHeight', String(this.wanted()));
+    };
+    handle.addEventListener('pointerdown', (e) => {
+      e.preventDefault();
+      handle.setPointerCapture(e.pointerId);
+      const bottom = this.editorEl.getBoundingClientRect().bottom;
+      let frame = 0;
+      const move = (m) => {
+        cancelAnimationFrame(frame);
+        frame = requestAnimationFrame(() => set(bottom - m.clientY));
+      };
+      const up = () => { handle.removeEventListener('pointermove', move); handle.removeEventListener('pointerup', up); };
+      handle.addEventListener('pointermove', move);
+      handle.addEventListener('pointerup', up);
+    });
+    handle.addEventListener('keydown', (e) => {
+      const step = e.key === 'ArrowUp' ? 40 : e.key === 'ArrowDown' ? -40 : 0;
+      if (step) { e.preventDefault(); set(this.wanted() + step); }
+    });
+  }
+}
