@@ -81,11 +81,17 @@ def open_console_by_double_click(page, node: str):
     return pane(page, node)
 
 
-def test_it_opens_consoles_types_pings_tiles_resizes_and_closes_them_on_destroy(signed_in, labs, relay):
-    page = signed_in
+def open_running_lab(page, labs):
+    """Deploy the reference lab and open it in the editor, once the page knows it runs: the lab."""
     lab = labs.deploy(reference_document())
     open_editor(page, lab.topology_id)
     page.wait_for_function("() => window.topolab.ed.lab.state === 'running' && window.topolab.ed.states.c1?.state === 'running'")
+    return lab
+
+
+def test_it_opens_consoles_types_pings_tiles_resizes_and_closes_them_on_destroy(signed_in, labs, relay):
+    page = signed_in
+    lab = open_running_lab(page, labs)
 
     # Double-click c1: its console opens in the dock, in front, with the keyboard in it.
     c1 = open_console_by_double_click(page, "c1")
@@ -162,9 +168,7 @@ def test_it_opens_consoles_types_pings_tiles_resizes_and_closes_them_on_destroy(
 
 def test_it_follows_a_nodes_logs_and_pops_a_console_out_into_its_own_window(signed_in, labs, relay):
     page = signed_in
-    lab = labs.deploy(reference_document())
-    open_editor(page, lab.topology_id)
-    page.wait_for_function("() => window.topolab.ed.lab.state === 'running' && window.topolab.ed.states.c1?.state === 'running'")
+    lab = open_running_lab(page, labs)
 
     # Something in c1's own output (what its main process prints), then its Logs view.
     c1 = open_console_by_double_click(page, "c1")
@@ -212,9 +216,7 @@ def test_it_follows_a_nodes_logs_and_pops_a_console_out_into_its_own_window(sign
 
 def test_it_gets_the_same_shell_back_after_a_dropped_connection_and_after_a_reload(signed_in, labs, relay):
     page = signed_in
-    lab = labs.deploy(reference_document())
-    open_editor(page, lab.topology_id)
-    page.wait_for_function("() => window.topolab.ed.lab.state === 'running' && window.topolab.ed.states.c1?.state === 'running'")
+    lab = open_running_lab(page, labs)
     c1 = open_console_by_double_click(page, "c1")
     pid = shell_pid(c1, page)
 

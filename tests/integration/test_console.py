@@ -18,28 +18,19 @@ import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from labsite.asgi import application
 from tests.documents import reference_document
-from tests.unit.test_console_consumer import ORIGIN, cookie_of
+from tests.websockets import ORIGIN, cookie_of, fresh_channel_layer  # noqa: F401 (autouse)
 from topology import console as console_module
 from topology.console import NOT_AVAILABLE, ConsoleConsumer
 from topology.relay import ACK_EVERY, LAYER, channel_name
 from topology.testing.relay import RelayProcess
 
 FLOOD_BYTES = 10_000_000
-
-
-@pytest.fixture(autouse=True)
-def fresh_channel_layer():
-    """A channel layer of the test's own: channels_redis binds its receive lock to the first event
-    loop that uses it, and every ``async_to_sync`` call runs on a new one."""
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 class Terminal:

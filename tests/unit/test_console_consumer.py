@@ -16,16 +16,13 @@ import json
 import uuid
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.test import Client
 
-from labsite.asgi import application
 from tests.documents import reference_document
+from tests.websockets import ORIGIN, browser_socket, fresh_channel_layer, run  # noqa: F401 (autouse)
 from topology import services
 from topology.console import NOT_AVAILABLE, ConsoleConsumer
 from topology.consumers import FORBIDDEN
@@ -34,27 +31,6 @@ from topology.relay import ACK_EVERY, LAYER, PROBE, channel_name, subscribe
 from topology.relay.buffer import OutputBuffer
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
-
-ORIGIN = "http://localhost:8000"
-
-
-@pytest.fixture(autouse=True)
-def fresh_channel_layer():
-    """A channel layer of the test's own: channels_redis binds its receive lock to the first event
-    loop that uses it, and every ``async_to_sync`` call runs on a new one."""
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
-@pytest.fixture
-def alice():
-    return get_user_model().objects.create_user("alice", password=None)
-
-
-@pytest.fixture
-def mallory():
-    return get_user_model().objects.create_user("mallory", password=None)
 
 
 @pytest.fixture
@@ -75,24 +51,8 @@ def running(topology) -> Lab:
     return lab
 
 
-def cookie_of(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-
-
 def communicator(topology_id, node="c1", user=None, origin=ORIGIN, query="", kind="console") -> WebsocketCommunicator:
-    headers = []
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    if user is not None:
-        headers.append((b"cookie", cookie_of(user).encode()))
-    return WebsocketCommunicator(application, f"/ws/topologies/{topology_id}/nodes/{node}/{kind}{query}",
-                                 headers=headers)
-
-
-def run(coroutine_function, *args):
-    return async_to_sync(coroutine_function)(*args)
+    return browser_socket(f"/ws/topologies/{topology_id}/nodes/{node}/{kind}{query}", user, origin)
 
 
 async def refused(ws: WebsocketCommunicator) -> int | None:
@@ -147,12 +107,23 @@ async def play_relay(lab: Lab, ws: WebsocketCommunicator, *, resumed: bool = Fal
     return request, session
 
 
+
+async def ended_after(lab: Lab, ws: WebsocketCommunicator, event) -> tuple[dict, dict]:
+    """Open ``ws`` with the test as the relay, await ``event(request)``: (the status sent, the close)."""
+    request, _ = await play_relay(lab, ws)
+    await ws.receive_json_from(timeout=5)
+    await event(request)
+    status = await ws.receive_json_from(timeout=5)
+    output = await ws.receive_output(timeout=5)
+    await ws.disconnect()
+    return status, output
+
 # -- who may open a console ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["console", "logs"])
-def test_it_refuses_another_user_with_4403(running, mallory, kind):
-    assert run(refused, communicator(running.topology_id, user=mallory, kind=kind)) == FORBIDDEN == 4403
+def test_it_refuses_another_user_with_4403(running, bob, kind):
+    assert run(refused, communicator(running.topology_id, user=bob, kind=kind)) == FORBIDDEN == 4403
 
 
 @pytest.mark.parametrize("kind", ["console", "logs"])
@@ -160,10 +131,10 @@ def test_it_refuses_a_signed_out_visitor_with_4403(running, kind):
     assert run(refused, communicator(running.topology_id, kind=kind)) == FORBIDDEN
 
 
-def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(running, alice, mallory):
+def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(running, alice, bob):
     missing = Topology.objects.order_by("-pk").first().pk + 1000
     assert run(refused, communicator(missing, user=alice)) == FORBIDDEN
-    assert run(refused, communicator(running.topology_id, user=mallory)) == FORBIDDEN
+    assert run(refused, communicator(running.topology_id, user=bob)) == FORBIDDEN
 
 
 def test_it_refuses_a_foreign_origin(running, alice):
@@ -177,8 +148,8 @@ def test_it_refuses_a_foreign_origin(running, alice):
     assert run(body) is False
 
 
-def test_it_never_asks_the_relay_for_someone_elses_console(running, mallory):
-    ws = communicator(running.topology_id, user=mallory)
+def test_it_never_asks_the_relay_for_someone_elses_console(running, bob):
+    ws = communicator(running.topology_id, user=bob)
 
     async def body():
         await subscribe(layer(), relay_channel(running))
@@ -357,19 +328,12 @@ def test_it_closes_when_the_user_signs_out(running, alice, monkeypatch):
     from django.contrib.sessions.models import Session
 
     monkeypatch.setattr(ConsoleConsumer, "heartbeat", 0.2)
-    ws = communicator(running.topology_id, user=alice)
 
-    async def body():
-        await play_relay(running, ws)
-        await ws.receive_json_from(timeout=5)
+    async def sign_out(request):
         await asyncio.sleep(0.5)  # a few heartbeats: still open
         await database_sync_to_async(lambda: Session.objects.all().delete())()
-        status = await ws.receive_json_from(timeout=5)
-        output = await ws.receive_output(timeout=5)
-        await ws.disconnect()
-        return status, output
 
-    status, output = run(body)
+    status, output = run(ended_after, running, communicator(running.topology_id, user=alice), sign_out)
     assert status == {"type": "status", "state": "closed", "message": "you signed out"}
     assert output == {"type": "websocket.close", "code": 1000}
 
@@ -397,19 +361,12 @@ def test_logs_ask_the_relay_for_the_nodes_output_and_ignore_typing(running, alic
 
 
 def test_it_closes_when_the_relay_says_the_console_ended(running, alice):
-    ws = communicator(running.topology_id, user=alice)
 
-    async def body():
-        request, _ = await play_relay(running, ws)
-        await ws.receive_json_from(timeout=5)
+    async def node_stops(request):
         await layer().send(request["reply"], {"type": "console.status", "state": "closed",
                                               "message": "the node stopped"})
-        status = await ws.receive_json_from(timeout=5)
-        output = await ws.receive_output(timeout=5)
-        await ws.disconnect()
-        return status, output
 
-    status, output = run(body)
+    status, output = run(ended_after, running, communicator(running.topology_id, user=alice), node_stops)
     assert status == {"type": "status", "state": "closed", "message": "the node stopped"}
     assert output == {"type": "websocket.close", "code": 1000}
 

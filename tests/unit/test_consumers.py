@@ -12,34 +12,18 @@ from __future__ import annotations
 
 import asyncio
 
-
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.test import Client
 
-from labsite.asgi import application
 from tests.documents import reference_document
+from tests.websockets import ORIGIN, browser_socket, run
 from topology import events, services
 from topology.consumers import FORBIDDEN
 from topology.models import Lab, LabEvent, LabNode, Topology
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
-
-ORIGIN = "http://localhost:8000"
-
-
-@pytest.fixture
-def alice():
-    return get_user_model().objects.create_user("alice", password=None)
-
-
-@pytest.fixture
-def mallory():
-    return get_user_model().objects.create_user("mallory", password=None)
 
 
 @pytest.fixture
@@ -47,24 +31,8 @@ def topology(alice) -> Topology:
     return services.import_topology(alice, reference_document())
 
 
-def cookie_of(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-
-
 def communicator(topology_id, user=None, origin=ORIGIN) -> WebsocketCommunicator:
-    headers = []
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    if user is not None:
-        headers.append((b"cookie", cookie_of(user).encode()))
-    return WebsocketCommunicator(application, f"/ws/topologies/{topology_id}/", headers=headers)
-
-
-def run(coroutine_function, *args):
-    """Run an async test body from a sync test (pytest-asyncio is not used here)."""
-    return async_to_sync(coroutine_function)(*args)
+    return browser_socket(f"/ws/topologies/{topology_id}/", user, origin)
 
 
 async def refused(ws: WebsocketCommunicator) -> int | None:
@@ -105,18 +73,18 @@ def test_it_sends_the_owner_a_snapshot_first(topology, alice):
     assert lab == events.lab_snapshot(topology.lab)
 
 
-def test_it_refuses_another_user_with_4403(topology, mallory):
-    assert run(refused, communicator(topology.pk, mallory)) == FORBIDDEN == 4403
+def test_it_refuses_another_user_with_4403(topology, bob):
+    assert run(refused, communicator(topology.pk, bob)) == FORBIDDEN == 4403
 
 
 def test_it_refuses_a_signed_out_visitor_with_4403(topology):
     assert run(refused, communicator(topology.pk)) == FORBIDDEN
 
 
-def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(topology, alice, mallory):
+def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(topology, alice, bob):
     missing = Topology.objects.order_by("-pk").first().pk + 1000
     assert run(refused, communicator(missing, alice)) == FORBIDDEN
-    assert run(refused, communicator(topology.pk, mallory)) == FORBIDDEN
+    assert run(refused, communicator(topology.pk, bob)) == FORBIDDEN
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", None], ids=["foreign-origin", "no-origin"])
@@ -132,8 +100,7 @@ def test_it_refuses_a_request_from_another_site_or_without_an_origin(topology, a
 
 
 def test_it_has_no_route_for_other_paths(topology, alice):
-    ws = WebsocketCommunicator(application, f"/ws/topologies/{topology.pk}/console/",
-                               headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie_of(alice).encode())])
+    ws = browser_socket(f"/ws/topologies/{topology.pk}/console/", alice)
 
     async def body():
         with pytest.raises(ValueError):

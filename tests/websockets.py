@@ -1,0 +1,45 @@
+"""What the websocket tests share: a browser's origin and session cookie, and a fresh channel layer
+(an autouse fixture for the modules that import it)."""
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+ORIGIN = "http://localhost:8000"  # an origin ALLOWED_HOSTS accepts, as a browser on the site sends it
+
+
+def cookie_of(user) -> str:
+    """The session cookie of ``user``, signed in, as a ``Cookie`` header's value."""
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def browser_socket(path: str, user=None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
+    """A websocket to ``path`` through the whole ASGI stack, as ``user``'s browser on ``origin`` opens it."""
+    from labsite.asgi import application
+
+    headers = []
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        headers.append((b"cookie", cookie_of(user).encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def run(coroutine_function, *args):
+    """Run an async test body from a sync test (pytest-asyncio is not used here)."""
+    return async_to_sync(coroutine_function)(*args)
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """A channel layer of the test's own: channels_redis binds its layers to the first event loop
+    that uses them, and every ``async_to_sync`` call runs on a new one."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
