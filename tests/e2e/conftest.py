@@ -1,8 +1,8 @@
 """Fixtures of the browser tests: the real ASGI app (daphne) on this run's test database,
 Debian's Chromium through Playwright, and a signed-in page.
 
-The integration fixtures (the root lab worker, the leak check, the test user)
-are reused from tests/integration/conftest.py.
+The integration fixtures (the leak check, the test user, labs) are reused from
+tests/integration/conftest.py; the root worker and relay come from tests/conftest.py.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.e2e.server import LiveServer
-from tests.integration.conftest import Labs, labs, lab_worker, no_leftovers, owner, relay  # noqa: F401 (fixtures)
+from tests.integration.conftest import Labs, labs, no_leftovers, owner  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -260,3 +260,31 @@ def test_it_gets_the_same_shell_back_after_a_dropped_connection_and_after_a_relo
     assert shell_pid(c1, page) not in (pid, second)
     labs.destroy(lab)
     expect(tab(page, "c1")).to_have_attribute("data-state", "closed", timeout=DESTROY)
+
+
+def test_it_shows_colour_and_copies_and_pastes_with_ctrl_shift(signed_in, labs, relay):
+    page = signed_in
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    open_running_lab(page, labs)
+    c1 = open_console_by_double_click(page, "c1")
+
+    # Colour: the shell's escape sequences reach the screen as colour, not as text.
+    type_in(c1, page, r"printf 'plain \033[31mREDWORD\033[0m plain\n'")
+    red = screen(c1).locator("span.xterm-fg-1", has_text="REDWORD")
+    expect(red).to_have_count(1, timeout=SHELL)
+    expect(screen(c1)).to_contain_text("plain REDWORD plain")  # the escapes became colour, not text
+
+    # Copy: double-click a word to select it, Ctrl-Shift-C puts it on the clipboard.
+    box = red.bounding_box()  # the rows sit under xterm's own mouse layer: click where the word is
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.keyboard.press("Control+Shift+C")
+    page.wait_for_function("async () => (await navigator.clipboard.readText()) === 'REDWORD'")
+
+    # Paste: Ctrl-Shift-V types the clipboard into the shell.
+    page.evaluate("() => navigator.clipboard.writeText('echo pasted-$((40+2))')")
+    c1.locator(".xterm-screen").click()
+    page.keyboard.press("Control+Shift+V")
+    expect(screen(c1)).to_contain_text("echo pasted-$((40+2))")  # on the prompt, not run yet
+    page.keyboard.press("Enter")
+    expect(screen(c1)).to_contain_text("pasted-42", timeout=SHELL)
+    shot(page, "console-colour-copy-paste")

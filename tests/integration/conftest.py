@@ -18,8 +18,6 @@ from topology.engine import names
 from topology.engine.docker_runtime import DockerRuntime
 from topology.models import Lab
 from topology.testing.labs import wait_for
-from topology.testing.relay import RelayProcess
-from topology.testing.worker import WorkerProcess
 pytestmark = pytest.mark.integration
 
 
@@ -36,24 +34,6 @@ def _host_veths() -> set[str]:
 
 def _named_netns() -> set[str]:
     return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
-
-
-@pytest.fixture(scope="session")
-def lab_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The root lab worker, running for the whole session on this run's queue."""
-    worker = WorkerProcess(settings.TOPOLAB_QUEUE, tmp_path_factory.mktemp("worker") / "worker.log")
-    worker.start()
-    yield worker
-    worker.stop()
-
-
-@pytest.fixture(scope="session")
-def relay(django_db_setup, tmp_path_factory):
-    """The root console relay (``manage.py relay``), running for the whole session beside the worker."""
-    process = RelayProcess(settings.TOPOLAB_QUEUE, tmp_path_factory.mktemp("relay") / "relay.log")
-    process.start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture(autouse=True)
