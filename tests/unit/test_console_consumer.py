@@ -137,8 +137,9 @@ def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(ru
     assert run(refused, communicator(running.topology_id, user=bob)) == FORBIDDEN
 
 
-def test_it_refuses_a_foreign_origin(running, alice):
-    ws = communicator(running.topology_id, user=alice, origin="https://evil.example")
+@pytest.mark.parametrize("kind", ["console", "logs"])
+def test_it_refuses_a_foreign_origin(running, alice, kind):
+    ws = communicator(running.topology_id, user=alice, origin="https://evil.example", kind=kind)
 
     async def body():
         connected, _ = await ws.connect()
