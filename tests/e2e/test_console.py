@@ -288,3 +288,25 @@ def test_it_shows_colour_and_copies_and_pastes_with_ctrl_shift(signed_in, labs, 
     page.keyboard.press("Enter")
     expect(screen(c1)).to_contain_text("pasted-42", timeout=SHELL)
     shot(page, "console-colour-copy-paste")
+
+
+def test_a_flood_neither_stalls_the_page_nor_keeps_the_shell_from_ctrl_c(signed_in, labs, relay):
+    page = signed_in
+    open_running_lab(page, labs)
+    c1 = open_console_by_double_click(page, "c1")
+    type_in(c1, page, "yes FLOOD$((1+1))LINE")
+    expect(screen(c1)).to_contain_text("FLOOD2LINE", timeout=SHELL)  # the output, not the command
+    # While it floods (endlessly), the page still answers: tabs switch, the panel works.
+    for _ in range(3):
+        page.locator("#dock-toggle").click()
+        expect(page.locator("#dock-body")).to_be_visible()
+        tab(page, "c1").click()
+        expect(c1).to_be_visible()
+    click_node(page, "c2")
+    expect(page.locator("#panel")).to_contain_text("c2")
+    # Ctrl-C reaches the shell through the backlog, and the prompt comes back.
+    c1.locator(".xterm-screen").click()
+    page.keyboard.press("Control+C")
+    type_in(c1, page, "echo calm-$((2*3))")
+    expect(screen(c1)).to_contain_text("calm-6", timeout=SHELL)
+    shot(page, "console-after-flood")
