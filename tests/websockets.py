@@ -1,6 +1,9 @@
-"""What the websocket tests share: a browser's origin and session cookie, and a fresh channel layer
-(an autouse fixture for the modules that import it)."""
+"""What the async and websocket tests share: running an async body, a browser's origin, session cookie
+and socket, and a fresh channel layer (an autouse fixture for the modules that import it)."""
 from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -32,8 +35,18 @@ def browser_socket(path: str, user=None, origin: str | None = ORIGIN) -> Websock
 
 
 def run(coroutine_function, *args):
-    """Run an async test body from a sync test (pytest-asyncio is not used here)."""
-    return async_to_sync(coroutine_function)(*args)
+    """Run an async test body from a sync test (pytest-asyncio is not used here).
+
+    When the browser tests ran earlier in the same process, Playwright keeps an
+    event loop running in this thread, and ``async_to_sync`` refuses to run
+    there: the body then runs from a thread of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(coroutine_function)(*args)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(async_to_sync(coroutine_function), *args).result()
 
 
 @pytest.fixture(autouse=True)

@@ -17,14 +17,14 @@ import signal
 import time
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from labsite.asgi import application
 from tests.documents import reference_document
-from tests.websockets import ORIGIN, cookie_of, fresh_channel_layer  # noqa: F401 (autouse)
+from tests.websockets import ORIGIN, cookie_of, fresh_channel_layer, run  # noqa: F401 (autouse)
 from topology import console as console_module
 from topology.console import NOT_AVAILABLE, ConsoleConsumer
 from topology.relay import ACK_EVERY, LAYER, channel_name
@@ -163,7 +163,7 @@ def test_it_gives_a_working_terminal_and_closes_it_when_the_lab_goes(labs, owner
         assert await r1.wait_closed() == 1000
         return before, after, elapsed
 
-    before, after, elapsed = async_to_sync(body)()
+    before, after, elapsed = run(body)
     print(f"flood of {FLOOD_BYTES} bytes (base64) in {elapsed:.2f} s; relay RSS {before} -> {after} KiB")
     assert after - before < 48 * 1024, f"relay RSS grew from {before} to {after} KiB"
     for c in (console, r1):
@@ -184,7 +184,7 @@ def test_it_ends_the_shell_when_the_browser_leaves_and_when_the_shell_exits(labs
         await console.ws.disconnect()
         return during
 
-    assert async_to_sync(leave)() == shells + 1
+    assert run(leave) == shells + 1
     deadline = time.monotonic() + 10
     while _shells(labs, lab, "c2") != shells and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -197,7 +197,7 @@ def test_it_ends_the_shell_when_the_browser_leaves_and_when_the_shell_exits(labs
         await second.type("exit\n")
         return await second.wait_closed()
 
-    assert async_to_sync(exit_shell)() == 1000
+    assert run(exit_shell) == 1000
     assert second.statuses[-1] == {"type": "status", "state": "closed", "message": "the shell ended"}
 
 
@@ -243,7 +243,7 @@ def test_it_drops_the_oldest_output_of_a_client_that_does_not_read_and_stays_sma
         await layer.send(opened["session"], {"type": "console.close", "reply": me})
         return before, during, statuses, total
 
-    before, during, statuses, total = async_to_sync(body)()
+    before, during, statuses, total = run(body)
     assert any(s["state"] == "dropped" for s in statuses), statuses
     assert total < 30_000_000 * 4 // 3, "nothing was dropped"
     assert during - before < 48 * 1024, f"relay RSS grew from {before} to {during} KiB"
@@ -271,7 +271,7 @@ def test_a_reconnect_gets_the_same_shell_with_what_it_printed_meanwhile(labs, ow
         await console.leave()
         return again, pid, found.group(1)
 
-    again, before, after = async_to_sync(body)()
+    again, before, after = run(body)
     assert again == {"type": "status", "state": "open", "message": "reconnected to the same shell",
                      "session": again["session"], "resumed": True}
     assert before == after, "a new shell answered"
@@ -306,7 +306,7 @@ def test_after_a_minute_away_a_reconnect_gets_a_new_shell_and_says_so(labs, owne
         await console.drop()
         return opened["session"]
 
-    token = async_to_sync(away)()
+    token = run(away)
     _wait_for_shells(labs, lab, "c2", shells)  # the relay gave up on it (after 1 s here, a minute in production)
 
     async def back():
@@ -316,7 +316,7 @@ def test_after_a_minute_away_a_reconnect_gets_a_new_shell_and_says_so(labs, owne
         await console.leave()
         return again
 
-    again = async_to_sync(back)()
+    again = run(back)
     assert again["resumed"] is False and again["session"] != token
     assert again["message"] == ("the previous shell is gone (it ended, or waited over a minute for you): "
                                 "this is a new shell")
@@ -332,7 +332,7 @@ def test_a_shell_whose_web_process_died_is_ended_by_the_relay(labs, impatient_re
         await _raw_open(lab, "r1", await get_channel_layer(LAYER).new_channel())
         return await sync_to_async(_shells)(labs, lab, "r1")
 
-    assert async_to_sync(crash)() == shells + 1
+    assert run(crash) == shells + 1
     _wait_for_shells(labs, lab, "r1", shells, timeout=15)
 
 
@@ -350,7 +350,7 @@ def test_a_console_whose_relay_stops_answering_says_so(labs, owner, relay, monke
         finally:
             os.kill(relay.pid, signal.SIGCONT)
 
-    assert async_to_sync(body)() == NOT_AVAILABLE
+    assert run(body) == NOT_AVAILABLE
     assert console.statuses[-1] == {"type": "status", "state": "error",
                                     "message": "the console relay of this lab's host is not answering"}
 
@@ -371,7 +371,7 @@ def test_logs_follow_the_nodes_own_output_from_the_start(labs, owner, relay):
         await sync_to_async(labs.destroy)(lab)
         return await logs.wait_closed()
 
-    assert async_to_sync(body)() == 1000
+    assert run(body) == 1000
     assert b"typed" not in logs.output
     assert logs.statuses[-1] == {"type": "status", "state": "closed", "message": "the node stopped"}
 
@@ -408,7 +408,7 @@ def test_another_users_token_never_reaches_the_shell_it_names(labs, owner, relay
         return again, bytes(on_hers.output[:found.end()]), refusal
 
     try:
-        again, output, refusal = async_to_sync(body)()
+        again, output, refusal = run(body)
     finally:
         theirs.destroy(mallory_lab)
     assert again["resumed"] is False

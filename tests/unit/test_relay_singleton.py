@@ -1,13 +1,12 @@
 """One console relay per host: the lock in (real) Redis that a second relay waits for, then gives up on."""
 from __future__ import annotations
 
-import asyncio
 import socket
-from concurrent.futures import ThreadPoolExecutor
 import uuid
 
 import pytest
 
+from tests.websockets import run
 from topology.relay.singleton import RelayAlreadyRunning, SingletonLock
 
 
@@ -29,10 +28,7 @@ def test_a_second_relay_waits_for_the_lock_and_then_says_who_holds_it():
         await third.client.aclose()
         return str(refused.value), holder, gone
 
-    # A loop in a thread of its own: pytest-django runs database-free tests like this one last,
-    # after the browser tests, whose Playwright keeps an event loop running in the main thread.
-    with ThreadPoolExecutor(1) as pool:
-        refusal, holder, gone = pool.submit(asyncio.run, body()).result()
+    refusal, holder, gone = run(body)
     assert "another console relay" in refusal and socket.gethostname() in refusal
     assert holder == "other-host:4242"
     assert gone == 0
