@@ -44,6 +44,10 @@ def run(coroutine_function, *args):
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        loop_here = False
+    else:
+        loop_here = True
+    if not loop_here:
         return async_to_sync(coroutine_function)(*args)
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(async_to_sync(coroutine_function), *args).result()

@@ -78,7 +78,10 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while len(self.statuses) == seen:
             assert self.closed is None, f"closed ({self.closed}) without a status"
-            await self._one(max(0.01, deadline - time.monotonic()))
+            try:
+                await self._one(max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                raise AssertionError(f"no status within {timeout} s; output: {bytes(self.output[-300:])!r}") from None
         return self.statuses[seen]
 
     async def type(self, text: str) -> None:
@@ -98,9 +101,12 @@ class Terminal:
                 return found
             start = max(since, len(self.output) - 256)  # search only what is new (a flood is 13 MB)
             left = deadline - time.monotonic()
-            assert left > 0 and self.closed is None, (
-                f"no {pattern!r} in {bytes(self.output[-500:])!r} (closed: {self.closed}, {self.statuses})")
-            await self._one(left)
+            seen = f"no {pattern!r} in {bytes(self.output[-500:])!r} (closed: {self.closed}, {self.statuses})"
+            assert left > 0 and self.closed is None, seen
+            try:
+                await self._one(left)
+            except TimeoutError:
+                raise AssertionError(f"{seen} after {timeout} s") from None
 
     async def wait_closed(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout

@@ -288,8 +288,9 @@ class Relay:
 
     async def _resume(self, session: Session, request: dict) -> None:
         log.info("console %s resumed", session.channel)
-        await session.attach(request["reply"], resumed=True)
+        # The new window's size first: whatever the user types once told "opened" sees it.
         await session.source.resize(_size(request.get("cols"), 80), _size(request.get("rows"), 24))
+        await session.attach(request["reply"], resumed=True)
 
     async def _handle(self, message: dict) -> None:
         kind, reply = message.get("type"), message.get("reply")
