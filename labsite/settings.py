@@ -208,3 +208,9 @@ TOPOLAB_MAX_RESOURCES = {
 # more in parallel only adds contention.
 TOPOLAB_START_CONCURRENCY = int(os.environ.get("TOPOLAB_START_CONCURRENCY", "4"))
 TOPOLAB_NETLINK_CONCURRENCY = int(os.environ.get("TOPOLAB_NETLINK_CONCURRENCY", "8"))
+
+# Seconds between the web tier's checks that an open websocket (a lab's, a console's) may go
+# on: the user still signed in, the topology still theirs, the node still running. A console
+# pings its relay at the same pace; the relay counts 35 s of silence as a dead web process,
+# so keep this well under 12.
+TOPOLAB_HEARTBEAT = float(os.environ.get("TOPOLAB_HEARTBEAT_SECONDS", "10"))

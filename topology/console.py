@@ -34,7 +34,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from .consumers import FORBIDDEN
 from .models import Lab, LabNode, LabState, NodeStatus
-from .relay import ACK_EVERY, HEARTBEAT, LAYER, MAX_INPUT, MAX_SIZE, SILENCE, channel_name
+from .relay import ACK_EVERY, LAYER, MAX_INPUT, MAX_SIZE, SILENCE, channel_name
 
 NOT_AVAILABLE = 4409  # close code: the node has no console now (lab or node not running, no relay)
 ENDED = 1000          # close code: the console ended (shell exited, node stopped, lab destroyed)
@@ -47,7 +47,7 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = LAYER
     open_kind = ""           # the relay's "open" message type
     open_timeout = 10.0      # seconds to wait for the relay's answer
-    heartbeat = HEARTBEAT    # seconds between pings (and re-checks that the node still runs)
+    heartbeat: float | None = None  # seconds between pings and re-checks; None: settings.TOPOLAB_HEARTBEAT
 
     relay: str | None = None
     session: str | None = None
@@ -185,8 +185,10 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         The relay says "closed" itself when a node stops; this is the safety net
         for when it cannot (it crashed, or Redis lost the message).
         """
+        from django.conf import settings
+
         while not self.ended:
-            await asyncio.sleep(self.heartbeat)
+            await asyncio.sleep(self.heartbeat or settings.TOPOLAB_HEARTBEAT)
             if self.session is None:
                 continue
             await self._to_session({"type": "console.ping"})

@@ -27,7 +27,8 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
 
     group: str | None = None
     snapshot_event_id: int = 0
-    recheck = 10.0  # seconds between checks that the user is still signed in and the topology still theirs
+    recheck: float | None = None  # seconds between checks that the user is still signed in and the topology
+    # still theirs; None: settings.TOPOLAB_HEARTBEAT
     watcher: asyncio.Task | None = None
 
     async def connect(self) -> None:
@@ -50,8 +51,10 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
         Events alone cannot tell: signing out happens in another tab, and a deleted
         topology's lab publishes nothing more. The browser stops reconnecting on 4403.
         """
+        from django.conf import settings
+
         while True:
-            await asyncio.sleep(self.recheck)
+            await asyncio.sleep(self.recheck or settings.TOPOLAB_HEARTBEAT)
             gone = await self._gone(self.scope.get("session"), self.scope.get("user"), topology_id)
             if gone:
                 reason, message = gone

@@ -24,7 +24,9 @@ class LiveServer(ChildProcess):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                          "labsite.asgi:application"], log_path)
+                          "labsite.asgi:application"], log_path,
+                         # Quick checks that websockets may go on: a sign-out shows within a second.
+                         env={"TOPOLAB_HEARTBEAT_SECONDS": "1"})
 
     def ready(self) -> bool:
         try:

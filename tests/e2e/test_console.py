@@ -310,3 +310,19 @@ def test_a_flood_neither_stalls_the_page_nor_keeps_the_shell_from_ctrl_c(signed_
     type_in(c1, page, "echo calm-$((2*3))")
     expect(screen(c1)).to_contain_text("calm-6", timeout=SHELL)
     shot(page, "console-after-flood")
+
+
+def test_signing_out_in_another_tab_ends_the_consoles_and_the_live_view(signed_in, labs, relay):
+    page = signed_in
+    open_running_lab(page, labs)
+    c1 = open_console_by_double_click(page, "c1")
+    other = page.context.new_page()
+    other.goto("/")
+    other.get_by_role("button", name="Sign out").click()
+    other.wait_for_url("**/login/**")
+    # The open editor learns it (the server re-checks every second in these tests, 10 s by default).
+    expect(screen(c1)).to_contain_text("you signed out", timeout=SHELL)
+    expect(tab(page, "c1")).to_have_attribute("data-state", "closed")
+    expect(page.locator("#dock-status")).to_contain_text("You signed out. Sign in again to follow this lab.")
+    expect(page.locator("#lab-state")).to_have_class(re.compile("offline"))
+    shot(page, "editor-signed-out")

@@ -34,7 +34,7 @@ the session's current one (a window that lost the session to a reconnect)::
     {"type": "console.input", "data": "..."}
     {"type": "console.resize", "cols": 120, "rows": 40}
     {"type": "console.ack", "bytes": <output bytes delivered to this consumer's client so far>}
-    {"type": "console.ping"}                                      # every HEARTBEAT seconds
+    {"type": "console.ping"}                                      # every TOPOLAB_HEARTBEAT seconds
     {"type": "console.detach"}      # the connection dropped: keep the shell KEEP_DETACHED seconds
     {"type": "console.close"}       # the user closed the console: end the shell now
 """
@@ -50,8 +50,8 @@ ACK_EVERY = 128 * 1024            # acknowledge at least this often (bytes); mus
 SESSION_BUFFER = 1024 * 1024      # output a session holds for a slow or absent client; beyond it the oldest goes
 MAX_INPUT = 64 * 1024             # the most characters of one input message
 MAX_SIZE = 1000                   # the largest cols or rows accepted
-HEARTBEAT = 10.0                  # seconds between a consumer's pings
 SILENCE = 35.0                    # seconds without a word after which either side counts the other gone
+                                  # (consumers ping every settings.TOPOLAB_HEARTBEAT seconds, 10 by default)
 KEEP_DETACHED = 60.0              # seconds a shell waits for its client to come back
 SHELL_ARGV = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi"]
 
