@@ -43,6 +43,7 @@ const ed = {
 
   // Why a node has no console now ('' when it can have one).
   terminalWhy(name) {
+    if (this.gone) return this.gone; // signed out, or the topology was deleted
     const lab = this.lab;
     if (lab.state !== 'running' || lab.busy) return lab.busy ? `Wait: the lab is ${lab.state}.` : 'The lab is not running: deploy it first.';
     const st = this.states[name];
@@ -381,7 +382,7 @@ function startLive() {
     onEvents(list) { addEvents(list); },
     onConnection(ok) { $('lab-state').classList.toggle('offline', !ok); if (!ok) status('Live updates lost; reconnecting…', 'warning'); },
     // Signed out (in any tab) or the topology was deleted: no more live updates, and why.
-    onGone(msg) { $('lab-state').classList.add('offline'); status(msg.message, 'error'); },
+    onGone(msg) { ed.gone = msg.message; $('lab-state').classList.add('offline'); status(msg.message, 'error'); repaintStates(); },
   });
 }
 

@@ -155,7 +155,7 @@ export class TerminalSession {
     if (code === FORBIDDEN || code === NOT_AVAILABLE || code === 1000) {
       // A refusal or an end without a status frame before it: nothing to come back to.
       this.final = true;
-      const text = code === FORBIDDEN ? 'Not allowed: this console is not yours.' : code === NOT_AVAILABLE ? 'The console is not available.' : 'The console ended.';
+      const text = code === FORBIDDEN ? 'Not allowed: sign in again (this console is only for its owner).' : code === NOT_AVAILABLE ? 'The console is not available.' : 'The console ended.';
       this.note(text, code !== 1000);
       this.setState(code === 1000 ? 'closed' : 'error', text);
       return;

@@ -325,4 +325,6 @@ def test_signing_out_in_another_tab_ends_the_consoles_and_the_live_view(signed_i
     expect(tab(page, "c1")).to_have_attribute("data-state", "closed")
     expect(page.locator("#dock-status")).to_contain_text("You signed out. Sign in again to follow this lab.")
     expect(page.locator("#lab-state")).to_have_class(re.compile("offline"))
+    expect(c1.get_by_role("button", name="Reopen")).to_be_disabled()  # it would be refused: says why instead
+    expect(c1.get_by_role("button", name="Reopen")).to_have_attribute("title", re.compile("You signed out"))
     shot(page, "editor-signed-out")
