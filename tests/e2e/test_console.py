@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.documents import reference_document
@@ -262,11 +263,16 @@ def test_it_gets_the_same_shell_back_after_a_dropped_connection_and_after_a_relo
     expect(tab(page, "c1")).to_have_attribute("data-state", "closed", timeout=DESTROY)
 
 
-def test_it_shows_colour_and_copies_and_pastes_with_ctrl_shift(signed_in, labs, relay):
-    page = signed_in
+@pytest.fixture
+def c1_console(signed_in, labs, relay):
+    """The editor of the running reference lab with c1's console open: (the page, c1's pane)."""
+    open_running_lab(signed_in, labs)
+    return signed_in, open_console_by_double_click(signed_in, "c1")
+
+
+def test_it_shows_colour_and_copies_and_pastes_with_ctrl_shift(c1_console):
+    page, c1 = c1_console
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    open_running_lab(page, labs)
-    c1 = open_console_by_double_click(page, "c1")
 
     # Colour: the shell's escape sequences reach the screen as colour, not as text.
     type_in(c1, page, r"printf 'plain \033[31mREDWORD\033[0m plain\n'")
@@ -290,10 +296,8 @@ def test_it_shows_colour_and_copies_and_pastes_with_ctrl_shift(signed_in, labs, 
     shot(page, "console-colour-copy-paste")
 
 
-def test_a_flood_neither_stalls_the_page_nor_keeps_the_shell_from_ctrl_c(signed_in, labs, relay):
-    page = signed_in
-    open_running_lab(page, labs)
-    c1 = open_console_by_double_click(page, "c1")
+def test_a_flood_neither_stalls_the_page_nor_keeps_the_shell_from_ctrl_c(c1_console):
+    page, c1 = c1_console
     type_in(c1, page, "yes FLOOD$((1+1))LINE")
     expect(screen(c1)).to_contain_text("FLOOD2LINE", timeout=SHELL)  # the output, not the command
     # While it floods (endlessly), the page still answers: tabs switch, the panel works.
@@ -312,10 +316,8 @@ def test_a_flood_neither_stalls_the_page_nor_keeps_the_shell_from_ctrl_c(signed_
     shot(page, "console-after-flood")
 
 
-def test_signing_out_in_another_tab_ends_the_consoles_and_the_live_view(signed_in, labs, relay):
-    page = signed_in
-    open_running_lab(page, labs)
-    c1 = open_console_by_double_click(page, "c1")
+def test_signing_out_in_another_tab_ends_the_consoles_and_the_live_view(c1_console):
+    page, c1 = c1_console
     other = page.context.new_page()
     other.goto("/")
     other.get_by_role("button", name="Sign out").click()
