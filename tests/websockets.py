@@ -34,6 +34,24 @@ def browser_socket(path: str, user=None, origin: str | None = ORIGIN) -> Websock
     return WebsocketCommunicator(application, path, headers=headers)
 
 
+async def refused(ws: WebsocketCommunicator) -> int | None:
+    """The close code of a connection the server refused (accepted then closed, or never accepted)."""
+    connected, code = await ws.connect()
+    if not connected:
+        return code
+    output = await ws.receive_output(timeout=2)
+    assert output["type"] == "websocket.close", output  # nothing else is ever sent first
+    await ws.disconnect()
+    return output["code"]
+
+
+async def accepted(ws: WebsocketCommunicator) -> bool:
+    """Whether the server accepts the handshake at all (the origin check answers before any consumer)."""
+    connected, _ = await ws.connect()
+    await ws.disconnect()
+    return connected
+
+
 def run(coroutine_function, *args):
     """Run an async test body from a sync test (pytest-asyncio is not used here).
 

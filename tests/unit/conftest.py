@@ -1,9 +1,11 @@
-"""Fixtures shared by the unit tests: two users, a signed-in browser, a fake broker, lease cleanup."""
+"""Fixtures shared by the unit tests: two users, alice's reference topology, a signed-in browser,
+a fake broker, lease cleanup."""
 import pytest
 from django.test import Client
 
-from topology import leases
-from topology.models import Lab
+from tests.documents import reference_document
+from topology import leases, services
+from topology.models import Lab, Topology
 
 
 @pytest.fixture
@@ -16,6 +18,12 @@ def alice(db, django_user_model):
 def bob(db, django_user_model):
     """Another user, who must never see or touch alice's things."""
     return django_user_model.objects.create_user("bob", "bob@example.org", None)
+
+
+@pytest.fixture
+def topology(alice) -> Topology:
+    """Alice's copy of the reference lab (c1 -- r1 -- c2), stopped."""
+    return services.import_topology(alice, reference_document())
 
 
 @pytest.fixture

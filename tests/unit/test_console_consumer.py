@@ -21,9 +21,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from tests.documents import reference_document
-from tests.websockets import ORIGIN, browser_socket, fresh_channel_layer, run  # noqa: F401 (autouse)
-from topology import services
+from tests.websockets import ORIGIN, accepted, browser_socket, fresh_channel_layer, refused, run  # noqa: F401 (autouse)
 from topology.console import NOT_AVAILABLE, ConsoleConsumer
 from topology.consumers import FORBIDDEN
 from topology.models import Lab, LabNode, Topology
@@ -31,11 +29,6 @@ from topology.relay import ACK_EVERY, LAYER, PROBE, channel_name, subscribe
 from topology.relay.buffer import OutputBuffer
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
-
-
-@pytest.fixture
-def topology(alice) -> Topology:
-    return services.import_topology(alice, reference_document())
 
 
 @pytest.fixture
@@ -53,16 +46,6 @@ def running(topology) -> Lab:
 
 def communicator(topology_id, node="c1", user=None, origin=ORIGIN, query="", kind="console") -> WebsocketCommunicator:
     return browser_socket(f"/ws/topologies/{topology_id}/nodes/{node}/{kind}{query}", user, origin)
-
-
-async def refused(ws: WebsocketCommunicator) -> int | None:
-    connected, code = await ws.connect()
-    if not connected:
-        return code
-    output = await ws.receive_output(timeout=2)
-    assert output["type"] == "websocket.close", output  # nothing else is sent first
-    await ws.disconnect()
-    return output["code"]
 
 
 async def ended(ws: WebsocketCommunicator, timeout: float = 5) -> tuple[dict, int]:
@@ -107,7 +90,6 @@ async def play_relay(lab: Lab, ws: WebsocketCommunicator, *, resumed: bool = Fal
     return request, session
 
 
-
 async def ended_after(lab: Lab, ws: WebsocketCommunicator, event) -> tuple[dict, dict]:
     """Open ``ws`` with the test as the relay, await ``event(request)``: (the status sent, the close)."""
     request, _ = await play_relay(lab, ws)
@@ -140,13 +122,7 @@ def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(ru
 @pytest.mark.parametrize("kind", ["console", "logs"])
 def test_it_refuses_a_foreign_origin(running, alice, kind):
     ws = communicator(running.topology_id, user=alice, origin="https://evil.example", kind=kind)
-
-    async def body():
-        connected, _ = await ws.connect()
-        await ws.disconnect()
-        return connected
-
-    assert run(body) is False
+    assert run(accepted, ws) is False
 
 
 def test_it_never_asks_the_relay_for_someone_elses_console(running, bob):

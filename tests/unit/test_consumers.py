@@ -17,8 +17,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from tests.documents import reference_document
-from tests.websockets import ORIGIN, browser_socket, run
+from tests.websockets import ORIGIN, accepted, browser_socket, refused, run
 from topology import events, services
 from topology.consumers import FORBIDDEN
 from topology.models import Lab, LabEvent, LabNode, Topology
@@ -26,24 +25,8 @@ from topology.models import Lab, LabEvent, LabNode, Topology
 pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
 
 
-@pytest.fixture
-def topology(alice) -> Topology:
-    return services.import_topology(alice, reference_document())
-
-
 def communicator(topology_id, user=None, origin=ORIGIN) -> WebsocketCommunicator:
     return browser_socket(f"/ws/topologies/{topology_id}/", user, origin)
-
-
-async def refused(ws: WebsocketCommunicator) -> int | None:
-    """The close code of a connection the server refused (accepted then closed, or never accepted)."""
-    connected, code = await ws.connect()
-    if not connected:
-        return code
-    output = await ws.receive_output(timeout=2)
-    assert output["type"] == "websocket.close", output  # nothing else is ever sent first
-    await ws.disconnect()
-    return output["code"]
 
 
 # -- who may listen ------------------------------------------------------------------------
@@ -90,13 +73,7 @@ def test_it_refuses_a_topology_that_does_not_exist_exactly_like_someone_elses(to
 @pytest.mark.parametrize("origin", ["https://evil.example", None], ids=["foreign-origin", "no-origin"])
 def test_it_refuses_a_request_from_another_site_or_without_an_origin(topology, alice, origin):
     ws = communicator(topology.pk, alice, origin=origin)
-
-    async def body():
-        connected, _ = await ws.connect()
-        await ws.disconnect()
-        return connected
-
-    assert run(body) is False
+    assert run(accepted, ws) is False
 
 
 def test_it_has_no_route_for_other_paths(topology, alice):

@@ -8,15 +8,8 @@ import json
 import pytest
 from django.test import Client
 
-from tests.documents import reference_document
-from topology import services
 
 KINDS = ["console", "logs"]
-
-
-@pytest.fixture
-def topology(alice):
-    return services.import_topology(alice, reference_document())
 
 
 @pytest.mark.parametrize("kind", KINDS)
