@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .engine.docker_runtime import DockerRuntime, RuntimeStepError
+from .kinds import KINDS
 
 # Bump when a build step below changes what ends up in an image (trimming,
 # labels, CMD, debootstrap options): every image is then rebuilt once.
@@ -49,14 +50,18 @@ BASE_PACKAGES = (
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """How one node image is made, and which node kinds run it by default."""
+    """How one node image is made; the kinds that run it by default say so in :mod:`topology.kinds`."""
 
     name: str
-    kinds: tuple[str, ...]
     packages: tuple[str, ...]
     suite: str = "bookworm"
     variant: str = "minbase"
     components: tuple[str, ...] = ("main",)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The node kinds whose default image this is, in registry order."""
+        return tuple(kind.name for kind in KINDS.values() if kind.image == self.name)
 
     @property
     def reference(self) -> str:
@@ -67,8 +72,8 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
-        Recipe("topolab/base", kinds=("host", "router", "switch"), packages=BASE_PACKAGES),
-        Recipe("topolab/frr", kinds=("frr",), packages=BASE_PACKAGES + ("frr",)),
+        Recipe("topolab/base", packages=BASE_PACKAGES),
+        Recipe("topolab/frr", packages=BASE_PACKAGES + ("frr",)),
     )
 }
 

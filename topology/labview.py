@@ -2,8 +2,8 @@
 
 The command line's ``lab status``, the REST API's ``GET .../lab`` and the
 websocket's first ``snapshot`` show the same shape, built here from the
-database (never from Docker). This module must not import :mod:`services`
-(which publishes through :mod:`events`, which uses this module).
+database (never from Docker). Read-only, and imported by both sides (the
+root worker publishes snapshots built here), so it imports neither side.
 """
 from __future__ import annotations
 
@@ -40,26 +40,32 @@ def nodes(topology: Topology, lab: Lab | None = None) -> list[dict]:
     return result
 
 
-def is_busy(lab: Lab) -> bool:
+def operation_running(lab: Lab) -> bool:
     """True while an operation runs: the lab is deploying or destroying and a worker (or the queue) holds it.
 
-    The state alone would call a lab whose worker died busy forever; the lease
-    alone would call a lab busy for the instant between its final state and
-    the release of its lease, and no later message would correct that.
+    What users see as "busy". The state alone would call a lab whose worker
+    died busy forever; the lease alone (:func:`topology.leases.is_held`) would
+    call a lab busy for the instant between its final state and the release of
+    its lease, and no later message would correct that.
     """
-    return lab.state in BUSY_STATES and leases.holder(lab.pk) is not None
+    return lab.state in BUSY_STATES and leases.is_held(lab.pk)
+
+
+def stale(lab: Lab) -> bool:
+    """A lab left deploying or destroying by a worker that died: nobody holds its lease."""
+    return lab.state in BUSY_STATES and not leases.is_held(lab.pk)
 
 
 def summary(lab: Lab) -> dict:
     """The lab's state in a list: ``{state, busy, reason}``."""
-    return {"state": lab.state, "busy": is_busy(lab), "reason": lab.reason}
+    return {"state": lab.state, "busy": operation_running(lab), "reason": lab.reason}
 
 
 def status(topology: Topology) -> dict:
     """What ``lab status --json`` prints: name, owner, state, reason, busy and nodes."""
     lab = topology.lab
     return {"name": topology.name, "owner": topology.owner.get_username(), "state": lab.state,
-            "reason": lab.reason, "busy": is_busy(lab), "nodes": nodes(topology, lab)}
+            "reason": lab.reason, "busy": operation_running(lab), "nodes": nodes(topology, lab)}
 
 
 def event(e: LabEvent) -> dict:
@@ -79,5 +85,5 @@ def events(lab: Lab, limit: int = MAX_EVENTS) -> list[dict]:
 def detail(topology: Topology) -> dict:
     """The API's view of a lab: state, reason, busy, operation, nodes and recent events."""
     lab = topology.lab
-    return {"state": lab.state, "reason": lab.reason, "busy": is_busy(lab), "operation": lab.operation,
+    return {"state": lab.state, "reason": lab.reason, "busy": operation_running(lab), "operation": lab.operation,
             "nodes": nodes(topology, lab), "events": events(lab)}

@@ -42,6 +42,15 @@ def holder(lab_id: int) -> str | None:
     return _client().get(_key(lab_id))
 
 
+def is_held(lab_id: int) -> bool:
+    """True while any operation holds the lab's lease (queued, or running on a worker).
+
+    Not the same as :func:`topology.labview.operation_running`, which also asks
+    the lab's state: a lease outlives the final state by an instant.
+    """
+    return holder(lab_id) is not None
+
+
 def renew(lab_id: int, operation: str, ttl_ms: int = WORKER_TTL_MS) -> bool:
     """Extend the lease if ``operation`` still holds it."""
     return bool(_client().eval(_RENEW, 1, _key(lab_id), operation, ttl_ms))

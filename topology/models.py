@@ -1,12 +1,14 @@
 """What Topolab stores: topologies (intent) and labs (what was observed).
 
-The topology document is kept exactly as its author wrote it; the lab rows are
-written by the root worker as it builds and tears down.
+The topology document is kept exactly as its author wrote it; the lab rows
+(state, nodes, events) are written only by :mod:`topology.labstate`.
 """
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+from .engine.states import NodeState
 
 
 class LabState(models.TextChoices):
@@ -23,13 +25,13 @@ BUSY_STATES = (LabState.DEPLOYING, LabState.DESTROYING)
 
 
 class NodeStatus(models.TextChoices):
-    """The state of one node of a lab."""
+    """The state of one node of a lab: the engine's :class:`~topology.engine.states.NodeState`, as stored."""
 
-    PENDING = "pending"
-    CREATING = "creating"
-    RUNNING = "running"
-    FAILED = "failed"
-    STOPPED = "stopped"
+    PENDING = NodeState.PENDING.value
+    CREATING = NodeState.CREATING.value
+    RUNNING = NodeState.RUNNING.value
+    FAILED = NodeState.FAILED.value
+    STOPPED = NodeState.STOPPED.value
 
 
 class Topology(models.Model):

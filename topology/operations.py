@@ -2,6 +2,9 @@
 
 Tasks call these with IDs only. Every name the engine uses is derived here
 from the lab's primary key and the server's settings, never from the request.
+Every state change goes through :mod:`topology.labstate`. Root side: imports
+nothing of the web tier's rules (:mod:`topology.services`), only the neutral
+limits both sides check against (:mod:`topology.limits`).
 """
 from __future__ import annotations
 
@@ -10,15 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.utils import timezone
 
-from . import events as live
-from . import leases, services, spec
-from .engine import netlink
+from . import broadcast, labstate, leases, schema
+from .engine import names, netlink
 from .engine.docker_runtime import DockerRuntime
 from .engine.executor import Executor, Report, StepFailed
 from .engine.plan import PlanError, build_plan
-from .models import BUSY_STATES, Lab, LabEvent, LabNode, LabState, NodeStatus
+from .limits import document_limits, plan_context
+from .models import BUSY_STATES, Lab, LabState
 from .recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -32,22 +34,6 @@ def make_executor() -> Executor:
                     netlink_concurrency=settings.TOPOLAB_NETLINK_CONCURRENCY)
 
 
-def _finish(lab: Lab, operation: str, state: str, reason: str = "", announce: list | None = None) -> None:
-    """Record the operation's outcome; tell watching browsers now, or append to ``announce`` to tell them later."""
-    changed = Lab.objects.filter(pk=lab.pk, operation=operation).update(state=state, reason=reason,
-                                                                        state_changed=timezone.now())
-    event = LabEvent.objects.create(lab=lab, operation=operation, step=f"lab {state}",
-                                    status=LabEvent.Status.FAILED if state == LabState.FAILED else LabEvent.Status.OK,
-                                    message=reason)
-    if changed:
-        # The last step's line first, then the state: "lab running" closes the operation.
-        messages = [live.events_message([event]), live.lab_message(state, reason, False, operation)]
-        if announce is None:
-            live.publish_many(lab.pk, messages)
-        else:
-            announce.extend(messages)
-
-
 @contextmanager
 def _held_then_announced(lab_id: int, operation: str):
     """Hold the lab's lease for the body; publish what it announced once the lease is given back.
@@ -58,17 +44,12 @@ def _held_then_announced(lab_id: int, operation: str):
     announce: list[dict] = []
     with leases.held(lab_id, operation):
         yield announce
-    live.publish_many(lab_id, announce)
-
-
-def _publish_nodes(lab: Lab) -> None:
-    """Tell watching browsers every node's state, as just written."""
-    live.publish_many(lab.pk, live.node_messages(lab))
+    broadcast.publish_many(lab_id, announce)
 
 
 def _log_report(lab_id: int):
     def echo(report: Report) -> None:
-        log.info("lab %s: %s %s %s", lab_id, report.step, report.status, report.message)
+        log.info("lab %s: %s %s %s", lab_id, report.title, report.status, report.message)
     return echo
 
 
@@ -82,10 +63,10 @@ def deploy(lab_id: int, operation: str) -> str:
         return lab.state  # superseded while queued
     with _held_then_announced(lab.pk, operation) as announce:
         try:
-            document = spec.parse(lab.topology.document, services.limits())
-            plan = build_plan(document, services.plan_context(lab))
-        except (spec.DocumentError, PlanError) as exc:
-            _finish(lab, operation, LabState.FAILED, f"the document cannot be deployed: {exc}", announce)
+            document = schema.parse(lab.topology.document, document_limits())
+            plan = build_plan(document, plan_context(lab))
+        except (schema.DocumentError, PlanError) as exc:
+            labstate.do_finish(lab, operation, LabState.FAILED, f"the document cannot be deployed: {exc}", announce)
             return LabState.FAILED
         executor = make_executor()
         with Recorder(lab, operation, echo=_log_report(lab.pk)) as record:
@@ -104,18 +85,13 @@ def deploy(lab_id: int, operation: str) -> str:
             else:
                 reason = None
         if reason is not None:
-            LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[])
-            if failed_node:
-                LabNode.objects.filter(lab=lab, name=failed_node).update(state=NodeStatus.FAILED, reason=reason)
-            _publish_nodes(lab)
-            _finish(lab, operation, LabState.FAILED, reason, announce)
+            labstate.do_nodes_stopped(lab, failed=failed_node, reason=reason)
+            labstate.do_finish(lab, operation, LabState.FAILED, reason, announce)
             return LabState.FAILED
-        for node in document.nodes:
-            LabNode.objects.filter(lab=lab, name=node.name).update(
-                state=NodeStatus.RUNNING, reason="", container_id=build.containers[node.name],
-                interfaces=netlink.interfaces_of(build.pids[node.name]))
-        _publish_nodes(lab)
-        _finish(lab, operation, LabState.RUNNING, announce=announce)
+        labstate.do_nodes_running(lab, {
+            node.name: (build.containers[node.name], netlink.interfaces_of(build.pids[node.name]))
+            for node in document.nodes})
+        labstate.do_finish(lab, operation, LabState.RUNNING, later=announce)
         return LabState.RUNNING
 
 
@@ -133,11 +109,10 @@ def destroy(lab_id: int, operation: str) -> str:
                 make_executor().teardown(lab.pk, record)
             except Exception as exc:  # noqa: BLE001 - reported to the user, the lab stays destroyable
                 log.exception("lab %s: destroy failed", lab.pk)
-                _finish(lab, operation, LabState.FAILED, f"destroy failed: {exc}", announce)
+                labstate.do_finish(lab, operation, LabState.FAILED, f"destroy failed: {exc}", announce)
                 return LabState.FAILED
-        LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[], reason="")
-        _publish_nodes(lab)
-        _finish(lab, operation, LabState.STOPPED, announce=announce)
+        labstate.do_nodes_stopped(lab)
+        labstate.do_finish(lab, operation, LabState.STOPPED, later=announce)
         return LabState.STOPPED
 
 
@@ -161,22 +136,19 @@ def collect_garbage(queue: str | None = None) -> Collected:
     executor = make_executor()
     labs = Lab.objects.all() if queue is None else Lab.objects.filter(queue=queue)
     for lab in labs.filter(state__in=BUSY_STATES):
-        if services.is_busy(lab):
+        if leases.is_held(lab.pk):
             continue
         removed = executor.teardown(lab.pk, lambda report: None)
         result.removed += removed
-        LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[])
-        _publish_nodes(lab)
-        _finish(lab, lab.operation, LabState.FAILED,
-                f"the {'deploy' if lab.state == LabState.DEPLOYING else 'destroy'} was interrupted "
-                "(the lab worker stopped); what it had built was removed")
+        labstate.do_nodes_stopped(lab)
+        labstate.do_finish(lab, lab.operation, LabState.FAILED,
+                           f"the {'deploy' if lab.state == LabState.DEPLOYING else 'destroy'} was interrupted "
+                           "(the lab worker stopped); what it had built was removed")
         result.interrupted.append(lab.pk)
-
-    from .engine import names
 
     owned = {
         lab.pk for lab in Lab.objects.all()
-        if lab.state == LabState.RUNNING or services.is_busy(lab)
+        if lab.state == LabState.RUNNING or leases.is_held(lab.pk)
     }
     orphan_labs = set()
     for info in executor.runtime.list(names.lab_filter(settings.TOPOLAB_SITE)):

@@ -4,9 +4,9 @@ The engine reports from many threads at once; writing each report as its own
 transaction would make the database the bottleneck of a 100-node build, so
 reports are buffered and one writer thread flushes them every
 ``FLUSH_SECONDS`` (and at the end), on a single database connection. Each
-flush then publishes what it wrote to the lab's channel-layer group (one
-``events`` message and a ``node`` message per changed node, see
-:mod:`topology.events`), so browsers follow the build live.
+flush hands the batch to :func:`topology.labstate.do_record`, which writes it
+and publishes it (one ``events`` message and a ``node`` message per changed
+node, see :mod:`topology.broadcast`), so browsers follow the build live.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import threading
 
 from django.db import connection
 
-from . import events as live
+from . import labstate
 from .engine.executor import Report
-from .models import Lab, LabEvent, LabNode, NodeStatus
+from .models import Lab, LabEvent, NodeStatus
 
 FLUSH_SECONDS = 0.2
 
@@ -52,37 +52,21 @@ class Recorder:
             connection.close()  # this thread's own connection
 
     def __call__(self, report: Report) -> None:
-        event = LabEvent(lab=self.lab, operation=self.operation, step=report.step[:200], node=report.node,
+        # An unsaved row: labstate.do_record writes it with the rest of the batch.
+        event = LabEvent(lab=self.lab, operation=self.operation, step=report.title[:200], node=report.node,
                          status=report.status, message=report.message, elapsed_ms=report.elapsed_ms,
                          index=report.index, total=report.total)
         with self._lock:
             self._events.append(event)
-            state = self._node_state(report) if report.node else None
-            if state:
+            if report.node and report.node_state is not None:
+                state = NodeStatus(report.node_state.value)
                 self._node_states[report.node] = (state, report.message if state == NodeStatus.FAILED else "")
         if self.echo:
             self.echo(report)
-
-    @staticmethod
-    def _node_state(report: Report) -> str | None:
-        if report.status == "failed":
-            return NodeStatus.FAILED
-        if report.step.startswith("create ") and report.status == "ok":
-            return NodeStatus.CREATING
-        if report.step.startswith("remove ") and report.status == "ok":
-            return NodeStatus.STOPPED
-        return None
 
     def flush(self) -> None:
         """Write what is buffered."""
         with self._lock:
             events, self._events = self._events, []
             states, self._node_states = self._node_states, {}
-        if events:
-            # With RETURNING (SQLite 3.35+, PostgreSQL) the objects get their ids, which clients need.
-            events = LabEvent.objects.bulk_create(events)
-        for node, (state, reason) in states.items():
-            LabNode.objects.filter(lab=self.lab, name=node).update(state=state, reason=reason)
-        if events or states:
-            live.publish_many(self.lab.pk, [live.events_message(events)]
-                              + [live.node_message(node, state, reason) for node, (state, reason) in states.items()])
+        labstate.do_record(self.lab, events, states)

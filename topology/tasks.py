@@ -1,4 +1,10 @@
-"""Celery tasks of the root lab worker: thin wrappers that take IDs and call :mod:`operations`.
+"""Celery tasks of the root lab worker: the one crossing point between the web tier and the root side.
+
+The web tier imports this module to send tasks; the worker runs them. So its
+top level imports nothing but Celery and settings, and each task imports the
+root-side module it calls (:mod:`operations`, :mod:`node_exec`,
+:mod:`images`) in its body: the web process never loads docker or pyroute2.
+Nothing here imports the web tier's rules.
 
 The worker re-reads everything from the database; a task's arguments are IDs
 (and, for a command in a node, its argv list), never a document or a shell string.
@@ -53,10 +59,6 @@ def reconcile_on_start(sender=None, **kwargs) -> None:
         return
     if result.removed or result.interrupted:
         log.warning("reconcile: removed %s; interrupted labs %s", result.removed, result.interrupted)
-
-
-EXEC_OUTPUT_CAP = 1024 * 1024  # bytes of a command's output sent back to the web tier
-EXEC_MAX_TIMEOUT = 300
 
 
 @shared_task(name="topology.exec_in_node")

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from topology import services
+from topology import leases, services
 from topology.engine import names
 from topology.engine.docker_runtime import DockerRuntime
 from topology.models import Lab
@@ -94,5 +94,5 @@ def labs(lab_worker, owner):
     for lab in helper.deployed:
         lab.refresh_from_db()
         if helper.containers(lab) or lab.state != "stopped":
-            if not services.is_busy(lab):
+            if not leases.is_held(lab.pk):
                 helper.destroy(lab)

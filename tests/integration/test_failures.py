@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from topology import services
+from topology import leases, services
 from topology.models import Lab
 
 from topology.testing.labs import wait_for
@@ -101,7 +101,7 @@ def test_it_collects_what_a_killed_worker_left_behind(labs, tmp_path, capsys):
     assert len(labs.containers(lab)) == 3
     # ...and then ends the operation and removes everything it built.
     deadline = time.monotonic() + 30
-    while services.is_busy(lab):
+    while leases.is_held(lab.pk):
         assert time.monotonic() < deadline, "the dead worker's lease never expired"
         time.sleep(0.5)
     capsys.readouterr()

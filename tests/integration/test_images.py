@@ -12,7 +12,7 @@ import pytest
 
 from topology import images
 from topology.engine.docker_runtime import DockerRuntime, RuntimeStepError
-from topology.spec.models import DEFAULT_IMAGES
+from topology.schema.models import DEFAULT_IMAGES
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +118,7 @@ def test_it_imports_inspects_and_removes_an_image_through_the_runtime(runtime):
 
 def test_it_keeps_the_digest_stable():
     for recipe in images.RECIPES.values():
-        again = images.Recipe(recipe.name, recipe.kinds, tuple(reversed(recipe.packages)), recipe.suite)
+        again = images.Recipe(recipe.name, tuple(reversed(recipe.packages)), recipe.suite)
         assert images.recipe_digest(recipe) == images.recipe_digest(again)
     base = images.RECIPES["topolab/base"]
     assert images.recipe_digest(base) != images.recipe_digest(images.RECIPES["topolab/frr"])

@@ -22,7 +22,8 @@ from django.test import Client
 from tests.documents import reference_document
 from topology import leases, services, tasks
 from topology.models import ApiToken, Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
-from topology.spec.models import MAX_DOCUMENT_BYTES
+from topology.limits import EXEC_OUTPUT_CAP
+from topology.schema.models import MAX_DOCUMENT_BYTES
 
 REFERENCE = reference_document()
 NAME = REFERENCE["name"]
@@ -774,7 +775,7 @@ def test_it_caps_exec_output_at_1_mib(topology, fake_runtime):
     lab = running(topology)
     fake_runtime.chunks = [b"x" * 700_000, b"y" * 700_000, b"z" * 10]
     answer = tasks.exec_in_node(lab.pk, "c1", ["yes"], 5)
-    assert answer["truncated"] is True and len(answer["output"]) == tasks.EXEC_OUTPUT_CAP
+    assert answer["truncated"] is True and len(answer["output"]) == EXEC_OUTPUT_CAP
     assert answer["output"].endswith("y") and answer["exit_code"] == 0
 
 

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.documents import reference_document
-from topology import leases, services, spec
+from topology import leases, services, schema
 from topology.models import Lab, LabEvent, LabNode, LabState, Topology
 
 # The reference document of the spec (shared/examples/router-between-two-clients.json):
@@ -113,7 +113,7 @@ def test_it_prints_every_problem_of_a_bad_file_and_exits_2(admin, write):
     bad["nodse"] = []
     error, out, err = lab_failing("import", write(bad))
     lines = err.splitlines()
-    expected = spec.validate(bad).errors
+    expected = schema.validate(bad).errors
     assert len(expected) >= 4
     assert lines == [f"{p.path}: {p.message}" for p in expected]
     for path in ("name", "links[1].endpoints[1].node", "links[0].endpoints[0].addresses[0]", "nodse"):
@@ -178,14 +178,14 @@ def test_it_prints_warnings_but_imports(admin, write):
 # -- export ---------------------------------------------------------------------------
 @pytest.mark.parametrize("document", [REFERENCE, RICH], ids=["reference", "rich"])
 def test_it_exports_what_imports_back_to_an_equal_document(admin, bob, write, document):
-    assert spec.validate(document).ok
+    assert schema.validate(document).ok
     lab("import", write(document))
     exported, _ = lab("export", document["name"])
     assert json.loads(exported) == document
     lab("import", write(exported, "exported.json"), "--user", "bob")
     again, _ = lab("export", document["name"], "--user", "bob")
     assert json.loads(again) == json.loads(exported)
-    assert spec.parse(json.loads(again)) == spec.parse(document)
+    assert schema.parse(json.loads(again)) == schema.parse(document)
 
 
 def test_it_says_which_topology_it_cannot_export(admin):
@@ -269,7 +269,7 @@ def test_it_queues_a_deploy_only_after_commit(admin, write, broker, released, dj
     the_lab.refresh_from_db()
     assert (the_lab.state, the_lab.operation) == (LabState.DEPLOYING, operation)
     assert leases.holder(the_lab.pk) == operation
-    assert services.is_busy(the_lab)
+    assert leases.is_held(the_lab.pk)
     assert sorted(LabNode.objects.filter(lab=the_lab).values_list("name", "state")) == [
         ("c1", "pending"), ("c2", "pending"), ("r1", "pending")]
     assert list(LabEvent.objects.filter(lab=the_lab).values_list("operation", "step")) == [

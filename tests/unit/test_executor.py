@@ -15,7 +15,7 @@ from topology.engine import names
 from topology.engine.executor import OUTPUT_TAIL, Executor, Report, StepFailed
 from topology.engine.plan import (AddRoute, ConfigureInterface, Context, CreateBridge, CreateContainer, CreateLink,
                                   ExecSequence, Impair, SetSysctls, StartContainer, build_plan)
-from topology.spec import parse
+from topology.schema import parse
 
 SITE, LAB = "unit", 7
 ALIAS = names.interface_alias(SITE, LAB)
@@ -120,8 +120,8 @@ class FakeNetwork:
     def add_route(self, pid, to, via=None, dev=None):
         self._call("add_route", pid, to, via=via, dev=dev)
 
-    def impair(self, pid, ifname, **kwargs):
-        self._call("impair", pid, ifname, **kwargs)
+    def impair(self, pid, ifname, impairment):
+        self._call("impair", pid, ifname, impairment=impairment)
 
     def host_interfaces_with_alias(self, prefix):
         return [(name, alias) for name, alias in self.host.items() if alias.startswith(prefix)]
@@ -212,13 +212,13 @@ def test_it_reports_every_step_ok_with_index_and_total():
     reports = Reports()
     executor(FakeRuntime(), FakeNetwork()).deploy(LAB, plan, reports)
     titles = {step.title for step in plan.steps}
-    step_oks = [r for r in reports.by_status("ok") if r.step in titles]
-    assert sorted(r.step for r in step_oks) == sorted(step.title for step in plan.steps)
+    step_oks = [r for r in reports.by_status("ok") if r.title in titles]
+    assert sorted(r.title for r in step_oks) == sorted(step.title for step in plan.steps)
     assert sorted(r.index for r in step_oks) == list(range(1, len(plan) + 1))
     assert {r.total for r in reports.seen} == {len(plan)}
     assert reports.by_status("failed") == []
     # Each phase is announced, then closed with the count of steps done so far.
-    phase_reports = [(r.step, r.status, r.index) for r in reports.seen if r.step in {p.name for p in plan.phases}]
+    phase_reports = [(r.title, r.status, r.index) for r in reports.seen if r.title in {p.name for p in plan.phases}]
     expected, done = [], 0
     for p in plan.phases:
         expected.append((p.name, "started", done))
@@ -243,7 +243,7 @@ def test_it_gives_each_node_its_own_container_and_namespace():
                   if method == "configure_interface"}
     assert configured[(pid["sw1"], "p1")]["master"] == "br0"
     assert configured[(pid["c1"], "eth0")]["addresses"] == ("10.0.1.2/24",)
-    impaired = sorted((args[:2], kwargs["delay_ms"]) for m, args, kwargs in network.calls if m == "impair")
+    impaired = sorted((args[:2], kwargs["impairment"].delay_ms) for m, args, kwargs in network.calls if m == "impair")
     assert impaired == sorted([((pid["c1"], "eth0"), 10), ((pid["r1"], "eth0"), 10)])
 
 
@@ -274,9 +274,9 @@ def test_it_tears_down_and_names_the_step_when_a_link_fails():
     assert failure.reason == "File exists" and str(failure) == "link sw1:p1 - c1:eth1: File exists"
     # Reported: the failed step with its reason, then the undo.
     (failed,) = reports.by_status("failed")
-    assert (failed.step, failed.node, failed.message) == ("link sw1:p1 - c1:eth1", "sw1", "File exists")
+    assert (failed.title, failed.node, failed.message) == ("link sw1:p1 - c1:eth1", "sw1", "File exists")
     assert failed.total == len(plan_of(full_document()))
-    undo = [r for r in reports.seen if r.step == "undo"]
+    undo = [r for r in reports.seen if r.title == "undo"]
     assert len(undo) == 1 and "link sw1:p1 - c1:eth1" in undo[0].message
     assert reports.seen.index(failed) < reports.seen.index(undo[0])
     # Torn down: every container the runtime listed for this lab, and nothing else.
@@ -355,7 +355,7 @@ def test_it_tears_down_twice_removing_nothing_the_second_time():
     reports = Reports()
     assert ex.teardown(LAB, reports) == []
     assert [c.name for c in runtime.containers.values()] == [f"topolab-{SITE}-{LAB + 1}-c1"]
-    assert [(r.step, r.status, r.total) for r in reports.seen] == [("remove containers", "started", 0),
+    assert [(r.title, r.status, r.total) for r in reports.seen] == [("remove containers", "started", 0),
                                                                     ("remove containers", "ok", 0)]
 
 
@@ -365,10 +365,10 @@ def test_it_reports_each_container_it_removes():
     ex.deploy(LAB, plan_of(full_document()), Reports())
     reports = Reports()
     ex.teardown(LAB, reports)
-    assert sorted(r.step for r in reports.seen if r.step.startswith("remove ") and r.step != "remove containers") == [
+    assert sorted(r.title for r in reports.seen if r.title.startswith("remove ") and r.title != "remove containers") == [
         "remove c1", "remove c2", "remove r1", "remove sw1"]
     assert (reports.seen[0].status, reports.seen[0].total) == ("started", 4)
-    assert (reports.seen[-1].step, reports.seen[-1].status, reports.seen[-1].index) == ("remove containers", "ok", 4)
+    assert (reports.seen[-1].title, reports.seen[-1].status, reports.seen[-1].index) == ("remove containers", "ok", 4)
 
 
 def test_it_does_not_count_a_container_that_was_already_gone():

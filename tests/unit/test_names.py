@@ -13,7 +13,7 @@ import re
 import pytest
 
 from topology.engine import names
-from topology.spec.models import NODE_NAME_RE
+from topology.schema.models import NODE_NAME_RE
 
 # Docker's rule for container names (daemon/names: validContainerNamePattern).
 DOCKER_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")

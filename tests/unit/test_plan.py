@@ -12,7 +12,8 @@ from topology.engine.plan import (AddRoute, ConfigureInterface, Context, CreateB
                                   ExecSequence, Impair, PlanError, SetSysctls, StartContainer, build_plan,
                                   check_deployable)
 from tests.documents import reference_document
-from topology.spec import Limits, Problem, parse
+from topology.schema import Limits, Problem, parse
+from topology.schema.models import Impairment
 
 SITE, LAB, OWNER = "unit", 7, "alice"
 ALIAS = f"topolab:{SITE}:{LAB}"
@@ -257,8 +258,8 @@ def test_it_impairs_both_ends_of_an_impaired_link_only():
         [link("a", "eth0", "b", "eth0", impairment=impairment), link("c", "eth1", "b", "eth1")],
     ), CTX)
     assert phase(plan, "impair links").steps == (
-        Impair(node="a", interface="eth0", delay_ms=20, jitter_ms=5, loss_percent=1.5, rate_kbit=1000),
-        Impair(node="b", interface="eth0", delay_ms=20, jitter_ms=5, loss_percent=1.5, rate_kbit=1000),
+        Impair(node="a", interface="eth0", impairment=Impairment(**impairment)),
+        Impair(node="b", interface="eth0", impairment=Impairment(**impairment)),
     )
     order = phase_names(plan)
     assert order.index("configure interfaces") < order.index("impair links")
@@ -268,7 +269,8 @@ def test_it_passes_a_partial_impairment_as_given():
     plan = build_plan(doc([{"name": "a"}, {"name": "b"}],
                           [link("a", "eth0", "b", "eth0", impairment={"rate_kbit": 64})]), CTX)
     for step in steps_of(plan, Impair):
-        assert (step.delay_ms, step.jitter_ms, step.loss_percent, step.rate_kbit) == (None, None, None, 64)
+        got = step.impairment
+        assert (got.delay_ms, got.jitter_ms, got.loss_percent, got.rate_kbit) == (None, None, None, 64)
 
 
 # -- exec ---------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The API's routes: small views over :mod:`topology.services` and :mod:`topology.labview`.
 
 Documents in request bodies are read as raw bytes and checked by
-:func:`topology.spec.loads` (size, syntax, then every rule), so the API
+:func:`topology.schema.loads` (size, syntax, then every rule), so the API
 reports problems exactly as the command line and the editor do. Anything that
 needs Docker (a command in a node, the image list) is a Celery task on the
 root worker; the view waits for its answer and says 504 if none comes.
@@ -17,9 +17,10 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router, Status
 
-from .. import labview, services, spec, tasks
+from .. import labview, services, schema, tasks
+from ..limits import EXEC_DEFAULT_TIMEOUT, EXEC_MAX_TIMEOUT, document_limits
 from ..models import LabState, NodeStatus, Topology
-from ..spec.models import MAX_DOCUMENT_BYTES
+from ..schema.models import MAX_DOCUMENT_BYTES
 from .schemas import (
     DOCUMENT_BODY, EXEC_BODY, Detail, Errors, ExecOut, ImageOut, LabOut, OperationOut, TopologyFull, TopologyItem,
     ValidationOut,
@@ -27,8 +28,6 @@ from .schemas import (
 
 router = Router(tags=["topologies"])
 
-EXEC_DEFAULT_TIMEOUT = 30
-EXEC_MAX_TIMEOUT = tasks.EXEC_MAX_TIMEOUT
 EXEC_MAX_ARGV_BYTES = 64 * 1024
 WORKER_GRACE = 10  # seconds a view waits for a worker beyond the command's own timeout
 IMAGES_WAIT = 20
@@ -56,7 +55,7 @@ def _invalid(errors, warnings=()) -> Status:
 def _refused(exc: services.ServiceError, warnings=()) -> Status:
     """A service's refusal as the API's answer: 400 lists every problem, others give a detail."""
     if exc.status == 400:
-        return _invalid(exc.problems or [spec.Problem("", exc.message)], warnings)
+        return _invalid(exc.problems or [schema.Problem("", exc.message)], warnings)
     return Status(exc.status, {"detail": exc.message})
 
 
@@ -82,26 +81,26 @@ def _full(topology: Topology, warnings=None) -> dict:
     return {**_item(topology), "document": topology.document, "warnings": _problems(warnings)}
 
 
-def _body(request: HttpRequest) -> bytes | spec.Problem:
+def _body(request: HttpRequest) -> bytes | schema.Problem:
     """The raw body, read no further than the document limit (a bigger one is refused unread)."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or -1)
     except ValueError:
         length = -1
     if length > MAX_DOCUMENT_BYTES:
-        return spec.Problem("", f"the document is {length} bytes; the limit is {MAX_DOCUMENT_BYTES} (5 MiB)")
+        return schema.Problem("", f"the document is {length} bytes; the limit is {MAX_DOCUMENT_BYTES} (5 MiB)")
     if hasattr(request, "_body"):
         return request._body
-    # One byte more than the limit is enough for spec.loads to refuse it.
+    # One byte more than the limit is enough for schema.loads to refuse it.
     return request.read(MAX_DOCUMENT_BYTES + 1)
 
 
-def _document(request: HttpRequest) -> tuple[spec.Validation, object]:
+def _document(request: HttpRequest) -> tuple[schema.Validation, object]:
     """(the validation of the body, the parsed JSON data when it is valid)."""
     body = _body(request)
-    if isinstance(body, spec.Problem):
-        return spec.Validation(None, [body]), None
-    result = spec.loads(body, services.limits())
+    if isinstance(body, schema.Problem):
+        return schema.Validation(None, [body]), None
+    result = schema.loads(body, document_limits())
     return result, (json.loads(body) if result.ok else None)
 
 
@@ -150,7 +149,7 @@ def create_topology(request):
     except services.ServiceError as exc:
         return _refused(exc, result.warnings)
     except IntegrityError:  # the same name created by a concurrent request
-        return _invalid([spec.Problem("name", f"you already have a topology named '{data['name']}'")],
+        return _invalid([schema.Problem("name", f"you already have a topology named '{data['name']}'")],
                         result.warnings)
     return Status(201, _full(topology, result.warnings))
 
@@ -173,7 +172,7 @@ def put_topology(request, topology_id: int):
     except services.ServiceError as exc:
         return _refused(exc, result.warnings)
     except IntegrityError:
-        return _invalid([spec.Problem("name", f"you already have a topology named '{data['name']}'")],
+        return _invalid([schema.Problem("name", f"you already have a topology named '{data['name']}'")],
                         result.warnings)
     topology.refresh_from_db()
     return _full(topology, result.warnings)
@@ -237,40 +236,40 @@ def lab(request, topology_id: int):
     return labview.detail(_topology(request, topology_id))
 
 
-def _exec_request(request) -> tuple[list[str] | None, float, list[spec.Problem]]:
+def _exec_request(request) -> tuple[list[str] | None, float, list[schema.Problem]]:
     """(argv, timeout, problems) from an exec body."""
     try:
         body = request.body
     except Exception:  # noqa: BLE001 - too big for Django's upload limit
-        return None, 0, [spec.Problem("", "the request body is too large")]
+        return None, 0, [schema.Problem("", "the request body is too large")]
     if len(body) > EXEC_MAX_ARGV_BYTES * 2:
-        return None, 0, [spec.Problem("", f"the request body is larger than {EXEC_MAX_ARGV_BYTES * 2} bytes")]
+        return None, 0, [schema.Problem("", f"the request body is larger than {EXEC_MAX_ARGV_BYTES * 2} bytes")]
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        return None, 0, [spec.Problem("", 'not valid JSON: send {"argv": ["cmd", "arg", ...]}')]
+        return None, 0, [schema.Problem("", 'not valid JSON: send {"argv": ["cmd", "arg", ...]}')]
     if not isinstance(data, dict):
-        return None, 0, [spec.Problem("", 'the body is a JSON object: {"argv": ["cmd", "arg", ...]}')]
-    problems = [spec.Problem(key, "unknown key (allowed: argv, timeout)") for key in data
+        return None, 0, [schema.Problem("", 'the body is a JSON object: {"argv": ["cmd", "arg", ...]}')]
+    problems = [schema.Problem(key, "unknown key (allowed: argv, timeout)") for key in data
                 if key not in ("argv", "timeout")]
     argv = data.get("argv")
     if not isinstance(argv, list) or not argv:
-        problems.append(spec.Problem("argv", "a non-empty list of strings: the command and its arguments"))
+        problems.append(schema.Problem("argv", "a non-empty list of strings: the command and its arguments"))
         argv = None
     else:
         for i, arg in enumerate(argv):
             if not isinstance(arg, str):
-                problems.append(spec.Problem(f"argv[{i}]", "must be a string"))
+                problems.append(schema.Problem(f"argv[{i}]", "must be a string"))
             elif "\x00" in arg:
-                problems.append(spec.Problem(f"argv[{i}]", "must not contain a NUL character"))
+                problems.append(schema.Problem(f"argv[{i}]", "must not contain a NUL character"))
         if not problems and argv[0] == "":
-            problems.append(spec.Problem("argv[0]", "the command must not be empty"))
+            problems.append(schema.Problem("argv[0]", "the command must not be empty"))
         if not problems and sum(len(a.encode("utf-8", "surrogatepass")) for a in argv) > EXEC_MAX_ARGV_BYTES:
-            problems.append(spec.Problem("argv", f"longer than {EXEC_MAX_ARGV_BYTES} bytes in all"))
+            problems.append(schema.Problem("argv", f"longer than {EXEC_MAX_ARGV_BYTES} bytes in all"))
     timeout = data.get("timeout", EXEC_DEFAULT_TIMEOUT)
     if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout)
             or not 1 <= timeout <= EXEC_MAX_TIMEOUT):
-        problems.append(spec.Problem("timeout", f"seconds, a number from 1 to {EXEC_MAX_TIMEOUT}"))
+        problems.append(schema.Problem("timeout", f"seconds, a number from 1 to {EXEC_MAX_TIMEOUT}"))
         timeout = EXEC_DEFAULT_TIMEOUT
     return argv, float(timeout), problems
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from . import names
-from .plan import (AddRoute, ConfigureInterface, CreateBridge, CreateContainer, CreateLink, ExecSequence, Impair,
-                   Plan, SetSysctls, StartContainer, Step)
+from .plan import (CONFIGURE, CONTAINERS, AddRoute, ConfigureInterface, CreateBridge, CreateContainer, CreateLink,
+                   ExecSequence, Impair, Plan, SetSysctls, StartContainer, Step)
+from .states import NodeState
 
 log = logging.getLogger(__name__)
 OUTPUT_TAIL = 2000  # characters of a failed command's output kept in its reason
@@ -33,15 +34,20 @@ class StepFailed(RuntimeError):
 
 @dataclass
 class Report:
-    """One event of an operation: a step (or a whole phase) started, ended well or failed."""
+    """One event of an operation: a step (or a whole phase) started, ended well or failed.
 
-    step: str
+    ``title`` names it for people; ``node_state`` is the state the step left
+    its ``node`` in, when it changed one (the recorder writes it as it is).
+    """
+
+    title: str
     status: str  # "started" | "ok" | "failed" | "info"
     node: str = ""
     message: str = ""
     elapsed_ms: int | None = None
     index: int | None = None
     total: int | None = None
+    node_state: NodeState | None = None
 
 
 Reporter = Callable[[Report], None]
@@ -55,7 +61,7 @@ class Network(Protocol):
     def configure_interface(self, pid, ifname, **kwargs): ...
     def set_sysctls(self, pid, values): ...
     def add_route(self, pid, to, via=None, dev=None): ...
-    def impair(self, pid, ifname, **kwargs): ...
+    def impair(self, pid, ifname, impairment): ...
     def host_interfaces_with_alias(self, prefix): ...
     def delete_host_interface(self, name): ...
 
@@ -78,6 +84,8 @@ class Executor:
         self.site = site
         self.start_concurrency = start_concurrency
         self.netlink_concurrency = netlink_concurrency
+        # How many steps of a phase run at once, by the phase's pool.
+        self.pool_sizes = {CONTAINERS: start_concurrency, CONFIGURE: netlink_concurrency}
 
     # -- build ---------------------------------------------------------------
     def deploy(self, lab_id: int, plan: Plan, report: Reporter) -> Build:
@@ -88,15 +96,13 @@ class Executor:
         try:
             for phase in plan.phases:
                 started = time.monotonic()
-                report(Report(step=phase.name, status="started", index=done, total=total))
-                workers = self.start_concurrency if isinstance(phase.steps[0], (CreateContainer, StartContainer)) \
-                    else self.netlink_concurrency
-                self._run_phase(phase.steps, build, report, workers, done, total)
+                report(Report(title=phase.name, status="started", index=done, total=total))
+                self._run_phase(phase.steps, build, report, self.pool_sizes[phase.pool], done, total)
                 done += len(phase)
-                report(Report(step=phase.name, status="ok", index=done, total=total,
+                report(Report(title=phase.name, status="ok", index=done, total=total,
                               elapsed_ms=int((time.monotonic() - started) * 1000)))
         except StepFailed as failure:
-            report(Report(step="undo", status="started", message=f"{failure.step.title} failed; removing what was built"))
+            report(Report(title="undo", status="started", message=f"{failure.step.title} failed; removing what was built"))
             self.teardown(lab_id, report)
             raise
         return build
@@ -117,12 +123,12 @@ class Executor:
                 reason = str(exc) or type(exc).__name__
                 failure = exc if isinstance(exc, StepFailed) else StepFailed(step, reason)
                 failures.append(failure)
-                report(Report(step=step.title, status="failed", node=step.node, message=failure.reason,
+                report(Report(title=step.title, status="failed", node=step.node, message=failure.reason,
                               elapsed_ms=int((time.monotonic() - started) * 1000), index=next(finished),
-                              total=total))
+                              total=total, node_state=NodeState.FAILED))
                 return
-            report(Report(step=step.title, status="ok", node=step.node, index=next(finished), total=total,
-                          elapsed_ms=int((time.monotonic() - started) * 1000)))
+            report(Report(title=step.title, status="ok", node=step.node, index=next(finished), total=total,
+                          elapsed_ms=int((time.monotonic() - started) * 1000), node_state=step.DONE_STATE))
 
         if len(steps) == 1 or workers <= 1:
             for step in steps:
@@ -133,39 +139,47 @@ class Executor:
         if failures:
             raise failures[0]
 
-    def _pid(self, build: Build, node: str) -> int:
-        return build.pids[node]
-
     def _run_step(self, step: Step, build: Build) -> None:
-        net = self.network
-        if isinstance(step, CreateContainer):
-            build.containers[step.node] = self.runtime.create(
-                name=step.container, image=step.image, labels=step.labels, env=step.env, command=step.command,
-                cpus=step.cpus, memory_mb=step.memory_mb, pids=step.pids, capabilities=step.capabilities,
-                files=step.files,
-            )
-        elif isinstance(step, StartContainer):
-            build.pids[step.node] = self.runtime.start(build.containers[step.node])
-        elif isinstance(step, CreateLink):
-            net.create_veth(self._pid(build, step.node), step.interface, self._pid(build, step.peer_node),
-                            step.peer_interface, step.alias)
-        elif isinstance(step, CreateBridge):
-            net.create_bridge(self._pid(build, step.node), step.bridge, step.alias)
-        elif isinstance(step, SetSysctls):
-            net.set_sysctls(self._pid(build, step.node), list(step.values))
-        elif isinstance(step, ConfigureInterface):
-            net.configure_interface(self._pid(build, step.node), step.interface, addresses=step.addresses,
-                                    mac=step.mac, mtu=step.mtu, up=step.up, master=step.master)
-        elif isinstance(step, AddRoute):
-            net.add_route(self._pid(build, step.node), step.to, via=step.via, dev=step.dev)
-        elif isinstance(step, Impair):
-            net.impair(self._pid(build, step.node), step.interface, delay_ms=step.delay_ms,
-                       jitter_ms=step.jitter_ms, loss_percent=step.loss_percent, rate_kbit=step.rate_kbit)
-        elif isinstance(step, ExecSequence):
-            for command in step.commands:
-                self._exec(build.containers[step.node], command, step)
-        else:  # pragma: no cover - a new step type without an executor branch is a programming error
-            raise TypeError(f"no executor for {type(step).__name__}")
+        try:
+            run = _STEP_RUNNERS[type(step)]
+        except KeyError:  # pragma: no cover - a new step type without a runner is a programming error
+            raise TypeError(f"no executor for {type(step).__name__}") from None
+        run(self, step, build)
+
+    # -- one method per step type (see _STEP_RUNNERS below) --------------------------------------
+    def _create(self, step: CreateContainer, build: Build) -> None:
+        build.containers[step.node] = self.runtime.create(
+            name=step.container, image=step.image, labels=step.labels, env=step.env, command=step.command,
+            cpus=step.cpus, memory_mb=step.memory_mb, pids=step.pids, capabilities=step.capabilities,
+            files=step.files,
+        )
+
+    def _start(self, step: StartContainer, build: Build) -> None:
+        build.pids[step.node] = self.runtime.start(build.containers[step.node])
+
+    def _link(self, step: CreateLink, build: Build) -> None:
+        self.network.create_veth(build.pids[step.node], step.interface, build.pids[step.peer_node],
+                                 step.peer_interface, step.alias)
+
+    def _bridge(self, step: CreateBridge, build: Build) -> None:
+        self.network.create_bridge(build.pids[step.node], step.bridge, step.alias)
+
+    def _sysctls(self, step: SetSysctls, build: Build) -> None:
+        self.network.set_sysctls(build.pids[step.node], list(step.values))
+
+    def _configure(self, step: ConfigureInterface, build: Build) -> None:
+        self.network.configure_interface(build.pids[step.node], step.interface, addresses=step.addresses,
+                                         mac=step.mac, mtu=step.mtu, up=step.up, master=step.master)
+
+    def _route(self, step: AddRoute, build: Build) -> None:
+        self.network.add_route(build.pids[step.node], step.to, via=step.via, dev=step.dev)
+
+    def _impair(self, step: Impair, build: Build) -> None:
+        self.network.impair(build.pids[step.node], step.interface, step.impairment)
+
+    def _exec_all(self, step: ExecSequence, build: Build) -> None:
+        for command in step.commands:
+            self._exec(build.containers[step.node], command, step)
 
     def _exec(self, container_id: str, command: str, step: Step) -> None:
         chunks: list[bytes] = []
@@ -185,15 +199,16 @@ class Executor:
         started = time.monotonic()
         found = self.runtime.list(names.lab_filter(self.site, lab_id))
         removed: list[str] = []
-        report(Report(step="remove containers", status="started", total=len(found), index=0))
+        report(Report(title="remove containers", status="started", total=len(found), index=0))
 
         def remove(info):
             t0 = time.monotonic()
             if self.runtime.remove(info.id):
                 removed.append(info.name)
             node = info.labels.get(names.LABEL_NODE, "")
-            report(Report(step=f"remove {node or info.name}", status="ok", node=node,
-                          elapsed_ms=int((time.monotonic() - t0) * 1000)))
+            report(Report(title=f"remove {node or info.name}", status="ok", node=node,
+                          elapsed_ms=int((time.monotonic() - t0) * 1000),
+                          node_state=NodeState.STOPPED if node else None))
 
         if found:
             with ThreadPoolExecutor(max_workers=min(self.start_concurrency * 2, len(found)),
@@ -203,6 +218,20 @@ class Executor:
         for ifname, ifalias in self.network.host_interfaces_with_alias(alias):
             if ifalias == alias and self.network.delete_host_interface(ifname):
                 removed.append(f"interface {ifname}")
-        report(Report(step="remove containers", status="ok", total=len(found), index=len(found),
+        report(Report(title="remove containers", status="ok", total=len(found), index=len(found),
                       elapsed_ms=int((time.monotonic() - started) * 1000)))
         return removed
+
+
+# Which method runs a step of each type: a new step type is one entry here (and its method).
+_STEP_RUNNERS: dict[type, Callable[[Executor, Step, Build], None]] = {
+    CreateContainer: Executor._create,
+    StartContainer: Executor._start,
+    CreateLink: Executor._link,
+    CreateBridge: Executor._bridge,
+    SetSysctls: Executor._sysctls,
+    ConfigureInterface: Executor._configure,
+    AddRoute: Executor._route,
+    Impair: Executor._impair,
+    ExecSequence: Executor._exec_all,
+}

@@ -162,13 +162,16 @@ def add_route(pid: int, to: str, via: str | None = None, dev: str | None = None)
             raise NetlinkStepError(f"cannot add route {to} {target}: {_reason(exc)}") from None
 
 
-def impair(pid: int, ifname: str, *, delay_ms=None, jitter_ms=None, loss_percent=None, rate_kbit=None) -> None:
-    """Shape a link end: netem for delay, jitter and loss; a token bucket (tbf) for the rate."""
+def impair(pid: int, ifname: str, impairment) -> None:
+    """Shape a link end by its ``impairment`` (the schema's value object): netem for delay, jitter and
+    loss; a token bucket (tbf) for the rate."""
+    delay_ms, jitter_ms, loss_percent = impairment.delay_ms, impairment.jitter_ms, impairment.loss_percent
+    rate_kbit = impairment.rate_kbit
     with socket_in(pid) as ipr:
         index = _index(ipr, ifname)
         parent = None
         try:
-            if delay_ms or jitter_ms or loss_percent:
+            if impairment.needs_netem:
                 ipr.tc("add", kind="netem", index=index, handle=0x10000,
                        delay=int((delay_ms or 0) * 1000), jitter=int((jitter_ms or 0) * 1000),
                        loss=float(loss_percent or 0))
@@ -182,7 +185,7 @@ def impair(pid: int, ifname: str, *, delay_ms=None, jitter_ms=None, loss_percent
                 ipr.tc("add", kind="tbf", index=index, handle=0x20000, rate=f"{rate_kbit}kbit",
                        burst=burst, latency="50ms", **extra)
         except NetlinkError as exc:
-            if exc.code == 2 and parent is None and (delay_ms or jitter_ms or loss_percent):
+            if exc.code == 2 and parent is None and impairment.needs_netem:
                 raise NetlinkStepError(
                     f"cannot impair {ifname}: this host's kernel has no netem (sch_netem), "
                     "so delay, jitter and loss are not available; a rate alone works"

@@ -12,23 +12,12 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..spec import Document, Problem
-from ..spec.checks import SWITCH_BRIDGE, Limits
+from .. import kinds
+from ..schema import Document, Problem
+from ..schema.checks import Limits
+from ..schema.models import Impairment
 from . import names
-
-# What a kind adds to a node's sysctls (the node's own values win). A new
-# namespace may inherit forwarding from the host (net.core.devconf_inherit_init_net),
-# so hosts and switches say "off" explicitly: a lab behaves the same on every machine.
-KIND_SYSCTLS = {
-    "host": {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"},
-    "switch": {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"},
-    "router": {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"},
-    "frr": {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"},
-}
-# Capabilities beyond Docker's defaults: every node may configure its own
-# namespace's network (it is a network lab), nothing more.
-KIND_CAPABILITIES = {"host": ["NET_ADMIN"], "router": ["NET_ADMIN"], "switch": ["NET_ADMIN"], "frr": ["NET_ADMIN"]}
-DEPLOYABLE_KINDS = ("host", "router", "switch")
+from .states import NodeState
 # The node's main process: says it started (the first line of the node's Logs view), then
 # sleeps as PID 1 while the lab runs; exec keeps the shell from lingering as a parent.
 NODE_COMMAND = ["/bin/sh", "-c", 'echo "$(cat /etc/hostname): started by Topolab"; exec sleep infinity']
@@ -55,10 +44,15 @@ class Context:
 
 @dataclass(frozen=True)
 class Step:
-    """One unit of work on one node; subclasses say what, and ``TITLE`` names it for people."""
+    """One unit of work on one node; subclasses say what, and ``TITLE`` names it for people.
+
+    ``DONE_STATE`` is the state the node is in once the step has ended well
+    (None: the step does not change it).
+    """
 
     node: str
     TITLE: ClassVar[str] = "{node}"
+    DONE_STATE: ClassVar[NodeState | None] = None
 
     @property
     def title(self) -> str:
@@ -81,6 +75,7 @@ class CreateContainer(Step):
     command: tuple = tuple(NODE_COMMAND)
 
     TITLE: ClassVar[str] = "create {node}"
+    DONE_STATE: ClassVar[NodeState | None] = NodeState.CREATING
 
 
 @dataclass(frozen=True)
@@ -151,13 +146,10 @@ class AddRoute(Step):
 
 @dataclass(frozen=True)
 class Impair(Step):
-    """Traffic shaping on one end of a link."""
+    """Traffic shaping on one end of a link: the link's impairment, as the document gives it."""
 
     interface: str
-    delay_ms: float | None = None
-    jitter_ms: float | None = None
-    loss_percent: float | None = None
-    rate_kbit: int | None = None
+    impairment: Impairment
 
     TITLE: ClassVar[str] = "impair {node}:{interface}"
 
@@ -173,12 +165,17 @@ class ExecSequence(Step):
         return f"exec {self.node} ({len(self.commands)} command{'s' if len(self.commands) != 1 else ''})"
 
 
+CONTAINERS = "containers"  # creating and starting containers: the Docker Engine's slow, heavy calls
+CONFIGURE = "configure"    # netlink, sysctl and exec calls into running nodes: light, more at once
+
+
 @dataclass(frozen=True)
 class Phase:
-    """Steps that may run concurrently."""
+    """Steps that may run concurrently; ``pool`` says how many at once (:data:`CONTAINERS` or :data:`CONFIGURE`)."""
 
     name: str
     steps: tuple
+    pool: str = CONFIGURE
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -211,10 +208,12 @@ def _resources(node, ctx: Context) -> tuple[float, int, int]:
 
 def check_deployable(doc: Document) -> None:
     """Refuse, with every reason, a valid document this engine cannot build."""
+    names_ = kinds.deployable()
+    usable = ", ".join(names_[:-1]) + f" or {names_[-1]}" if len(names_) > 1 else names_[0]
     problems = [
-        Problem(f"nodes[{i}].kind", f"kind '{node.kind}' cannot be deployed yet; use host, router or switch")
+        Problem(f"nodes[{i}].kind", f"kind '{node.kind}' cannot be deployed yet; use {usable}")
         for i, node in enumerate(doc.nodes)
-        if node.kind not in DEPLOYABLE_KINDS
+        if not kinds.kind(node.kind).deployable
     ]
     if problems:
         raise PlanError(problems)
@@ -235,7 +234,7 @@ def _sysctls(node, families: set[int], interfaces: list[str]) -> dict[str, str]:
         for ifname in interfaces:
             if "." not in ifname:  # a dot would read as a key separator
                 values[f"net.ipv6.conf.{ifname}.accept_dad"] = "0"
-    values.update(KIND_SYSCTLS.get(node.kind, {}))
+    values.update(kinds.kind(node.kind).sysctls)
     values.update(node.sysctls)
     return values
 
@@ -244,7 +243,7 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
     """The phases that turn ``doc`` into a running lab."""
     check_deployable(doc)
     alias = names.interface_alias(ctx.site, ctx.lab_id)
-    kinds = {node.name: node.kind for node in doc.nodes}
+    kind_of = {node.name: kinds.kind(node.kind) for node in doc.nodes}
 
     creates, starts = [], []
     for node in doc.nodes:
@@ -260,7 +259,7 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
                 cpus=cpus,
                 memory_mb=memory_mb,
                 pids=pids,
-                capabilities=tuple(KIND_CAPABILITIES[node.kind]),
+                capabilities=kind_of[node.name].capabilities,
             )
         )
         starts.append(StartContainer(node=node.name))
@@ -273,20 +272,18 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
         links.append(CreateLink(node=a.node, interface=a.interface, peer_node=b.node,
                                 peer_interface=b.interface, alias=alias))
         for end in link.endpoints:
-            is_switch = kinds[end.node] == "switch"
+            bridge = kind_of[end.node].bridge
             families[end.node].update(ipaddress.ip_interface(x).version for x in end.addresses)
             node_ifnames[end.node].append(end.interface)
             interfaces.append(ConfigureInterface(
                 node=end.node, interface=end.interface, addresses=tuple(end.addresses), mac=end.mac,
-                mtu=link.mtu, up=link.state == "up", master=SWITCH_BRIDGE if is_switch else None,
+                mtu=link.mtu, up=link.state == "up", master=bridge,
             ))
             if link.impairment is not None:
-                imp = link.impairment
-                impairments.append(Impair(node=end.node, interface=end.interface, delay_ms=imp.delay_ms,
-                                          jitter_ms=imp.jitter_ms, loss_percent=imp.loss_percent,
-                                          rate_kbit=imp.rate_kbit))
+                impairments.append(Impair(node=end.node, interface=end.interface, impairment=link.impairment))
 
-    bridges = [CreateBridge(node=n.name, bridge=SWITCH_BRIDGE, alias=alias) for n in doc.nodes if n.kind == "switch"]
+    bridges = [CreateBridge(node=n.name, bridge=kind_of[n.name].bridge, alias=alias)
+               for n in doc.nodes if kind_of[n.name].bridge is not None]
     sysctls = []
     for node in doc.nodes:
         values = _sysctls(node, families[node.name], node_ifnames[node.name])
@@ -300,8 +297,8 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
     execs = [ExecSequence(node=node.name, commands=tuple(node.exec)) for node in doc.nodes if node.exec]
 
     phases = [
-        Phase("create containers", tuple(creates)),
-        Phase("start containers", tuple(starts)),
+        Phase("create containers", tuple(creates), CONTAINERS),
+        Phase("start containers", tuple(starts), CONTAINERS),
         Phase("create links", tuple(links)),
         Phase("create bridges", tuple(bridges)),
         # Before addresses: a node may start with IPv6 off; after links and

@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from ..models import Topology
-from ..spec import KINDS
-from ..spec import models as spec_models
+from ..schema import KINDS
+from ..schema import models as schema_models
 
 
 @login_required
@@ -28,12 +28,12 @@ def editor(request, pk: int):
     config = {
         "id": topology.pk,
         "kinds": list(KINDS),
-        "defaultImages": spec_models.DEFAULT_IMAGES,
+        "defaultImages": schema_models.DEFAULT_IMAGES,
         # The server's own patterns, so that fields are checked as you type by the same rules.
         "patterns": {
-            "documentName": spec_models.DOCUMENT_NAME_RE, "nodeName": spec_models.NODE_NAME_RE,
-            "interface": spec_models.INTERFACE_RE, "mac": spec_models.MAC_RE, "envKey": spec_models.ENV_KEY_RE,
-            "sysctl": spec_models.SYSCTL_RE, "mode": spec_models.MODE_RE, "image": spec_models.IMAGE_RE,
+            "documentName": schema_models.DOCUMENT_NAME_RE, "nodeName": schema_models.NODE_NAME_RE,
+            "interface": schema_models.INTERFACE_RE, "mac": schema_models.MAC_RE, "envKey": schema_models.ENV_KEY_RE,
+            "sysctl": schema_models.SYSCTL_RE, "mode": schema_models.MODE_RE, "image": schema_models.IMAGE_RE,
         },
         "limits": {"maxResources": settings.TOPOLAB_MAX_RESOURCES},
     }

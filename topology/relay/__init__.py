@@ -1,6 +1,6 @@
 """The console relay: a root process that opens ``docker exec`` TTY sessions (and follows
 containers' logs) and pumps their bytes through the channel layer to the
-unprivileged web consumers in :mod:`topology.console`.
+unprivileged web consumers in :mod:`topology.websockets`.
 
 This package's ``__init__`` is imported by the web tier for the protocol only;
 it must never import docker (the relay's own code is in :mod:`.server`).
@@ -54,6 +54,14 @@ SILENCE = 35.0                    # seconds without a word after which either si
                                   # (consumers ping every settings.TOPOLAB_HEARTBEAT seconds, 10 by default)
 KEEP_DETACHED = 60.0              # seconds a shell waits for its client to come back
 SHELL_ARGV = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi"]
+
+
+def clamp_size(value, default: int) -> int:
+    """A terminal's columns or rows as asked for, within 1..MAX_SIZE; ``default`` when it is no number."""
+    try:
+        return max(1, min(MAX_SIZE, int(value)))
+    except (TypeError, ValueError):
+        return default
 
 
 def channel_name(site: str, queue: str) -> str:

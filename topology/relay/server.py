@@ -28,8 +28,8 @@ from redis.exceptions import RedisError
 
 from ..engine import names
 from ..engine.docker_runtime import DockerRuntime, RuntimeStepError
-from . import (KEEP_DETACHED, LAYER, MAX_INPUT, MAX_SIZE, OUTPUT_BATCH, SESSION_BUFFER, SILENCE, WINDOW,
-               channel_name, subscribe)
+from . import (KEEP_DETACHED, LAYER, MAX_INPUT, OUTPUT_BATCH, SESSION_BUFFER, SILENCE, WINDOW, channel_name,
+               clamp_size, subscribe)
 from .buffer import OutputBuffer
 from .singleton import SingletonLock
 from .sources import LogSource, ShellSource
@@ -38,13 +38,6 @@ log = logging.getLogger("topology.relay")
 
 STALL = 1.0            # seconds a full session buffer pauses reading its source before dropping the oldest
 WATCH_EVERY = 1.0      # seconds between a session's checks for a silent client and for expiry
-
-
-def _size(value, default: int) -> int:
-    try:
-        return max(1, min(MAX_SIZE, int(value)))
-    except (TypeError, ValueError):
-        return default
 
 
 class Session:
@@ -219,7 +212,7 @@ class Session:
                     if not await self.source.write(data[:MAX_INPUT].encode("utf-8", "replace")):
                         await asyncio.sleep(5)  # the shell is gone: the reader will see the end and say so
             elif kind == "console.resize":
-                await self.source.resize(_size(message.get("cols"), 80), _size(message.get("rows"), 24))
+                await self.source.resize(clamp_size(message.get("cols"), 80), clamp_size(message.get("rows"), 24))
             elif kind == "console.ack":
                 try:
                     acked = int(message.get("bytes"))
@@ -289,7 +282,7 @@ class Relay:
     async def _resume(self, session: Session, request: dict) -> None:
         log.info("console %s resumed", session.channel)
         # The new window's size first: whatever the user types once told "opened" sees it.
-        await session.source.resize(_size(request.get("cols"), 80), _size(request.get("rows"), 24))
+        await session.source.resize(clamp_size(request.get("cols"), 80), clamp_size(request.get("rows"), 24))
         await session.attach(request["reply"], resumed=True)
 
     async def _handle(self, message: dict) -> None:
@@ -308,7 +301,7 @@ class Relay:
             if session is not None and session.key == key and session.source.kind == "console":
                 self._start(self._resume(session, message))
                 return
-            source = ShellSource(self.runtime, key[2], _size(message.get("cols"), 80), _size(message.get("rows"), 24))
+            source = ShellSource(self.runtime, key[2], clamp_size(message.get("cols"), 80), clamp_size(message.get("rows"), 24))
             self._start(Session(self, message, source).run())
         elif kind == "console.cancel":
             session = next((s for s in self.sessions.values() if s.reply == reply), None)

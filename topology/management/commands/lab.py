@@ -13,8 +13,9 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import labview, services, spec
+from ... import labview, schema, services
 from ...cli.progress import follow
+from ...limits import document_limits
 from ...models import Lab, LabState, Topology
 
 EXIT_INVALID = 2
@@ -99,7 +100,7 @@ class Command(BaseCommand):
             text = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=EXIT_INVALID) from None
-        result = spec.loads(text, services.limits())
+        result = schema.loads(text, document_limits())
         if not result.ok:
             for problem in result.errors:
                 self.stderr.write(str(problem))
@@ -130,7 +131,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _state(lab: Lab) -> str:
-        if services.is_stale(lab):
+        if labview.stale(lab):
             return f"{lab.state} (interrupted: run 'lab destroy' or 'lab gc')"
         return lab.state
 

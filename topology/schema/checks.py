@@ -9,9 +9,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..kinds import kind as kind_of
 from .models import Document, Link, Node
-
-SWITCH_BRIDGE = "br0"
 
 
 class Problem(NamedTuple):
@@ -83,14 +82,15 @@ def check_links(
             else:
                 used[key] = f"links[{i}]"
             node = nodes_by_name.get(end.node)
-            if node is not None and node.kind == "switch":
+            bridge = kind_of(node.kind).bridge if node is not None else None
+            if bridge is not None:
                 if end.addresses:
                     errors.append(
-                        Problem(f"{path}.addresses", f"'{end.node}' is a switch: its interfaces carry no addresses")
+                        Problem(f"{path}.addresses", f"'{end.node}' is a {node.kind}: its interfaces carry no addresses")
                     )
-                if end.interface == SWITCH_BRIDGE:
+                if end.interface == bridge:
                     errors.append(
-                        Problem(f"{path}.interface", f"'{SWITCH_BRIDGE}' is the switch's own bridge; choose another name")
+                        Problem(f"{path}.interface", f"'{bridge}' is the {node.kind}'s own bridge; choose another name")
                     )
     return errors
 

@@ -18,8 +18,8 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from tests.websockets import ORIGIN, accepted, browser_socket, refused, run
-from topology import events, services
-from topology.consumers import FORBIDDEN
+from topology import broadcast as events, services
+from topology.websockets.access import FORBIDDEN
 from topology.models import Lab, LabEvent, LabNode, Topology
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
@@ -239,7 +239,7 @@ def test_it_leaves_the_labs_group_when_the_client_leaves(topology, alice):
 def test_it_says_goodbye_when_the_user_signs_out_or_the_topology_is_deleted(topology, alice, monkeypatch, how):
     from django.contrib.sessions.models import Session
 
-    from topology.consumers import LabConsumer
+    from topology.websockets.lab import LabConsumer
 
     monkeypatch.setattr(LabConsumer, "recheck", 0.2)
     ws = communicator(topology.pk, user=alice)

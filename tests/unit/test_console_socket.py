@@ -22,8 +22,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from tests.websockets import ORIGIN, accepted, browser_socket, fresh_channel_layer, refused, run  # noqa: F401 (autouse)
-from topology.console import NOT_AVAILABLE, ConsoleConsumer
-from topology.consumers import FORBIDDEN
+from topology.websockets.console import NOT_AVAILABLE, ConsoleConsumer
+from topology.websockets.access import FORBIDDEN
 from topology.models import Lab, LabNode, Topology
 from topology.relay import ACK_EVERY, LAYER, PROBE, channel_name, subscribe
 from topology.relay.buffer import OutputBuffer

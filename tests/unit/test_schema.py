@@ -1,4 +1,4 @@
-"""Unit tests of the ``topolab/v1`` format (``shared/spec/topology-v1.md``) as ``topology.spec`` reads it.
+"""Unit tests of the ``topolab/v1`` format (``shared/spec/topology-v1.md``) as ``topology.schema`` reads it.
 
 Most tests take the spec's reference example, change one thing with :func:`put`
 and check that exactly the expected problem comes back, at its exact JSON path.
@@ -12,7 +12,7 @@ import re
 import pytest
 
 from tests.documents import SHARED_REFERENCE_FILE, reference_document
-from topology.spec import (
+from topology.schema import (
     FORMAT,
     KINDS,
     Document,

@@ -2,7 +2,7 @@
 
 These pydantic models check types, patterns and ranges of single fields; rules
 that look across the document (unique names, dangling endpoints, duplicate
-addresses...) live in :mod:`topology.spec.checks`. Every model forbids unknown
+addresses...) live in :mod:`topology.schema.checks`. Every model forbids unknown
 keys, so a typo such as ``"nodse"`` is an error instead of being dropped.
 """
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
+from .. import kinds
+
 FORMAT = "topolab/v1"
-KINDS = ("host", "router", "switch", "frr")
-DEFAULT_IMAGES = {"host": "topolab/base", "router": "topolab/base", "switch": "topolab/base", "frr": "topolab/frr"}
+KINDS = kinds.NAMES
+DEFAULT_IMAGES = kinds.default_images()
 
 DOCUMENT_NAME_RE = r"^[a-z0-9][a-z0-9-]{0,39}$"
 NODE_NAME_RE = r"^[a-z][a-z0-9-]{0,30}$"
@@ -198,7 +200,7 @@ class Node(Strict):
     """One container of the lab."""
 
     name: Annotated[StrictStr, Field(pattern=NODE_NAME_RE)]
-    kind: Literal["host", "router", "switch", "frr"] = "host"
+    kind: Literal[kinds.NAMES] = kinds.DEFAULT  # type: ignore[valid-type] - the registry's names
     image: Annotated[StrictStr, Field(max_length=255, pattern=IMAGE_RE)] | None = None
     position: Position | None = None
     routes: list[Route] = []

@@ -1,11 +1,10 @@
-"""Live facts for the browser: what changes in a lab, published to its channel-layer group ``lab.<lab id>``.
+"""The news of a lab for its watchers: what changed, published to its channel-layer group ``lab.<lab id>``.
 
-Whoever changes a lab's state, a node's state or records an event (the root
-worker's :mod:`recorder` and :mod:`operations`, the web tier's
-:mod:`services`) publishes it here, *after* the change is written to the
-database. :class:`topology.consumers.LabConsumer` forwards every message of the
-group, unchanged, as one JSON text frame to each subscribed websocket
-(``/ws/topologies/<topology id>/``, owner only).
+:mod:`topology.labstate`, the one writer of lab state (called by the root
+worker and the web tier alike), publishes here *after* each change is
+written to the database. :class:`topology.websockets.lab.LabConsumer`
+forwards every message of the group, unchanged, as one JSON text frame to
+each subscribed websocket (``/ws/topologies/<topology id>/``, owner only).
 
 Messages (JSON objects; ``type`` tells them apart)
 --------------------------------------------------

@@ -1,4 +1,4 @@
-"""Websocket consumers (web side, unprivileged): a lab's live state for its owner's browser."""
+"""``/ws/topologies/<id>/``: a lab's live state for its owner's browser (web side, unprivileged)."""
 from __future__ import annotations
 
 import asyncio
@@ -6,10 +6,9 @@ import asyncio
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import events
-from .models import Lab
-
-FORBIDDEN = 4403  # close code for "not yours, or no such topology": existence is never revealed
+from .. import broadcast
+from ..models import Lab
+from .access import FORBIDDEN, owned_lab, signed_out
 
 
 class LabConsumer(AsyncJsonWebsocketConsumer):
@@ -19,7 +18,7 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
     user, a topology that does not exist) is accepted and closed at once with
     code 4403, so a browser can tell "forbidden" from a dropped connection and
     stop retrying. Read-only: whatever the client sends is ignored. The
-    messages are described in :mod:`topology.events`, plus one of its own:
+    messages are described in :mod:`topology.broadcast`, plus one of its own:
     ``{"type": "gone", "reason": "signed_out" | "deleted", "message": ...}``
     just before it closes with 4403 because the user signed out (in any tab)
     or the topology was deleted.
@@ -38,7 +37,7 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         # Join before reading the snapshot: a change made meanwhile arrives after it, never gets lost.
-        self.group = events.group_name(lab_id)
+        self.group = broadcast.group_name(lab_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         snapshot = await self._snapshot(lab_id)
         self.snapshot_event_id = max((e["id"] or 0 for e in snapshot["events"]), default=0)
@@ -72,7 +71,7 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
         """Clients only listen: anything they send is ignored."""
 
     async def lab_message(self, message: dict) -> None:
-        """Messages published together to the lab's group (:func:`topology.events.publish_many`): one frame each."""
+        """Messages published together to the lab's group (:func:`topology.broadcast.publish_many`): one frame each."""
         for payload in message["messages"]:
             if payload.get("type") == "events" and self.snapshot_event_id:
                 fresh = [e for e in payload["events"] if not e.get("id") or e["id"] > self.snapshot_event_id]
@@ -84,21 +83,19 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
     @staticmethod
     @database_sync_to_async
     def _lab_id_for(user, topology_id: int) -> int | None:
-        if user is None or not user.is_authenticated:
-            return None
-        return Lab.objects.filter(topology_id=topology_id, topology__owner_id=user.pk).values_list(
-            "pk", flat=True).first()
+        lab = owned_lab(user, topology_id)
+        return lab.pk if lab else None
 
     @staticmethod
     @database_sync_to_async
     def _gone(session, user, topology_id: int) -> tuple[str, str] | None:
-        if session is not None and session.session_key and not session.exists(session.session_key):
+        if signed_out(session):
             return "signed_out", "You signed out. Sign in again to follow this lab."
-        if not Lab.objects.filter(topology_id=topology_id, topology__owner_id=user.pk).exists():
+        if owned_lab(user, topology_id) is None:
             return "deleted", "This topology was deleted."
         return None
 
     @staticmethod
     @database_sync_to_async
     def _snapshot(lab_id: int) -> dict:
-        return events.lab_snapshot(Lab(pk=lab_id))
+        return broadcast.lab_snapshot(Lab(pk=lab_id))

@@ -1,4 +1,4 @@
-"""Live facts: what :mod:`topology.events` publishes, and who publishes it (real Redis channel layer, no worker).
+"""Live facts: what :mod:`topology.broadcast` publishes, and who publishes it (real Redis channel layer, no worker).
 
 The reference lab of these tests::
 
@@ -22,9 +22,10 @@ from django.contrib.auth import get_user_model
 
 from tests.documents import reference_document
 from tests.unit.test_executor import FakeRuntime, FakeNetwork
-from topology import events, leases, operations, services
+from topology import broadcast as events, leases, operations, services
 from topology.engine import names
 from topology.engine.executor import Executor, Report
+from topology.engine.states import NodeState
 from topology.models import LabEvent, LabNode, LabState
 from topology.recorder import Recorder
 
@@ -99,7 +100,7 @@ class BrokenLayer:
 def test_it_never_raises_into_the_engine_when_redis_is_down(monkeypatch, caplog):
     monkeypatch.setattr(events, "get_channel_layer", lambda: BrokenLayer(ConnectionError("Connection refused")))
     monkeypatch.setattr(events, "_last_warning", 0.0)
-    with caplog.at_level(logging.DEBUG, logger="topology.events"):
+    with caplog.at_level(logging.DEBUG, logger="topology.broadcast"):
         events.publish(1, events.node_message("c1", "running"))
         events.publish(1, events.node_message("c1", "running"))  # logged once, not every 0.2 s
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -118,7 +119,7 @@ def test_it_never_raises_with_an_unreachable_redis(settings, monkeypatch, caplog
     monkeypatch.setattr(events, "_last_warning", 0.0)
     channel_layers.backends.clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="topology.events"):
+        with caplog.at_level(logging.WARNING, logger="topology.broadcast"):
             events.publish(1, events.node_message("c1", "running"))
     finally:
         channel_layers.backends.clear()
@@ -134,8 +135,9 @@ def test_it_publishes_what_each_flush_recorded_with_the_events_ids(lab):
 
     def build():
         recorder(Report("create c1", "started", node="c1", index=1, total=3))
-        recorder(Report("create c1", "ok", node="c1", elapsed_ms=12, index=1, total=3))
-        recorder(Report("create r1", "failed", node="r1", message="No such image", elapsed_ms=3, index=2, total=3))
+        recorder(Report("create c1", "ok", node="c1", elapsed_ms=12, index=1, total=3, node_state=NodeState.CREATING))
+        recorder(Report("create r1", "failed", node="r1", message="No such image", elapsed_ms=3, index=2, total=3,
+                        node_state=NodeState.FAILED))
         recorder.flush()
 
     messages = heard(lab.pk, build)

@@ -1,4 +1,5 @@
-"""The console and logs websockets (web side, unprivileged).
+"""What the console and logs websockets share (web side, unprivileged): access, the relay handshake,
+pacing, heartbeats and the end.
 
 ``/ws/topologies/<id>/nodes/<name>/console[?cols=C&rows=R&session=TOKEN&flow=1]``: a shell.
 ``/ws/topologies/<id>/nodes/<name>/logs[?flow=1]``: the container's own output, from the start.
@@ -32,9 +33,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from .consumers import FORBIDDEN
-from .models import Lab, LabNode, LabState, NodeStatus
-from .relay import ACK_EVERY, LAYER, MAX_INPUT, MAX_SIZE, SILENCE, channel_name
+from ..models import Lab, LabNode, LabState, NodeStatus
+from ..relay import ACK_EVERY, LAYER, SILENCE, channel_name
+from .access import FORBIDDEN, owned_lab, signed_out
 
 NOT_AVAILABLE = 4409  # close code: the node has no console now (lab or node not running, no relay)
 ENDED = 1000          # close code: the console ended (shell exited, node stopped, lab destroyed)
@@ -216,9 +217,7 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _target(user, topology_id: int, node: str):
         """None (forbidden), a reason the node has no terminal (str), or (lab id, queue, container id)."""
-        if user is None or not user.is_authenticated:
-            return None
-        lab = Lab.objects.filter(topology_id=topology_id, topology__owner_id=user.pk).first()
+        lab = owned_lab(user, topology_id)
         if lab is None:
             return None
         if lab.state != LabState.RUNNING:
@@ -234,8 +233,7 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
     @database_sync_to_async
     def _still_there(self) -> str | None:
         """Why this terminal must end (the user signed out, the lab was destroyed, the node stopped), or None."""
-        session = self.scope.get("session")
-        if session is not None and session.session_key and not session.exists(session.session_key):
+        if signed_out(self.scope.get("session")):
             return "you signed out"
         lab = Lab.objects.filter(pk=self.lab_id).values_list("state", flat=True).first()
         if lab != LabState.RUNNING:
@@ -243,57 +241,3 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
                 else f"the lab is {lab}"
         state = LabNode.objects.filter(lab_id=self.lab_id, name=self.node).values_list("state", flat=True).first()
         return None if state == NodeStatus.RUNNING else "the node stopped"
-
-
-class ConsoleConsumer(RelayedTerminalConsumer):
-    """A node's shell for the topology's owner, relayed from the root relay of the lab's host."""
-
-    open_kind = "console.open"
-
-    def open_options(self) -> dict:
-        return {"cols": _clamp(self._param("cols", "80"), 80), "rows": _clamp(self._param("rows", "24"), 24),
-                "resume": self._param("session")[:64]}
-
-    def opened_status(self, message: dict) -> dict:
-        asked = bool(self._param("session"))
-        if message.get("resumed"):
-            text = "reconnected to the same shell"
-        elif asked:
-            text = "the previous shell is gone (it ended, or waited over a minute for you): this is a new shell"
-        else:
-            text = "connected"
-        return {"type": "status", "state": "open", "message": text, "session": message.get("token"),
-                "resumed": bool(message.get("resumed"))}
-
-    def leave_message(self, code) -> dict:
-        # 1000 is the browser closing the console on purpose; anything else is a lost connection
-        # (a reload, a network drop), after which the shell waits for the same browser to return.
-        return {"type": "console.close"} if code == 1000 else {"type": "console.detach"}
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        message = self._json(text_data)
-        if self.ended or self.relay is None or message is None:
-            return
-        kind = message.get("type")
-        if kind == "input" and isinstance(message.get("data"), str) and message["data"]:
-            data = message["data"]
-            for i in range(0, len(data), MAX_INPUT):
-                await self._to_session({"type": "console.input", "data": data[i:i + MAX_INPUT]})
-        elif kind == "resize":
-            await self._to_session({"type": "console.resize", "cols": _clamp(message.get("cols"), 80),
-                                    "rows": _clamp(message.get("rows"), 24)})
-        else:
-            await super().receive(text_data=text_data)
-
-
-class LogsConsumer(RelayedTerminalConsumer):
-    """A node's container output (what its main process prints), from the start, read-only."""
-
-    open_kind = "logs.open"
-
-
-def _clamp(value, default: int) -> int:
-    try:
-        return max(1, min(MAX_SIZE, int(value)))
-    except (TypeError, ValueError):
-        return default

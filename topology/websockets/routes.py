@@ -1,8 +1,9 @@
-"""Websocket routes of the app (Channels)."""
+"""Websocket routes of the app (Channels): one consumer per socket."""
 from django.urls import path
 
-from .console import ConsoleConsumer, LogsConsumer
-from .consumers import LabConsumer
+from .console import ConsoleConsumer
+from .lab import LabConsumer
+from .logs import LogsConsumer
 
 websocket_urlpatterns: list = [
     path("ws/topologies/<int:topology_id>/", LabConsumer.as_asgi()),

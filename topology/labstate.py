@@ -1,0 +1,122 @@
+"""The one owner of a lab's state: every change of a lab's or a node's state, its events, and the news of it.
+
+Each ``do_*`` function writes the rows and then publishes what changed to the
+lab's watchers (:mod:`topology.broadcast`), in that order; nothing else
+writes ``Lab.state``/``reason``/``operation``, a ``LabNode``'s state,
+container and interfaces, or a ``LabEvent``. The web tier calls the first
+group (an operation begins, or could not be queued), the root worker the
+rest (what the engine reported, how the operation ended).
+
+Both sides import this module: it knows the database and the channel layer,
+never Docker, the kernel or a user's permissions (those are the callers').
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import broadcast
+from .models import Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
+
+
+def create_lab(topology: Topology) -> Lab:
+    """The (stopped) lab of a new topology, on this host's queue; nobody watches it yet, so nothing is said."""
+    return Lab.objects.create(topology=topology, queue=settings.TOPOLAB_QUEUE)
+
+
+# -- the web tier: an operation begins ---------------------------------------------------------------
+
+
+def do_begin(lab: Lab, state: LabState, step: str, operation: str, nodes: Iterable[str] | None = None,
+             then: Callable[[], None] | None = None) -> None:
+    """Move ``lab`` to ``state`` under ``operation`` with a first event ``step``; once committed, tell its
+    watchers, then call ``then`` (which queues the operation's task: the news is out before any worker acts).
+
+    ``nodes`` (a deploy): the nodes the lab will have, each reset to pending;
+    rows of nodes no longer in the document go.
+    """
+    names = list(nodes) if nodes is not None else None
+    with transaction.atomic():
+        Lab.objects.filter(pk=lab.pk).update(state=state, reason="", operation=operation,
+                                             state_changed=timezone.now())
+        event = LabEvent.objects.create(lab=lab, operation=operation, step=step, status=LabEvent.Status.INFO)
+        if names is not None:
+            LabNode.objects.filter(lab=lab).exclude(name__in=names).delete()
+            for name in names:
+                LabNode.objects.update_or_create(lab=lab, name=name, defaults={
+                    "state": NodeStatus.PENDING, "container_id": "", "interfaces": [], "reason": ""})
+        messages = [broadcast.lab_message(state, "", True, operation), broadcast.events_message([event])]
+        messages += [broadcast.node_message(name, NodeStatus.PENDING) for name in names or ()]
+
+        def committed() -> None:
+            broadcast.publish_many(lab.pk, messages)
+            if then is not None:
+                then()
+
+        transaction.on_commit(committed)
+    lab.refresh_from_db()
+
+
+def do_not_queued(lab: Lab, operation: str, reason: str) -> None:
+    """The operation never reached a worker (the broker is down): the lab failed, saying why."""
+    Lab.objects.filter(pk=lab.pk, operation=operation).update(state=LabState.FAILED, reason=reason,
+                                                              state_changed=timezone.now())
+    broadcast.publish(lab.pk, broadcast.lab_message(LabState.FAILED, reason, False, operation))
+
+
+# -- the root worker: what the engine did ------------------------------------------------------------
+
+
+def do_record(lab: Lab, events: list[LabEvent], node_states: dict[str, tuple[str, str]]) -> None:
+    """Write a batch of the engine's events and node states (``{node: (state, reason)}``), then publish them."""
+    if events:
+        # With RETURNING (SQLite 3.35+, PostgreSQL) the objects get their ids, which clients need.
+        events = LabEvent.objects.bulk_create(events)
+    for node, (state, reason) in node_states.items():
+        LabNode.objects.filter(lab=lab, name=node).update(state=state, reason=reason)
+    if events or node_states:
+        broadcast.publish_many(lab.pk, [broadcast.events_message(events)]
+                               + [broadcast.node_message(node, state, reason)
+                                  for node, (state, reason) in node_states.items()])
+
+
+def do_nodes_running(lab: Lab, nodes: dict[str, tuple[str, list]]) -> None:
+    """The build is done: each node runs in its container with its interfaces (``{node: (container, interfaces)}``)."""
+    for name, (container, interfaces) in nodes.items():
+        LabNode.objects.filter(lab=lab, name=name).update(state=NodeStatus.RUNNING, reason="",
+                                                          container_id=container, interfaces=interfaces)
+    broadcast.publish_many(lab.pk, broadcast.node_messages(lab))
+
+
+def do_nodes_stopped(lab: Lab, failed: str = "", reason: str = "") -> None:
+    """Nothing of the lab runs any more; the node named ``failed`` (if any) is marked failed with ``reason``."""
+    LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[], reason="")
+    if failed:
+        LabNode.objects.filter(lab=lab, name=failed).update(state=NodeStatus.FAILED, reason=reason)
+    broadcast.publish_many(lab.pk, broadcast.node_messages(lab))
+
+
+def do_finish(lab: Lab, operation: str, state: LabState, reason: str = "", later: list | None = None) -> None:
+    """The operation ended with the lab in ``state``: record it, with a last event, and say so.
+
+    The news is published now, or appended to ``later`` for a caller that must
+    first give the lab's lease back (a browser that reads ``busy: false`` may
+    start the next operation at once, which a held lease would refuse). A lab
+    whose operation is no longer ``operation`` keeps its state; only the event
+    is recorded.
+    """
+    changed = Lab.objects.filter(pk=lab.pk, operation=operation).update(state=state, reason=reason,
+                                                                        state_changed=timezone.now())
+    event = LabEvent.objects.create(lab=lab, operation=operation, step=f"lab {state}",
+                                    status=LabEvent.Status.FAILED if state == LabState.FAILED else LabEvent.Status.OK,
+                                    message=reason)
+    if changed:
+        # The last step's line first, then the state: "lab running" closes the operation.
+        messages = [broadcast.events_message([event]), broadcast.lab_message(state, reason, False, operation)]
+        if later is None:
+            broadcast.publish_many(lab.pk, messages)
+        else:
+            later.extend(messages)
