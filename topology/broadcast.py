@@ -179,6 +179,7 @@ def events_message(events: Iterable[LabEvent]) -> dict | None:
 # The snapshot ----------------------------------------------------------------
 
 
-def lab_snapshot(lab: Lab) -> dict:
-    """The whole observed state of a lab: what a client gets first (the ``lab`` of a ``snapshot`` message)."""
-    return labview.detail(Topology.objects.select_related("lab").get(lab=lab.pk))
+def lab_snapshot(lab: Lab | int) -> dict:
+    """The whole observed state of a lab (or a lab's ID): what a client gets first (the ``lab`` of a ``snapshot``)."""
+    lab_id = lab.pk if isinstance(lab, Lab) else int(lab)
+    return labview.detail(Topology.objects.select_related("lab").get(lab=lab_id))

@@ -7,7 +7,6 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .. import broadcast
-from ..models import Lab
 from .access import FORBIDDEN, owned_lab, signed_out
 
 
@@ -98,4 +97,4 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
     @staticmethod
     @database_sync_to_async
     def _snapshot(lab_id: int) -> dict:
-        return broadcast.lab_snapshot(Lab(pk=lab_id))
+        return broadcast.lab_snapshot(lab_id)
