@@ -8,6 +8,7 @@ root worker publishes snapshots built here), so it imports neither side.
 from __future__ import annotations
 
 from . import leases
+from .kinds import DEFAULT as DEFAULT_KIND
 from .models import BUSY_STATES, Lab, LabEvent, NodeStatus, Topology
 
 MAX_EVENTS = 500
@@ -23,7 +24,7 @@ def nodes(topology: Topology, lab: Lab | None = None) -> list[dict]:
     """Every node of the document, in its order, with what the worker observed of it (then any other it knows)."""
     lab = lab or topology.lab
     seen = {n.name: n for n in lab.nodes.all()}
-    kinds = {raw.get("name", ""): raw.get("kind", "host") for raw in topology.document.get("nodes", [])}
+    kinds = {raw.get("name", ""): raw.get("kind", DEFAULT_KIND) for raw in topology.document.get("nodes", [])}
     # A node still running that the document no longer has (edited while the lab ran) comes last, kind "".
     kinds.update({name: "" for name in seen if name not in kinds})
     result = []
