@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from . import apt_sources
 from .engine.docker_runtime import DockerRuntime, RuntimeStepError
 from .kinds import KINDS
 
@@ -38,7 +39,8 @@ BUILD_STEPS_VERSION = 1
 LABEL_RECIPE = "topolab.recipe"
 LABEL_IMAGE = "topolab.image"
 TAG = "latest"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# debootstrap's mirror: TOPOLAB_DEBIAN_MIRROR, else the host's apt sources, else this (topology.apt_sources).
+DEFAULT_MIRROR = apt_sources.FALLBACK_MIRROR
 _TREE_PREFIX = "topolab-image-"
 
 # What every node has: the tools a student reaches for first.
@@ -226,7 +228,7 @@ def _remove_stale_trees(say) -> None:
 def _build(recipe: Recipe, runtime: DockerRuntime, say, replaces: str | None) -> None:
     """Debootstrap, trim and import one recipe; the temporary tree is removed whatever happens."""
     digest = recipe_digest(recipe)
-    mirror = os.environ.get("TOPOLAB_DEBIAN_MIRROR", DEFAULT_MIRROR)
+    mirror = apt_sources.host_mirror(recipe.suite, recipe.components)
     workdir = Path(tempfile.mkdtemp(prefix=_TREE_PREFIX, dir=_build_dir()))
     root = workdir / "rootfs"
     try:
@@ -237,7 +239,7 @@ def _build(recipe: Recipe, runtime: DockerRuntime, say, replaces: str | None) ->
                 f"--variant={recipe.variant}",
                 f"--components={','.join(recipe.components)}",
                 f"--include={','.join(sorted(set(recipe.packages)))}",
-                recipe.suite, str(root), mirror,
+                recipe.suite, str(root), mirror.uri,
             ],
             f"{recipe.name}: debootstrap",
         )
