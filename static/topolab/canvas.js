@@ -1,12 +1,14 @@
 // The Cytoscape canvas: draws the document, turns mouse gestures into edit requests.
 // It never changes the document itself: it calls the editor's callbacks, and the
-// editor calls sync() with the new document.
+// editor calls sync() with the new document. How each kind looks (shape, size, fill) is the
+// server's registry (topology/kinds.py), handed over by the editor from the page's config.
 import cytoscape from 'cytoscape';
 
 if (window.cytoscapeEdgehandles) cytoscape.use(window.cytoscapeEdgehandles);
 
-const SHAPES = {host: 'round-rectangle', router: 'diamond', switch: 'rectangle', frr: 'hexagon'};
 const GRID = 24;
+// The query topolab.css picks its theme by: the kinds' fills follow the same choice.
+const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
 
 export const nodeId = (name) => `n:${name}`;
 export const linkId = (index) => `l:${index}`;
@@ -15,7 +17,15 @@ function css(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
 }
 
-function stylesheet(showLabels) {
+// One rule per kind: its shape, size and fill in the current colour scheme. A kind the
+// registry does not know (a document not yet checked) keeps the plain node style.
+function kindRules(kinds) {
+  const scheme = darkQuery.matches ? 'dark' : 'light';
+  return kinds.map((k) => ({selector: `node[kind = ${JSON.stringify(k.name)}]`, style: {
+    shape: k.shape, width: k.size.width, height: k.size.height, 'background-color': k.colour[scheme]}}));
+}
+
+function stylesheet(showLabels, kinds) {
   const fg = css('--fg'), muted = css('--muted'), bg = css('--canvas'), accent = css('--accent');
   const node = css('--node'), nodeBorder = css('--node-border');
   return [
@@ -27,9 +37,7 @@ function stylesheet(showLabels) {
       'text-background-color': bg, 'text-background-opacity': 0.75, 'text-background-padding': 1,
       'min-zoomed-font-size': 7, // labels too small to read are not drawn (fast with hundreds of nodes)
     }},
-    {selector: 'node[kind="router"]', style: {shape: SHAPES.router, 'background-color': css('--node-router')}},
-    {selector: 'node[kind="frr"]', style: {shape: SHAPES.frr, 'background-color': css('--node-router')}},
-    {selector: 'node[kind="switch"]', style: {shape: SHAPES.switch, width: 56, height: 26, 'background-color': css('--node-switch')}},
+    ...kindRules(kinds), // before the states, whose colours win
     {selector: 'node[state="pending"]', style: {'background-color': css('--st-pending'), 'border-color': css('--st-pending-b')}},
     {selector: 'node[state="creating"]', style: {'background-color': css('--st-creating'), 'border-color': css('--st-creating-b'), 'border-style': 'dashed', 'border-width': 3}},
     {selector: 'node[state="creating"].pulse', style: {'border-width': 5}},
@@ -64,12 +72,15 @@ function endpointLabel(ep) {
 }
 
 export class Canvas {
-  constructor(container, callbacks) {
+  // kinds: the config's list of kinds; defaultKind: the kind of a node that says none.
+  constructor(container, callbacks, {kinds, defaultKind}) {
     this.container = container;
     this.cb = callbacks; // {onAddLink(a,b), onMove({name:{x,y}}), onSelect(), onDrop(kind, pos), onTooltip(ele|null, evt)}
+    this.kinds = kinds;
+    this.defaultKind = defaultKind;
     this.showLabels = true;
     this.cy = cytoscape({
-      container, style: stylesheet(true), minZoom: 0.05, maxZoom: 4,
+      container, style: stylesheet(true, kinds), minZoom: 0.05, maxZoom: 4,
       boxSelectionEnabled: true, selectionType: 'single',
     });
     this.cy.on('viewport', () => this.updateGrid());
@@ -154,10 +165,11 @@ export class Canvas {
 
   setLabels(on) {
     this.showLabels = on;
-    this.cy.style(stylesheet(on));
+    this.restyle();
   }
 
-  restyle() { this.cy.style(stylesheet(this.showLabels)); }
+  // Again from the page's colours (the colour scheme changed, or the labels were toggled).
+  restyle() { this.cy.style(stylesheet(this.showLabels, this.kinds)); }
 
   // Make the canvas show `doc`, touching only what changed.
   sync(doc, {states = {}, renamed = null} = {}) {
@@ -169,7 +181,7 @@ export class Canvas {
       let label = n.name;
       if (st.state === 'failed') label = `${n.name}\n✕ failed${st.reason ? `: ${st.reason.length > 80 ? `${st.reason.slice(0, 79)}…` : st.reason}` : ''}`;
       else if (st.state && st.state !== 'none' && st.state !== 'stopped') label = `${n.name}\n${st.state}`;
-      want.set(nodeId(n.name), {group: 'nodes', data: {id: nodeId(n.name), name: n.name, kind: n.kind || 'host', label, state: st.state || 'none', reason: st.reason || ''},
+      want.set(nodeId(n.name), {group: 'nodes', data: {id: nodeId(n.name), name: n.name, kind: n.kind || this.defaultKind, label, state: st.state || 'none', reason: st.reason || ''},
         position: n.position ? {...n.position} : null});
     }
     (doc.links || []).forEach((l, i) => {

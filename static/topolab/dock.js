@@ -5,8 +5,9 @@
 // goes through hooks.keepCanvas so the drawing does not jump.
 //
 // Open consoles are remembered per browser tab (sessionStorage, with their session tokens),
-// so that a reload gets the same shells back while the host still keeps them (60 s).
-import {el} from './api.js';
+// so that a reload gets the same shells back while the host still keeps them (the relay's
+// keepSeconds, handed to each terminal with the rest of the config's console numbers).
+import {el} from './dom.js';
 
 // xterm.js is big (about 350 kB): fetched with the first console, not with the editor.
 let terminalModule = null;
@@ -30,7 +31,8 @@ function popOutIcon() {
 }
 
 export class Dock {
-  // root: the dock's <section>; hooks: {topology, keepCanvas(change), why(node) -> reason or '', status(text, level)}
+  // root: the dock's <section>; hooks: {topology, console: the config's {keepSeconds, ackEvery, window},
+  // keepCanvas(change), why(node) -> reason or '', status(text, level)}
   constructor(root, editorEl, hooks) {
     this.root = root;
     this.editorEl = editorEl;
@@ -101,7 +103,7 @@ export class Dock {
     this.expanded = true;
     this.layout();
     t.session = new TerminalSession(host, {
-      topology: this.hooks.topology, node, kind, session: token,
+      topology: this.hooks.topology, node, kind, session: token, console: this.hooks.console,
       onState: (state, message) => this.stateChanged(key, state, message),
       onSession: () => this.remember(),
     });

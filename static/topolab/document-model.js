@@ -1,9 +1,39 @@
 // The topolab/v1 document and the edits the editor makes to it: pure functions, no DOM.
 // Every edit takes a document and returns a new one (the input is never changed),
 // so the editor can keep snapshots for undo/redo.
+// The node kinds are the server's (topology/kinds.py, served in the page's config): the page
+// hands them over once with setKinds(); nothing here names a kind.
 
 export const FORMAT = 'topolab/v1';
-export const NAME_PREFIX = {host: 'h', router: 'r', switch: 's', frr: 'f'};
+
+// --- kinds ----------------------------------------------------------------------------
+
+let registry = null; // kind name -> {name, prefix, forwards, bridge, defaultImage, shape, colour, size, ...}
+let defaultKind = null; // the kind of a node that says none
+
+// kinds: the config's list, in the registry's order; fallback: the config's defaultKind.
+export function setKinds(kinds, fallback) {
+  registry = new Map(kinds.map((k) => [k.name, k]));
+  defaultKind = fallback;
+}
+
+// No kinds is a page (or a test) that forgot to pass them: say so, rather than guess.
+function known() {
+  if (!registry) throw new Error('document-model: setKinds() was not called; the kinds come from the server');
+  return registry;
+}
+
+// The registry's entry for a kind; undefined for a kind it does not know (a document not yet checked).
+export const kindInfo = (kind) => known().get(kind);
+export const kindNames = () => [...known().keys()];
+export const defaultKindName = () => { known(); return defaultKind; };
+// Routes packets: forwarding on, the lowest address of a subnet, the gateway of end systems.
+export const forwards = (kind) => { const k = kindInfo(kind); return !!k && k.forwards; };
+// Joins its interfaces with a bridge (a switch): they carry no addresses.
+export const bridges = (kind) => { const k = kindInfo(kind); return !!k && k.bridge !== null; };
+// Neither forwards nor bridges (a host): it gets a default route via a node that forwards.
+export const isEndSystem = (kind) => !!kindInfo(kind) && !forwards(kind) && !bridges(kind);
+const prefixOf = (kind) => { const k = kindInfo(kind); return (k && k.prefix) || 'n'; };
 
 const clone = (x) => structuredClone(x);
 
@@ -17,7 +47,7 @@ export function nodeByName(doc, name) {
 
 export function kindOf(doc, name) {
   const n = nodeByName(doc, name);
-  return n ? (n.kind || 'host') : undefined;
+  return n ? (n.kind || defaultKindName()) : undefined;
 }
 
 // The first free name "<prefix><k>" (k >= 1), not in the document nor in `taken`.
@@ -29,10 +59,10 @@ export function freeName(doc, prefix, taken = new Set()) {
   }
 }
 
-export function addNode(doc, {kind = 'host', position, name} = {}) {
+export function addNode(doc, {kind = defaultKindName(), position, name} = {}) {
   const next = clone(doc);
   next.nodes = next.nodes || [];
-  const node = {name: name || freeName(doc, NAME_PREFIX[kind] || 'n'), kind};
+  const node = {name: name || freeName(doc, prefixOf(kind)), kind};
   if (position) node.position = {x: Math.round(position.x), y: Math.round(position.y)};
   next.nodes.push(node);
   return {doc: next, name: node.name};
@@ -134,7 +164,7 @@ export function pasteFragment(doc, fragment, offset = {x: 40, y: 40}) {
   const taken = new Set();
   for (const original of fragment.nodes) {
     const node = clone(original);
-    const prefix = (original.name.match(/^(.*?)(\d+)$/) || [null, original.name])[1] || NAME_PREFIX[node.kind || 'host'];
+    const prefix = (original.name.match(/^(.*?)(\d+)$/) || [null, original.name])[1] || prefixOf(node.kind || defaultKindName());
     node.name = freeName(next, prefix, taken);
     taken.add(node.name);
     renamed[original.name] = node.name;
@@ -249,11 +279,10 @@ function subnetAllocator(pool, size, used) {
   };
 }
 
-const isRouting = (kind) => kind === 'router' || kind === 'frr';
-
-// Fill the links that have no addresses: a /31 (pool.p2p) for a link between two routers,
-// a /24 (pool.lan) for each switch LAN and each other link; routers take the lowest
-// addresses. Hosts with no default route get one via a router on their subnet.
+// Fill the links that have no addresses: a /31 (pool.p2p) for a link between two nodes that
+// forward (routers), a /24 (pool.lan) for each bridged LAN (switches) and each other link;
+// nodes that forward take the lowest addresses; bridged ports get none. End systems (hosts)
+// with no default route get one via a node that forwards on their subnet.
 // Nothing already set is changed. Returns {doc, filled, problems}.
 export function assignAddresses(doc, pools = {p2p: '10.0.0.0/16', lan: '192.168.0.0/16'}) {
   const next = clone(doc);
@@ -266,22 +295,22 @@ export function assignAddresses(doc, pools = {p2p: '10.0.0.0/16', lan: '192.168.
   if (!p2p) problems.push(`'${pools.p2p}' is not an IPv4 pool that holds /31s`);
   if (!lan) problems.push(`'${pools.lan}' is not an IPv4 pool that holds /24s`);
   if (problems.length) return {doc, filled, problems};
-  const kind = (name) => kindOf(next, name) || 'host';
+  const kind = (name) => kindOf(next, name) || defaultKindName();
   const hasAddr = (ep) => ep && ep.addresses && ep.addresses.length > 0;
 
-  // Switch LANs: switches joined directly form one LAN (union-find).
+  // Bridged LANs: switches joined directly form one LAN (union-find).
   const parent = {};
   const find = (x) => (parent[x] === undefined || parent[x] === x ? (parent[x] = x) : (parent[x] = find(parent[x])));
   next.links.forEach((l) => {
     const [a, b] = l.endpoints || [];
-    if (a && b && kind(a.node) === 'switch' && kind(b.node) === 'switch') parent[find(a.node)] = find(b.node);
+    if (a && b && bridges(kind(a.node)) && bridges(kind(b.node))) parent[find(a.node)] = find(b.node);
   });
-  const lans = new Map(); // root switch -> endpoints of non-switch nodes on it
+  const lans = new Map(); // root switch -> endpoints of the nodes on it that do not bridge
   next.links.forEach((l) => {
     const [a, b] = l.endpoints || [];
     if (!a || !b) return;
     for (const [sw, other] of [[a, b], [b, a]]) {
-      if (kind(sw.node) === 'switch' && kind(other.node) !== 'switch') {
+      if (bridges(kind(sw.node)) && !bridges(kind(other.node))) {
         const root = find(sw.node);
         if (!lans.has(root)) lans.set(root, []);
         lans.get(root).push(other);
@@ -300,7 +329,7 @@ export function assignAddresses(doc, pools = {p2p: '10.0.0.0/16', lan: '192.168.
     }
     if (net === null) net = lan();
     if (net === null) { problems.push('the LAN pool is exhausted'); break; }
-    empty.sort((x, y) => Number(isRouting(kind(y.node))) - Number(isRouting(kind(x.node))));
+    empty.sort((x, y) => Number(forwards(kind(y.node))) - Number(forwards(kind(x.node))));
     let host = 1;
     for (const ep of empty) {
       while (taken.has(net + host) && host < 254) host += 1;
@@ -314,8 +343,8 @@ export function assignAddresses(doc, pools = {p2p: '10.0.0.0/16', lan: '192.168.
   for (const l of next.links) {
     const [a, b] = l.endpoints || [];
     if (!a || !b || hasAddr(a) || hasAddr(b)) continue;
-    if (kind(a.node) === 'switch' || kind(b.node) === 'switch') continue;
-    if (isRouting(kind(a.node)) && isRouting(kind(b.node))) {
+    if (bridges(kind(a.node)) || bridges(kind(b.node))) continue;
+    if (forwards(kind(a.node)) && forwards(kind(b.node))) {
       const net = p2p();
       if (net === null) { problems.push('the router-link pool is exhausted'); break; }
       a.addresses = [`${ipToString(net)}/31`];
@@ -323,15 +352,15 @@ export function assignAddresses(doc, pools = {p2p: '10.0.0.0/16', lan: '192.168.
     } else {
       const net = lan();
       if (net === null) { problems.push('the LAN pool is exhausted'); break; }
-      const [first, second] = isRouting(kind(b.node)) && !isRouting(kind(a.node)) ? [b, a] : [a, b];
+      const [first, second] = forwards(kind(b.node)) && !forwards(kind(a.node)) ? [b, a] : [a, b];
       first.addresses = [`${ipToString(net + 1)}/24`];
       second.addresses = [`${ipToString(net + 2)}/24`];
     }
     filled += 2;
   }
-  // Default routes of hosts: via the first router on one of their IPv4 subnets.
+  // Default routes of end systems: via the first node that forwards on one of their IPv4 subnets.
   for (const node of next.nodes || []) {
-    if ((node.kind || 'host') !== 'host') continue;
+    if (!isEndSystem(node.kind || defaultKindName())) continue;
     if ((node.routes || []).some((r) => r.to === 'default' || r.to === '0.0.0.0/0')) continue;
     const gw = gatewayFor(next, node.name, kind);
     if (gw) { node.routes = (node.routes || []).concat([{to: 'default', via: gw}]); filled += 1; }
@@ -347,7 +376,7 @@ function gatewayFor(doc, hostName, kind) {
   for (const c of mine) {
     const net = (c.ip & mask(c.prefix)) >>> 0;
     for (const l of doc.links || []) for (const ep of l.endpoints || []) {
-      if (!ep || ep.node === hostName || !isRouting(kind(ep.node))) continue;
+      if (!ep || ep.node === hostName || !forwards(kind(ep.node))) continue;
       for (const a of ep.addresses || []) {
         const r = parseCidr(a);
         if (r && r.prefix === c.prefix && ((r.ip & mask(r.prefix)) >>> 0) === net) return ipToString(r.ip);

@@ -1,8 +1,10 @@
 // The editor page: one document, the single source of truth, snapshotted for undo/redo.
 // The canvas and the panel ask for changes through commit(); the API saves and validates;
 // the websocket paints the lab's state on the nodes; the dock below holds the events and the
-// nodes' consoles.
-import {api, ApiError, el} from './api.js';
+// nodes' consoles. The node kinds, the server's patterns and limits and the consoles' pacing
+// come in the page's config (topology/pages/views.py); nothing here names a kind.
+import {api, ApiError} from './api.js';
+import {el, paintKind} from './dom.js';
 import * as model from './document-model.js';
 import {Canvas, nodeId, linkId} from './canvas.js';
 import {Panel} from './panel.js';
@@ -11,6 +13,7 @@ import {Dock} from './dock.js';
 import {problemLine} from './problems.js';
 
 const config = JSON.parse(document.getElementById('editor-config').textContent);
+model.setKinds(config.kinds, config.defaultKind);
 const $ = (id) => document.getElementById(id);
 const HISTORY = 200;
 
@@ -112,10 +115,11 @@ const canvas = new Canvas($('cy'), {
     tooltip.style.top = `${p.y + 16}px`;
     tooltip.hidden = false;
   },
-});
+}, {kinds: config.kinds, defaultKind: config.defaultKind});
 const panel = new Panel($('panel'), ed);
 const dock = new Dock($('dock'), $('editor'), {
   topology: config.id,
+  console: config.console,
   keepCanvas,
   why: (name) => ed.terminalWhy(name),
   status,
@@ -486,6 +490,7 @@ $('btn-assign').addEventListener('click', () => {
   status(`Assigned addresses and routes (${filled} filled)${problems.length ? `; ${problems.join('; ')}` : ''}.`, problems.length ? 'warning' : 'ok');
 });
 for (const b of document.querySelectorAll('.kind-btn')) {
+  paintKind(b.querySelector('.kind-icon'), model.kindInfo(b.dataset.kind));
   b.addEventListener('click', () => addNode(b.dataset.kind));
   b.addEventListener('dragstart', (e) => { e.dataTransfer.setData('application/x-topolab-kind', b.dataset.kind); e.dataTransfer.effectAllowed = 'copy'; });
 }

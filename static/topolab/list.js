@@ -1,5 +1,6 @@
 // The topologies page: the user's topologies with their labs' states, kept live by polling.
-import {api, ago, el, ApiError} from './api.js';
+import {api, ApiError} from './api.js';
+import {ago, el} from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#topologies tbody');

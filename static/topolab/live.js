@@ -1,6 +1,7 @@
-// The lab's live state over the websocket /ws/topologies/<id>/ (see topology/events.py):
-// a snapshot first, then lab, node and events messages. Reconnects with back-off, except
-// after close code 4403 (signed out, or the topology is gone): then it says so through onGone.
+// The lab's live state over the websocket /ws/topologies/<id>/ (topology/broadcast.py documents
+// the messages): a snapshot first, then lab, node and events messages (events always batched),
+// and gone (topology/websockets/lab.py) before a close with code 4403: signed out, or the
+// topology is gone. Reconnects with back-off, except after 4403: then it says so through onGone.
 
 export class Live {
   constructor(id, handlers) {
@@ -24,7 +25,6 @@ export class Live {
       else if (msg.type === 'lab') this.h.onLab(msg);
       else if (msg.type === 'node') this.h.onNode(msg);
       else if (msg.type === 'events') this.h.onEvents(msg.events || []);
-      else if (msg.type === 'event') this.h.onEvents([msg.event]);
       else if (msg.type === 'gone') this.gone = msg;
     };
     ws.onclose = (event) => {

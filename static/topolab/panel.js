@@ -2,7 +2,7 @@
 // Each field is checked as you type (the server's own patterns, from the page's config);
 // every change goes to the editor as a new document (panel edits of one field merge
 // into one undo step).
-import {el} from './api.js';
+import {el, kindIcon} from './dom.js';
 import * as model from './document-model.js';
 import {problemLine} from './problems.js';
 
@@ -155,12 +155,13 @@ export class Panel {
   renderNode(node, index) {
     const doc = this.ed.doc;
     const name = node.name;
-    const kind = node.kind || 'host';
+    const kind = node.kind || model.defaultKindName();
+    const info = model.kindInfo(kind); // undefined for a kind the server does not know
     const st = this.ed.states[name];
     const nameRe = this.pattern('nodeName');
     const imageRe = this.pattern('image');
     const header = el('div', {class: 'panel-head'},
-      el('h2', {class: 'pane-title'}, el('span', {class: `kind-icon kind-${kind}`, 'aria-hidden': 'true'}), el('span', {class: 'title-text'}, `${name} · ${kind}`)),
+      el('h2', {class: 'pane-title'}, kindIcon(info), el('span', {class: 'title-text'}, `${name} · ${kind}`)),
       st && st.state && st.state !== 'none' ? el('span', {class: 'badge', 'data-state': st.state}, st.state) : null);
     this.add(header, this.terminalButtons(name));
     if (st && st.reason) this.add(el('p', {class: 'alert'}, st.reason));
@@ -173,9 +174,9 @@ export class Panel {
         apply: (v) => { const from = this.ref.name; if (v === from) return; this.ref = {type: 'node', name: v};
           this.ed.commit(model.renameNode(this.ed.doc, from, v), {key: 'node.name', source: 'panel', renamed: {[from]: v}});
           const title = this.root.querySelector('.panel-head .title-text'); if (title) title.textContent = `${v} · ${kind}`; }}),
-      this.select('Kind', kind, this.ed.config.kinds, {key: 'node.kind', apply: (v) => this.commitNode(this.ref.name, (n) => ({...n, kind: v}), null, {source: 'kind'})}),
-      this.field('Image', node.image, {key: 'node.image', list: 'image-list', placeholder: this.ed.config.defaultImages[kind],
-        help: this.imageHelp(node.image || this.ed.config.defaultImages[kind]),
+      this.select('Kind', kind, model.kindNames(), {key: 'node.kind', apply: (v) => this.commitNode(this.ref.name, (n) => ({...n, kind: v}), null, {source: 'kind'})}),
+      this.field('Image', node.image, {key: 'node.image', list: 'image-list', placeholder: info && info.defaultImage,
+        help: this.imageHelp(node.image || (info && info.defaultImage)),
         check: (v) => (v && !imageRe.test(v) ? 'not a Docker image reference' : ''),
         apply: (v) => this.commitNode(this.ref.name, (n) => ({...n, image: v || undefined}), 'node.image')}),
     );
@@ -188,10 +189,10 @@ export class Panel {
       ifBody.append(el('div', {class: 'iface'},
         el('div', {class: 'iface-peer muted'}, `to ${peer ? `${peer.node} ${peer.interface || ''}` : '?'}`),
         this.interfaceField(f.link, f.end, `node.if${f.link}.${f.end}`),
-        kind === 'switch' ? null : this.addressesField(f.link, f.end, `node.ad${f.link}.${f.end}`)));
+        model.bridges(kind) ? null : this.addressesField(f.link, f.end, `node.ad${f.link}.${f.end}`)));
     }
     this.add(this.section(`Interfaces (${ifaces.length})`, true, ifBody));
-    this.add(this.section(`Routes (${(node.routes || []).length})`, (node.routes || []).length > 0 || kind === 'host', ...this.routes(node)));
+    this.add(this.section(`Routes (${(node.routes || []).length})`, (node.routes || []).length > 0 || model.isEndSystem(kind), ...this.routes(node)));
     this.add(this.section(`Sysctls (${Object.keys(node.sysctls || {}).length})`, false, ...this.pairs('Sysctl', node.sysctls, {key: 'node.sysctls',
       keyPlaceholder: 'net.ipv4.ip_forward', valuePlaceholder: '1',
       keyCheck: (k) => (this.pattern('sysctl').test(k) && !k.includes('..') && !k.endsWith('.') ? '' : 'only keys under net.ipv4., net.ipv6. and net.core.'),
@@ -301,11 +302,11 @@ export class Panel {
     const problems = this.problems('link', index);
     if (problems) this.add(problems);
     link.endpoints.forEach((ep, end) => {
-      const isSwitch = model.kindOf(this.ed.doc, ep.node) === 'switch';
+      const bridged = model.bridges(model.kindOf(this.ed.doc, ep.node)); // a switch port
       const macRe = this.pattern('mac');
       this.add(this.section(`${ep.node}`, true,
         this.interfaceField(index, end, `link.if${end}`),
-        isSwitch ? el('p', {class: 'muted'}, 'A switch port carries no addresses.') : this.addressesField(index, end, `link.ad${end}`),
+        bridged ? el('p', {class: 'muted'}, 'A switch port carries no addresses.') : this.addressesField(index, end, `link.ad${end}`),
         this.field('MAC', ep.mac, {key: `link.mac${end}`, placeholder: 'automatic', width: '12em',
           check: (v) => (!v || macRe.test(v) ? '' : 'six pairs of hex digits, like 02:00:00:00:00:01'),
           apply: (v) => this.commitLink(index, (l) => { if (v) l.endpoints[end].mac = v; else delete l.endpoints[end].mac; return l; }, `link.mac${end}`)})));

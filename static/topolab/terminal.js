@@ -2,15 +2,16 @@
 // shell (/ws/topologies/<id>/nodes/<name>/console) or its container's output (.../logs).
 //
 // The websocket speaks JSON text frames for our words (input, resize, ack, status) and
-// binary frames for the terminal's bytes. The shell outlives a dropped connection by 60 s on
-// the host, so any loss that the user did not ask for (code other than 1000, no "closed"
-// status) reconnects with the session token and the shell comes back with what it printed
-// meanwhile. Closing on purpose (close()) sends 1000, which ends the shell.
+// binary frames for the terminal's bytes. The shell outlives a dropped connection on the host
+// (for the relay's keepSeconds, from the page's config), so any loss that the user did not ask
+// for (code other than 1000, no "closed" status) reconnects with the session token and the
+// shell comes back with what it printed meanwhile. Closing on purpose (close()) sends 1000,
+// which ends the shell. Output is acknowledged by the relay's numbers too (ackEvery, window).
 import {Terminal} from '@xterm/xterm';
 import {FitAddon} from '@xterm/addon-fit';
 
-const ACK_EVERY = 128 * 1024; // the server keeps at most 512 KiB unacknowledged: ack well before
-const RESUME_FOR = 60_000; // the host keeps a dropped shell this long
+// The relay's numbers (topology/relay), for a page whose config lacks them: the pages serve them.
+const CONSOLE_FALLBACK = {keepSeconds: 60, ackEvery: 128 * 1024, window: 512 * 1024};
 const BACKOFF = [500, 1000, 2000, 4000, 5000];
 const FORBIDDEN = 4403;
 const NOT_AVAILABLE = 4409;
@@ -36,11 +37,22 @@ const THEMES = {
 const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
 const theme = () => THEMES[darkQuery.matches ? 'dark' : 'light'];
 
+// "a minute", "2 minutes", "45 s": how long the host keeps a dropped shell, in words.
+function span(seconds) {
+  if (seconds === 60) return 'a minute';
+  return seconds % 60 === 0 ? `${seconds / 60} minutes` : `${seconds} s`;
+}
+
 export class TerminalSession {
   // host: the element the terminal fills. options: {topology, node, kind: 'console' | 'logs',
-  // session: a token to resume, onState(state, message), onSession(token)}.
+  // session: a token to resume, console: the config's {keepSeconds, ackEvery, window},
+  // onState(state, message), onSession(token)}.
   // States: connecting, open, reconnecting, closed (the server ended it, or the user), error.
-  constructor(host, {topology, node, kind = 'console', session = '', onState = () => {}, onSession = () => {}}) {
+  constructor(host, {topology, node, kind = 'console', session = '', console: pacing, onState = () => {}, onSession = () => {}}) {
+    const {keepSeconds, ackEvery, window: unacked} = {...CONSOLE_FALLBACK, ...pacing};
+    this.keepSeconds = keepSeconds;
+    // The server sends at most `window` bytes unacknowledged: acknowledge well before it fills.
+    this.ackEvery = Math.min(ackEvery, unacked / 2);
     this.host = host;
     this.topology = topology;
     this.node = node;
@@ -116,7 +128,7 @@ export class TerminalSession {
         const bytes = new Uint8Array(m.data);
         this.term.write(bytes, () => {
           written += bytes.length;
-          if (written - acked >= ACK_EVERY && ws === this.ws && ws.readyState === WebSocket.OPEN) {
+          if (written - acked >= this.ackEvery && ws === this.ws && ws.readyState === WebSocket.OPEN) {
             acked = written;
             ws.send(JSON.stringify({type: 'ack', bytes: written}));
           }
@@ -163,9 +175,9 @@ export class TerminalSession {
     // A loss the user did not ask for: come back, with the same shell, for as long as the host keeps it.
     const now = Date.now();
     if (!this.lostAt) { this.lostAt = now; this.note('Connection lost; reconnecting…'); }
-    if (now - this.lostAt > RESUME_FOR) {
+    if (now - this.lostAt > this.keepSeconds * 1000) {
       this.final = true;
-      this.note('Could not reconnect within a minute; the console is closed.', true);
+      this.note(`Could not reconnect within ${span(this.keepSeconds)}; the console is closed.`, true);
       this.setState('closed', 'Could not reconnect.');
       return;
     }

@@ -1,7 +1,15 @@
-// Unit tests of the editor's pure document functions: node --test tests/e2e/js/
+// Unit tests of the editor's pure document functions, run by tests/e2e/test_document_model.py
+// (node --test), which hands over the kinds of topology/kinds.py as the editor page serves them.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import * as m from '../../../static/topolab/document-model.js';
+
+// The registry or nothing: these tests have no kinds of their own to fall back on.
+if (!process.env.TOPOLAB_KINDS) {
+  throw new Error('TOPOLAB_KINDS is not set: run these tests through tests/e2e/test_document_model.py');
+}
+const served = JSON.parse(process.env.TOPOLAB_KINDS);
+m.setKinds(served.kinds, served.defaultKind);
 
 const reference = () => {
   let d = m.emptyDocument('t');
@@ -90,4 +98,49 @@ test('it maps error paths to elements and words', () => {
   assert.deepEqual(m.parsePath('nodes[2].name'), {kind: 'node', index: 2, rest: 'name'});
   assert.equal(m.parsePath('name').kind, 'document');
   assert.equal(m.describePath(reference(), 'links[1].endpoints[0].addresses[0]'), 'c2 eth0 address 1');
+});
+
+test('it refuses to edit before it is given the kinds', async () => {
+  // A second instance of the module (another URL), never given any.
+  const bare = await import('../../../static/topolab/document-model.js?without-kinds');
+  assert.throws(() => bare.addNode(bare.emptyDocument('t'), {name: 'a'}), /setKinds/);
+});
+
+test('it reads every kind fact from the registry it was given', () => {
+  for (const k of served.kinds) assert.equal(m.addNode(m.emptyDocument('t'), {kind: k.name}).name, `${k.prefix}1`);
+  const plain = m.addNode(m.emptyDocument('t'), {}).doc.nodes[0];
+  assert.equal(plain.kind, served.defaultKind);
+  assert.equal(m.kindOf({nodes: [{name: 'a'}]}, 'a'), served.defaultKind);
+  assert.deepEqual(m.kindNames(), served.kinds.map((k) => k.name));
+});
+
+test('a kind added to the registry is named, addressed and routed by its fields alone', () => {
+  const gateway = {...served.kinds.find((k) => k.forwards), name: 'gateway', prefix: 'gw', bridge: null};
+  m.setKinds([...served.kinds, gateway], served.defaultKind);
+  try {
+    let d = m.emptyDocument('t');
+    d = m.addNode(d, {kind: served.defaultKind, name: 'c1'}).doc;
+    const added = m.addNode(d, {kind: 'gateway'});
+    assert.equal(added.name, 'gw1');
+    d = m.addLink(added.doc, 'c1', 'gw1').doc;
+    const {doc} = m.assignAddresses(d);
+    // It forwards: the lowest address of the LAN, and the host's gateway.
+    assert.deepEqual(doc.links[0].endpoints.map((e) => e.addresses), [['192.168.0.2/24'], ['192.168.0.1/24']]);
+    assert.deepEqual(doc.nodes[0].routes, [{to: 'default', via: '192.168.0.1'}]);
+    assert.equal(doc.nodes[1].routes, undefined);
+  } finally {
+    m.setKinds(served.kinds, served.defaultKind);
+  }
+});
+
+test('a kind the registry does not know is neither routed nor bridged nor given routes', () => {
+  let d = m.emptyDocument('t');
+  d = m.addNode(d, {kind: 'mystery', name: 'x'}).doc;
+  d = m.addNode(d, {kind: served.defaultKind, name: 'c1'}).doc;
+  assert.equal(d.nodes[0].name, 'x');
+  d = m.addLink(d, 'x', 'c1').doc;
+  const {doc} = m.assignAddresses(d);
+  assert.deepEqual(doc.links[0].endpoints.map((e) => e.addresses), [['192.168.0.1/24'], ['192.168.0.2/24']]);
+  assert.equal(doc.nodes[0].routes, undefined);
+  assert.equal(doc.nodes[1].routes, undefined); // no node forwards: no gateway
 });

@@ -1,0 +1,45 @@
+// Small helpers that build and paint page elements; the REST client is api.js.
+
+// A few words for how long ago an ISO time was.
+export function ago(iso) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, (Date.now() - t) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(t).toLocaleDateString(undefined, {year: 'numeric', month: 'short', day: 'numeric'});
+}
+
+// An element with attributes (class, text, on<event>, dataset, the rest as attributes) and children.
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+// Paint a kind's icon (.kind-icon) with its kind's fill in both themes; topolab.css picks the one
+// its colour scheme uses. Custom properties through the CSSOM, not a style attribute, so that a
+// Content-Security-Policy without 'unsafe-inline' allows them.
+export function paintKind(icon, kind) {
+  if (!kind) return icon;
+  icon.style.setProperty('--kind-light', kind.colour.light);
+  icon.style.setProperty('--kind-dark', kind.colour.dark);
+  return icon;
+}
+
+// The icon of a kind from the registry (undefined for a kind it does not know: a plain square).
+export function kindIcon(kind) {
+  return paintKind(el('span', {class: kind ? `kind-icon shape-${kind.shape}` : 'kind-icon', 'aria-hidden': 'true'}), kind);
+}
