@@ -11,7 +11,14 @@ from .auth import SessionWithCsrf, TokenBearer
 api = NinjaAPI(
     title="Topolab API",
     version="1",
-    description="Topologies (topolab/v1 documents), their labs, commands in running nodes, node images.",
+    description=(
+        "Topologies (topolab/v1 documents), their labs, commands in running nodes, node images.\n\n"
+        "The topolab/v1 format, every key and rule of it, is described at [/help/format/](/help/format/); "
+        "example labs to import download from /help/examples/NAME.json, for instance "
+        "[router-between-two-clients.json](/help/examples/router-between-two-clients.json) (the reference lab), "
+        "[switch-lan.json](/help/examples/switch-lan.json) and "
+        "[two-sites-slow-link.json](/help/examples/two-sites-slow-link.json)."
+    ),
     urls_namespace="api",
     auth=[TokenBearer(), SessionWithCsrf()],
 )

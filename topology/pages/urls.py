@@ -2,6 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from . import help as help_pages
 from . import tokens, views
 
 urlpatterns = [
@@ -13,4 +14,6 @@ urlpatterns = [
     path("topologies/<int:pk>/nodes/<str:name>/logs/", views.terminal, {"kind": "logs"}, name="node-logs"),
     path("tokens/", tokens.tokens, name="api-tokens"),
     path("tokens/<int:pk>/revoke/", tokens.revoke, name="api-token-revoke"),
+    path("help/format/", help_pages.format_page, name="help-format"),
+    path("help/examples/<str:name>", help_pages.example, name="help-example"),
 ]
