@@ -19,8 +19,11 @@ from django.conf import settings
 QUEUED_TTL_MS = 10 * 60 * 1000  # a queued operation waits this long for a worker
 WORKER_TTL_MS = 15 * 1000  # a working worker renews well before this
 
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Compare-and-act, atomically in Redis: only the holder (ARGV[1]) of the key (KEYS[1]) renews it for
+# ARGV[2] ms or deletes it. The console relay's lock (topology/relay/singleton.py) uses them too.
+RENEW_SCRIPT = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
+                "else return 0 end")
+RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
 @lru_cache(maxsize=1)
@@ -53,12 +56,12 @@ def is_held(lab_id: int) -> bool:
 
 def renew(lab_id: int, operation: str, ttl_ms: int = WORKER_TTL_MS) -> bool:
     """Extend the lease if ``operation`` still holds it."""
-    return bool(_client().eval(_RENEW, 1, _key(lab_id), operation, ttl_ms))
+    return bool(_client().eval(RENEW_SCRIPT, 1, _key(lab_id), operation, ttl_ms))
 
 
 def release(lab_id: int, operation: str) -> None:
     """Give the lease up if ``operation`` holds it."""
-    _client().eval(_RELEASE, 1, _key(lab_id), operation)
+    _client().eval(RELEASE_SCRIPT, 1, _key(lab_id), operation)
 
 
 class LeaseLost(RuntimeError):

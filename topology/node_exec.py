@@ -18,7 +18,10 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
 
     Takes IDs and an argv list only: the container is found from the lab's own
     records, and only while the lab and the node are running. A refusal is
-    ``{"error": "not_running" | "no_node", "detail": ...}``.
+    ``{"error": ..., "detail": ...}``, the error one of ``"bad_argv"``,
+    ``"no_node"``, ``"not_running"`` (the lab or node is not running, or its
+    container is gone or stopped) and ``"exec_failed"`` (the Docker Engine
+    refused or failed otherwise, or its socket timed out: the detail says why).
     """
     if (not isinstance(argv, list) or not argv or not all(isinstance(a, str) and "\x00" not in a for a in argv)):
         return {"error": "bad_argv", "detail": "argv must be a non-empty list of strings without NUL"}
@@ -46,17 +49,22 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
         chunks.append(chunk)
         size += len(chunk)
 
-    runtime = docker_runtime.DockerRuntime(timeout=int(timeout) + 5)
+    try:
+        runtime = docker_runtime.DockerRuntime(timeout=int(timeout) + 5)
+    except docker_runtime.RuntimeStepError as exc:  # the engine cannot be reached at all
+        return {"error": "exec_failed", "detail": str(exc)}
     started: list[str] = []
 
     def run() -> None:
         try:
             # The socket gives up a little after the deadline, so this thread ends too.
             outcome["code"] = runtime.exec(node.container_id, list(argv), stream=keep, started=started.append)
+        except docker_runtime.ContainerGone as exc:
+            outcome["error"], outcome["detail"] = "not_running", str(exc)
         except docker_runtime.RuntimeStepError as exc:
-            outcome["error"] = str(exc)
+            outcome["error"], outcome["detail"] = "exec_failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - e.g. the socket timed out
-            outcome["error"] = f"the command failed: {exc}"
+            outcome["error"], outcome["detail"] = "exec_failed", f"the command failed: {exc}"
 
     thread = threading.Thread(target=run, name=f"exec-{lab_id}-{node_name}", daemon=True)
     thread.start()
@@ -69,5 +77,5 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
             runtime.end_exec(exec_id)
         return {"exit_code": 124, "output": output, "timed_out": True, "truncated": truncated}
     if "error" in outcome:
-        return {"error": "not_running", "detail": outcome["error"]}
+        return {"error": outcome["error"], "detail": outcome["detail"]}
     return {"exit_code": outcome["code"], "output": output, "timed_out": False, "truncated": truncated}

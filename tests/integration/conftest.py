@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -18,12 +19,19 @@ from topology.engine import names
 from topology.engine.docker_runtime import DockerRuntime
 from topology.models import Lab
 from topology.testing.labs import wait_for
-pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
 
 
+# (A ``pytestmark`` in a conftest marks nothing: pytest reads it from test modules only.)
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(items):
+    """Mark every test under tests/integration ``integration`` (tests/unit/test_markers.py checks it).
+
+    A conftest's hook sees the items of the whole session, so it picks its own by path.
+    """
     for item in items:
-        if "tests/integration" in str(item.fspath):
+        if HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.integration)
 
 

@@ -613,6 +613,54 @@ def test_it_answers_409_when_the_worker_finds_the_node_stopped(client, topology,
     assert response.status_code == 409 and response.json()["detail"] == "'c1' is not running"
 
 
+@pytest.mark.parametrize("answer,status", [
+    ({"error": "not_running", "detail": "the node's container is gone"}, 409),
+    ({"error": "exec_failed", "detail": "the command failed: Read timed out."}, 502),
+    ({"error": "exec_failed", "detail": "cannot run the command: OCI runtime exec failed"}, 502),
+], ids=["container-gone", "socket-timeout", "docker-error"])
+def test_it_answers_409_only_when_the_node_is_gone_and_502_with_the_reason_when_docker_failed(
+        client, topology, worker, answer, status):
+    running(topology)
+    worker.answers["topology.exec_in_node"] = FakeResult(answer)
+    response = exec_(client, topology, {"argv": ["ls"]})
+    assert response.status_code == status
+    assert response.json() == {"detail": answer["detail"]}
+
+
+def test_it_documents_every_answer_of_exec():
+    schema = Client().get(f"{API}/openapi.json").json()
+    answers = schema["paths"]["/api/v1/topologies/{topology_id}/nodes/{name}/exec"]["post"]["responses"]
+    assert {"200", "400", "404", "409", "502", "504"} <= set(answers)
+
+
+def test_it_refuses_an_exec_body_over_djangos_upload_limit_as_too_large(client, topology, worker, settings):
+    running(topology)
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # Django's default (2.5 MiB): labsite.settings keeps it
+    assert limit == 2_621_440
+    response = exec_(client, topology, {"argv": ["echo", "x" * limit]})
+    assert response.status_code == 400
+    assert errors(response) == [{"path": "", "message": "the request body is too large"}]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000  # the limit it is about, not the size
+    response = exec_(client, topology, {"argv": ["echo", "x" * 1000]})
+    assert response.status_code == 400
+    assert errors(response) == [{"path": "", "message": "the request body is too large"}]
+    assert worker.sent == []
+
+
+def test_it_does_not_call_any_failure_to_read_the_body_too_large(client, topology, worker, monkeypatch):
+    from django.http import HttpRequest, UnreadablePostError
+
+    running(topology)
+
+    def broken(request):
+        raise UnreadablePostError("the client went away mid-body")
+
+    monkeypatch.setattr(HttpRequest, "body", property(broken))
+    with pytest.raises(UnreadablePostError):
+        exec_(client, topology, {"argv": ["ls"]})
+    assert worker.sent == []
+
+
 def test_it_answers_504_when_no_worker_answers_an_exec(client, topology, worker):
     running(topology)
     worker.answers["topology.exec_in_node"] = FakeResult(error=CeleryTimeout("late"))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import threading
+import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -88,13 +90,31 @@ def test_it_publishes_several_messages_in_order_and_skips_empty_ones():
 
 
 class BrokenLayer:
-    def __init__(self, error=None, hang=False):
-        self.error, self.hang = error, hang
+    def __init__(self, error):
+        self.error = error
 
     async def group_send(self, group, message):
-        if self.hang:
-            await asyncio.sleep(60)
         raise self.error
+
+
+class HungLayer:
+    """A channel layer whose ``group_send`` never returns (Redis took the request and went silent).
+
+    Only :meth:`release` (the test's cleanup) lets it go, so that a publish left hanging by a broken
+    timeout does not keep the test process from exiting.
+    """
+
+    def __init__(self):
+        self.calls = 0
+        self.released = threading.Event()
+
+    async def group_send(self, group, message):
+        self.calls += 1
+        while not self.released.is_set():
+            await asyncio.sleep(0.01)
+
+    def release(self):
+        self.released.set()
 
 
 def test_it_never_raises_into_the_engine_when_redis_is_down(monkeypatch, caplog):
@@ -107,10 +127,36 @@ def test_it_never_raises_into_the_engine_when_redis_is_down(monkeypatch, caplog)
     assert len(warnings) == 1 and "Connection refused" in warnings[0].getMessage()
 
 
-def test_it_gives_up_on_a_hung_redis_after_a_timeout(monkeypatch):
-    monkeypatch.setattr(events, "get_channel_layer", lambda: BrokenLayer(hang=True))
+def test_it_gives_up_on_a_hung_redis_after_a_timeout(monkeypatch, caplog):
+    layer = HungLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
     monkeypatch.setattr(events, "PUBLISH_TIMEOUT", 0.2)
-    events.publish(1, events.node_message("c1", "running"))  # returns, does not raise
+    monkeypatch.setattr(events, "_last_warning", 0.0)
+    took: list[float] = []
+
+    def publish():
+        started = time.monotonic()
+        events.publish(1, events.node_message("c1", "running"))  # returns, does not raise
+        took.append(time.monotonic() - started)
+
+    # In a thread of its own: without the timeout, publish would never return, and the join's
+    # bound turns that into a failure here (not a hang until pytest-timeout's 600 s).
+    thread = threading.Thread(target=publish, name="publish-to-a-hung-redis", daemon=True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="topology.broadcast"):
+            thread.start()
+            thread.join(events.PUBLISH_TIMEOUT + 5)
+            hung = thread.is_alive()
+    finally:
+        layer.release()
+        thread.join(5)
+    assert not hung, "publish did not return: it waited on a Redis that never answers"
+    assert layer.calls == 1
+    assert 0.9 * events.PUBLISH_TIMEOUT <= took[0] < events.PUBLISH_TIMEOUT + 2
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "could not publish 1 message(s)" in warnings[0].getMessage()
+    assert "TimeoutError" in warnings[0].getMessage()
 
 
 def test_it_never_raises_with_an_unreachable_redis(settings, monkeypatch, caplog):

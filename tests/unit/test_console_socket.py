@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from redis.asyncio.connection import DEFAULT_SOCKET_TIMEOUT
 
 from tests.websockets import ORIGIN, accepted, browser_socket, fresh_channel_layer, refused, run  # noqa: F401 (autouse)
 from topology.websockets.console import NOT_AVAILABLE, ConsoleConsumer
@@ -383,16 +384,38 @@ def test_it_keeps_output_in_order_and_drops_the_oldest_beyond_the_limit():
     assert buffer.peek(100) == (17, b"3456789abc")
 
 
-def test_it_keeps_a_quiet_console_open(running, alice):
+def consoles_socket_timeout() -> float:
+    """The read timeout of the consoles layer's Redis connections: its own setting, else redis-py's default."""
+    host = settings.CHANNEL_LAYERS[LAYER]["CONFIG"]["hosts"][0]
+    return (host.get("socket_timeout") if isinstance(host, dict) else None) or DEFAULT_SOCKET_TIMEOUT
+
+
+def test_it_keeps_a_quiet_console_open(running, alice, monkeypatch):
+    """Nobody types and the shell prints nothing for longer than a Redis socket's read timeout: still open.
+
+    The point is that this much time passes in silence, so the test waits; but for an event, not a
+    fixed time: the consumer's first keep-alive round (its ping to the relay, then its re-check of the
+    node), set to come just after the socket timeout. A console that died quietly sends no ping.
+    """
+    quiet = consoles_socket_timeout() + 1
+    monkeypatch.setattr(ConsoleConsumer, "heartbeat", quiet)
     ws = communicator(running.topology_id, user=alice)
 
     async def body():
-        request, _ = await play_relay(running, ws)
+        request, session = await play_relay(running, ws)
         await ws.receive_json_from(timeout=5)
-        await asyncio.sleep(7)  # nobody types, the shell prints nothing
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        ping = await next_message(session, timeout=quiet + 5)  # nothing else travels meanwhile
+        waited = loop.time() - began
+        still_open = await ws.receive_nothing(timeout=0.5)  # the re-check found the node running
         await layer().send(request["reply"], {"type": "console.output", "data": b"still here"})
         frame = await ws.receive_output(timeout=5)
         await ws.disconnect()
-        return frame
+        return ping, waited, still_open, frame
 
-    assert run(body) == {"type": "websocket.send", "bytes": b"still here"}
+    ping, waited, still_open, frame = run(body)
+    assert ping == {"type": "console.ping", "reply": ping["reply"]}
+    assert waited > consoles_socket_timeout()
+    assert still_open
+    assert frame == {"type": "websocket.send", "bytes": b"still here"}

@@ -13,6 +13,7 @@ import math
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router, Status
@@ -240,7 +241,7 @@ def _exec_request(request) -> tuple[list[str] | None, float, list[schema.Problem
     """(argv, timeout, problems) from an exec body."""
     try:
         body = request.body
-    except Exception:  # noqa: BLE001 - too big for Django's upload limit
+    except RequestDataTooBig:  # over Django's DATA_UPLOAD_MAX_MEMORY_SIZE
         return None, 0, [schema.Problem("", "the request body is too large")]
     if len(body) > EXEC_MAX_ARGV_BYTES * 2:
         return None, 0, [schema.Problem("", f"the request body is larger than {EXEC_MAX_ARGV_BYTES * 2} bytes")]
@@ -294,6 +295,8 @@ def exec_in_node(request, topology_id: int, name: str):
         return error
     if answer.get("error") == "no_node":
         return Status(404, {"detail": answer.get("detail", "no such node")})
+    if answer.get("error") == "exec_failed":  # the node runs, but Docker failed to run the command
+        return Status(502, {"detail": answer.get("detail", "the command could not be run")})
     if answer.get("error"):
         return Status(409, {"detail": answer.get("detail", "the node is not running")})
     return answer

@@ -1,8 +1,11 @@
 """The container runtime: the only module that imports docker. Root-only.
 
 Every container is made with no network (``network_mode="none"``), the lab's
-labels, a memory and a pids limit, Docker's default capabilities plus the ones
-its kind needs, never privileged.
+labels, a CPU, a memory and a pids limit, Docker's default capabilities plus
+the ones its kind needs, an init process and no restart policy; never privileged.
+
+Failures are :class:`RuntimeStepError`; a command or console asked of a
+container that is gone or not running is its subclass :class:`ContainerGone`.
 """
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 class RuntimeStepError(RuntimeError):
     """A Docker operation failed; the message says what and why, in a user's words."""
+
+
+class ContainerGone(RuntimeStepError):
+    """The node's container is gone, or no longer running: there is nothing to run a command in."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,11 @@ def _explain(exc: DockerException) -> str:
     return str(exc)
 
 
+def _not_running(exc: APIError) -> bool:
+    """The engine's refusal to exec in a container that exists but is stopped (409 "... is not running")."""
+    return exc.status_code == 409 and "not running" in str(exc.explanation).lower()
+
+
 def _tar_of(files) -> bytes:
     """A tar archive of ``(path, content, mode)`` files, paths relative to ``/``."""
     buf = io.BytesIO()
@@ -52,7 +64,8 @@ def _tar_of(files) -> bytes:
 
 
 class DockerRuntime:
-    """Creates, starts, inspects, runs commands in and removes lab containers; imports node images."""
+    """Creates, starts, inspects, runs commands in and removes lab containers; opens their consoles and
+    follows their output; imports, inspects and removes node images."""
 
     def __init__(self, client: docker.DockerClient | None = None, *, timeout: int = 120):
         try:
@@ -108,7 +121,7 @@ class DockerRuntime:
             raise RuntimeStepError(f"the container stopped at once (exit code {state.get('ExitCode')})")
         return int(state["Pid"])
 
-    # The PID of a running container's main process, or None when it is not running.
+    # The PID of a running container's main process, or None when it is not running (or gone).
     def pid(self, container_id: str) -> int | None:
         try:
             state = self.api.inspect_container(container_id)["State"]
@@ -137,7 +150,11 @@ class DockerRuntime:
                 return True
             raise RuntimeStepError(f"cannot remove container: {_explain(exc)}") from None
 
-    # Run argv (a list, no shell of ours) in a running container: (exit code, output).
+    # Run argv (a list, no shell of ours) in a running container and return its exit code. The output
+    # (stdout and stderr together) is not returned: each chunk goes to ``stream(chunk)`` as it comes.
+    # ``started(exec_id)`` is called once the exec exists. ContainerGone when the container is gone or
+    # not running, RuntimeStepError for another refusal of the engine; a failure of the socket itself
+    # (a timeout, a lost connection) is not caught here and reaches the caller as it is.
     def exec(self, container_id: str, argv: list[str], *, stream=None, user: str = "", started=None) -> int:
         try:
             handle = self.api.exec_create(container_id, list(argv), stdout=True, stderr=True, user=user)
@@ -149,8 +166,10 @@ class DockerRuntime:
                     stream(chunk)
             return int(self.api.exec_inspect(handle["Id"])["ExitCode"] or 0)
         except NotFound:
-            raise RuntimeStepError("the node's container is gone") from None
+            raise ContainerGone("the node's container is gone") from None
         except APIError as exc:
+            if _not_running(exc):
+                raise ContainerGone(f"cannot run the command: {_explain(exc)}") from None
             raise RuntimeStepError(f"cannot run the command: {_explain(exc)}") from None
 
     # True when the image is present on this host.
@@ -204,7 +223,8 @@ class DockerRuntime:
 
     # -- consoles (the relay): an interactive TTY exec whose raw socket the caller pumps --------
 
-    # Start argv in a running container with a TTY and stdin: (exec id, connected socket, bytes already read).
+    # Start argv in a running container with a TTY and stdin, sized cols x rows: (exec id, the connected
+    # socket, made non-blocking, bytes already read). ContainerGone when the container is gone or not running.
     def open_console(self, container_id: str, argv: list[str], cols: int, rows: int,
                      env: dict | None = None) -> tuple[str, "object", bytes]:
         try:
@@ -213,8 +233,10 @@ class DockerRuntime:
             exec_id = handle["Id"]
             io_sock = self.api.exec_start(exec_id, tty=True, socket=True)
         except NotFound:
-            raise RuntimeStepError("the node's container is gone") from None
+            raise ContainerGone("the node's container is gone") from None
         except APIError as exc:
+            if _not_running(exc):
+                raise ContainerGone(f"cannot open a console: {_explain(exc)}") from None
             raise RuntimeStepError(f"cannot open a console: {_explain(exc)}") from None
         sock = getattr(io_sock, "_sock", io_sock)
         sock.setblocking(False)
@@ -230,7 +252,7 @@ class DockerRuntime:
         self.resize_console(exec_id, rows, cols)
         return exec_id, sock, early
 
-    # Set the TTY size of a console exec (ignored once it has ended).
+    # Set the TTY size of a console exec; a failure is ignored (the exec may have ended).
     def resize_console(self, exec_id: str, rows: int, cols: int) -> None:
         try:
             self.api.exec_resize(exec_id, height=int(rows), width=int(cols))
@@ -246,17 +268,17 @@ class DockerRuntime:
         return int(info["Pid"]) if info.get("Running") and info.get("Pid") else None
 
     # A container's own output from its start, followed live: an iterator of bytes with a close()
-    # that ends it from another thread (docker-py's CancellableStream).
+    # that ends it from another thread (docker-py's CancellableStream). ContainerGone when it is gone.
     def follow_logs(self, container_id: str):
         try:
             return self.api.logs(container_id, stdout=True, stderr=True, stream=True, follow=True)
         except NotFound:
-            raise RuntimeStepError("the node's container is gone") from None
+            raise ContainerGone("the node's container is gone") from None
         except DockerException as exc:
             raise RuntimeStepError(f"cannot read the node's output: {_explain(exc)}") from None
 
-    # The labels and running state of a container, or None when it is gone.
-    def labels_of(self, container_id: str) -> tuple[dict, bool] | None:
+    # (the labels, whether it is running) of a container, or None when it is gone.
+    def labels_and_running(self, container_id: str) -> tuple[dict, bool] | None:
         try:
             attrs = self.api.inspect_container(container_id)
         except NotFound:
@@ -265,7 +287,8 @@ class DockerRuntime:
             raise RuntimeStepError(f"cannot inspect the container: {_explain(exc)}") from None
         return (attrs.get("Config") or {}).get("Labels") or {}, bool((attrs.get("State") or {}).get("Running"))
 
-    # End an exec's process as a terminal hang-up would (SIGHUP, then SIGKILL after `grace` seconds).
+    # End an exec's process as a terminal hang-up would: SIGHUP, and SIGKILL if it still runs `grace`
+    # seconds later; returns once it is gone (or after another `grace` seconds).
     # Docker has no call for it, and closing a console's socket alone leaves its shell running.
     def end_exec(self, exec_id: str, grace: float = 1.0) -> None:
         import os

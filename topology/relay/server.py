@@ -38,6 +38,8 @@ log = logging.getLogger("topology.relay")
 
 STALL = 1.0            # seconds a full session buffer pauses reading its source before dropping the oldest
 WATCH_EVERY = 1.0      # seconds between a session's checks for a silent client and for expiry
+FLUSH = 5.0            # seconds an ended source waits for its last output to reach the client
+SEE_END = 5.0          # seconds a failed write to a shell waits for the reader to see the shell's end
 
 
 class Session:
@@ -59,6 +61,8 @@ class Session:
         self.detached_at: float | None = None
         self.wake = asyncio.Event()       # the sender has something to do
         self.drained = asyncio.Event()    # the buffer went below half full
+        self.emptied = asyncio.Event()    # the buffer became empty, or its consumer left: nothing to deliver
+        self.source_ended = asyncio.Event()  # the reader saw the end of the source
         self.lagging = False
 
     # -- talking to the consumer ---------------------------------------------------------------
@@ -84,6 +88,7 @@ class Session:
             log.info("%s %s detached: keeping it %.0f s", self.source.kind, self.channel,
                      self.relay.keep_detached)
             self.reply, self.detached_at = None, time.monotonic()
+            self.emptied.set()  # nobody to deliver the rest to
 
     # -- the session's life ----------------------------------------------------------------------
 
@@ -129,6 +134,7 @@ class Session:
         """Say ``message`` to the attached consumer and end the session (the relay is stopping)."""
         await self._quietly(self.tell(self.reply, "closed", message))
         self.reply = None
+        self.emptied.set()
 
     @staticmethod
     async def _quietly(coro) -> None:
@@ -156,16 +162,24 @@ class Session:
                 break
             self.buffer.append(data)
             self.wake.set()
-        # Let the sender deliver the last output before the session ends.
-        deadline = time.monotonic() + 5
-        while len(self.buffer) and self.reply and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        self.source_ended.set()
+        # Let the sender deliver the last output before the session ends (for up to FLUSH seconds).
+        try:
+            await asyncio.wait_for(self._delivered(), FLUSH)
+        except asyncio.TimeoutError:
+            pass
         return await self._why_ended()
+
+    async def _delivered(self) -> None:
+        """Return once the buffer is empty or no consumer is attached (the sender sets ``emptied``)."""
+        while len(self.buffer) and self.reply:
+            self.emptied.clear()
+            await self.emptied.wait()
 
     async def _why_ended(self) -> str:
         running = True
         for _ in range(10):  # a container being removed kills its execs a moment before it stops
-            found = await asyncio.to_thread(self.relay.runtime.labels_of, self.key[2])
+            found = await asyncio.to_thread(self.relay.runtime.labels_and_running, self.key[2])
             running = bool(found and found[1])
             if not running:
                 break
@@ -192,6 +206,8 @@ class Session:
                 if len(self.buffer) < self.buffer.limit // 2:
                     self.lagging = False
                     self.drained.set()
+                if not len(self.buffer):
+                    self.emptied.set()
 
     async def _control(self) -> None:
         """Input, resize, acknowledgements, pings, detach and close from the attached consumer."""
@@ -210,7 +226,12 @@ class Session:
                 data = message.get("data")
                 if isinstance(data, str) and data:
                     if not await self.source.write(data[:MAX_INPUT].encode("utf-8", "replace")):
-                        await asyncio.sleep(5)  # the shell is gone: the reader will see the end and say so
+                        # The shell is gone: the reader will see the end and say so. Hold the rest
+                        # of the input until it has (SEE_END seconds at most).
+                        try:
+                            await asyncio.wait_for(self.source_ended.wait(), SEE_END)
+                        except asyncio.TimeoutError:
+                            pass
             elif kind == "console.resize":
                 await self.source.resize(clamp_size(message.get("cols"), 80), clamp_size(message.get("rows"), 24))
             elif kind == "console.ack":
@@ -262,7 +283,7 @@ class Relay:
         container = str(request.get("container") or "")
         if not container:
             return "the node has no container"
-        found = await asyncio.to_thread(self.runtime.labels_of, container)
+        found = await asyncio.to_thread(self.runtime.labels_and_running, container)
         if found is None:
             return "the node's container is gone"
         labels, running = found

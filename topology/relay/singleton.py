@@ -15,14 +15,13 @@ import socket
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from ..leases import RELEASE_SCRIPT, RENEW_SCRIPT  # redis and settings only: nothing of the web tier
+
 log = logging.getLogger("topology.relay")
 
 TTL_MS = 15_000          # a relay that dies without releasing frees the lock after this
 RENEW_EVERY = 5.0        # seconds between renewals
 WAIT = 20.0              # seconds a starting relay waits for a dead predecessor's lock to lapse
-
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
 class RelayAlreadyRunning(RuntimeError):
@@ -53,7 +52,7 @@ class SingletonLock:
         while True:
             await asyncio.sleep(RENEW_EVERY)
             try:
-                if not await self.client.eval(_RENEW, 1, self.key, self.me, TTL_MS):
+                if not await self.client.eval(RENEW_SCRIPT, 1, self.key, self.me, TTL_MS):
                     log.error("relay: lost its lock %s", self.key)
             except (OSError, aioredis.RedisError) as exc:
                 log.warning("relay: cannot renew its lock (%s)", exc)
@@ -62,6 +61,6 @@ class SingletonLock:
         if self.renewer:
             self.renewer.cancel()
         try:
-            await self.client.eval(_RELEASE, 1, self.key, self.me)
+            await self.client.eval(RELEASE_SCRIPT, 1, self.key, self.me)
         finally:
             await self.client.aclose()

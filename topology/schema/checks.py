@@ -1,7 +1,9 @@
 """Rules that look across a whole ``topolab/v1`` document.
 
-Each check takes the items that passed their own type checks and returns
-:class:`Problem` values; errors reject the document, warnings only inform.
+Each check takes the items that passed their own type checks and returns a
+list of :class:`Problem` values (:func:`check_routes`, :func:`check_document`
+and :func:`check_parts`: a pair, errors and warnings); errors reject the
+document, warnings only inform.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ class Problem(NamedTuple):
 
 @dataclass(frozen=True)
 class Limits:
-    """What the server allows: sizes of a document and caps on a node's resources."""
+    """What the server allows: how many nodes and links a document may have, and caps on a node's resources."""
 
     max_nodes: int = 500
     max_links: int = 2000
@@ -43,7 +45,10 @@ def _same_file(path: str) -> str:
 
 
 def check_nodes(nodes: list[tuple[int, Node]], limits: Limits) -> list[Problem]:
-    """Unique names and per-node rules (file paths, resource caps are warnings)."""
+    """Errors: a node name given twice, a file path given twice in one node (however spelled).
+
+    ``limits`` is not used here: resource caps are warnings, from :func:`check_resources`.
+    """
     errors: list[Problem] = []
     seen: dict[str, int] = {}
     for i, node in nodes:
@@ -65,7 +70,8 @@ def check_nodes(nodes: list[tuple[int, Node]], limits: Limits) -> list[Problem]:
 def check_links(
     links: list[tuple[int, Link]], node_names: set[str], nodes_by_name: dict[str, Node]
 ) -> list[Problem]:
-    """Endpoints name existing nodes, interfaces are used once, switches carry no addresses."""
+    """Errors: an endpoint naming no node, an interface used twice, an address on a bridging node
+    (a switch) or an interface named like its bridge."""
     errors: list[Problem] = []
     used: dict[tuple[str, str], str] = {}
     for i, link in links:
@@ -96,7 +102,7 @@ def check_links(
 
 
 def check_addresses(links: list[tuple[int, Link]]) -> list[Problem]:
-    """No address is used twice in the document."""
+    """Errors: an IP address used twice in the document (whatever its prefix length)."""
     errors: list[Problem] = []
     seen: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
     for i, link in links:
@@ -111,7 +117,7 @@ def check_addresses(links: list[tuple[int, Link]]) -> list[Problem]:
 
 
 def node_interfaces(doc_links: list[tuple[int, Link]]) -> dict[str, dict[str, list]]:
-    """For each node, its interfaces and their addresses."""
+    """For each node its links name, ``{interface: [its addresses]}``."""
     result: dict[str, dict[str, list]] = {}
     for _, link in doc_links:
         for end in link.endpoints:
@@ -122,7 +128,8 @@ def node_interfaces(doc_links: list[tuple[int, Link]]) -> dict[str, dict[str, li
 def check_routes(
     nodes: list[tuple[int, Node]], links: list[tuple[int, Link]], known: set[tuple[str, str]] | None = None
 ) -> tuple[list[Problem], list[Problem]]:
-    """A route's ``dev`` must be the node's interface (error); its ``via`` should be reachable (warning).
+    """A route's ``dev`` must be the node's interface (error); its ``via`` should be in a subnet of one of
+    the node's own addresses (warning).
 
     ``known`` adds ``(node, interface)`` pairs named by links that failed their own
     checks: a route through such an interface is not the route's mistake.
@@ -148,7 +155,8 @@ def check_routes(
 
 
 def check_subnets(links: list[tuple[int, Link]]) -> list[Problem]:
-    """Warn when the two ends of a link have addresses of one family but no common subnet."""
+    """Warn when both ends of a link have addresses of one family and no address of the second end is
+    in a subnet of the first."""
     warnings: list[Problem] = []
     for i, link in links:
         a, b = (end.interface_addresses() for end in link.endpoints)
