@@ -43,6 +43,7 @@ from topology.engine import netlink  # noqa: E402
 from topology.testing.labs import wait_for  # noqa: E402
 from topology.testing.worker import WorkerProcess  # noqa: E402
 
+
 def reference_lab() -> dict:
     return json.loads((ROOT / "tests" / "data" / "router-between-two-clients.json").read_text())
 

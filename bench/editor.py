@@ -100,7 +100,8 @@ def measure(browser, url: str, topology_id: int) -> tuple[float, list[float]]:
     box = page.locator("#cy").bounding_box()
     cy_node = page.evaluate("""() => { const cy = window.topolab.canvas.cy; const ext = cy.extent();
         const n = cy.nodes('.doc[kind="router"]').filter((x) => { const p = x.position();
-            return p.x > ext.x1 + ext.w * .3 && p.x < ext.x2 - ext.w * .3 && p.y > ext.y1 + ext.h * .3 && p.y < ext.y2 - ext.h * .3; })[0]
+            return p.x > ext.x1 + ext.w * .3 && p.x < ext.x2 - ext.w * .3
+                && p.y > ext.y1 + ext.h * .3 && p.y < ext.y2 - ext.h * .3; })[0]
             || cy.nodes('.doc').first();
         const r = n.renderedPosition(); return {x: r.x, y: r.y, name: n.data('name')}; }""")
     x, y = box["x"] + cy_node["x"] + 1, box["y"] + cy_node["y"] + 1

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 
 from .engine import docker_runtime
-from .models import Lab, LabNode, LabState, NodeStatus
 from .limits import EXEC_MAX_TIMEOUT, EXEC_OUTPUT_CAP
+from .models import Lab, LabNode, LabState, NodeStatus
+
 
 def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) -> dict:
     """Run ``argv`` (no shell) in one running node of a lab; ``{exit_code, output, timed_out, truncated}``.

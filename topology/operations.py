@@ -78,7 +78,7 @@ def deploy(lab_id: int, operation: str) -> str:
             except StepFailed as failure:
                 reason = f"{failure.step.title} failed: {failure.reason}"
                 failed_node = failure.step.node
-            except Exception as exc:  # noqa: BLE001 - the Docker Engine or Redis went away
+            except Exception as exc:  # the Docker Engine or Redis went away
                 log.exception("lab %s: deploy crashed", lab.pk)
                 executor.teardown(lab.pk, record)
                 reason, failed_node = f"deploy stopped: {exc}", ""
@@ -107,7 +107,7 @@ def destroy(lab_id: int, operation: str) -> str:
         with Recorder(lab, operation, echo=_log_report(lab.pk)) as record:
             try:
                 make_executor().teardown(lab.pk, record)
-            except Exception as exc:  # noqa: BLE001 - reported to the user, the lab stays destroyable
+            except Exception as exc:  # reported to the user, the lab stays destroyable
                 log.exception("lab %s: destroy failed", lab.pk)
                 labstate.do_finish(lab, operation, LabState.FAILED, f"destroy failed: {exc}", announce)
                 return LabState.FAILED

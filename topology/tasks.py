@@ -54,7 +54,7 @@ def reconcile_on_start(sender=None, **kwargs) -> None:
 
     try:
         result = collect_garbage(queue=settings.TOPOLAB_QUEUE)
-    except Exception:  # noqa: BLE001 - a failed reconcile must not stop the worker
+    except Exception:  # a failed reconcile must not stop the worker
         log.exception("reconcile at worker start failed")
         return
     if result.removed or result.interrupted:
@@ -72,7 +72,8 @@ def exec_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) -
 @shared_task(name="topology.list_images")
 def list_images() -> dict:
     """The node images on this host: ``{"images": [{name, kinds, present, up_to_date, size_bytes}]}``."""
-    from .images import ImageBuildError, list_images as statuses
+    from .images import ImageBuildError
+    from .images import list_images as statuses
 
     try:
         found = statuses()

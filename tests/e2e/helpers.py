@@ -46,7 +46,8 @@ def link(page, a: str, b: str) -> None:
     page.mouse.move(bx + 1, by + 1, steps=2)
     page.mouse.up()
     page.wait_for_function(
-        "([a, b]) => window.topolab.ed.doc.links.some((l) => l.endpoints.map((e) => e.node).sort().join() === [a, b].sort().join())",
+        "([a, b]) => window.topolab.ed.doc.links.some("
+        "(l) => l.endpoints.map((e) => e.node).sort().join() === [a, b].sort().join())",
         arg=[a, b])
 
 
@@ -65,4 +66,5 @@ def document(page) -> dict:
 
 
 def node_states(page) -> dict:
-    return page.evaluate("() => Object.fromEntries(window.topolab.canvas.cy.nodes('.doc').map((n) => [n.data('name'), n.data('state')]))")
+    return page.evaluate("() => Object.fromEntries("
+                         "window.topolab.canvas.cy.nodes('.doc').map((n) => [n.data('name'), n.data('state')]))")

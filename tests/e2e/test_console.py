@@ -51,8 +51,8 @@ def size_of(where) -> tuple[int, int]:
 
 
 SETTLED = """(host) => {
-    const s = host.closest('.term-pane').dataset.key ? window.topolab.dock.terms.get(host.closest('.term-pane').dataset.key).session
-                                                     : window.topolab.session;
+    const key = host.closest('.term-pane').dataset.key;
+    const s = key ? window.topolab.dock.terms.get(key).session : window.topolab.session;
     const want = s.fit.proposeDimensions();
     return want && want.rows === s.term.rows && want.cols === s.term.cols && host.dataset.rows === String(s.term.rows);
 }"""
@@ -92,7 +92,7 @@ def open_running_lab(page, labs):
 
 def test_it_opens_consoles_types_pings_tiles_resizes_and_closes_them_on_destroy(signed_in, labs, relay):
     page = signed_in
-    lab = open_running_lab(page, labs)
+    open_running_lab(page, labs)
 
     # Double-click c1: its console opens in the dock, in front, with the keyboard in it.
     c1 = open_console_by_double_click(page, "c1")
@@ -234,7 +234,8 @@ def test_it_gets_the_same_shell_back_after_a_dropped_connection_and_after_a_relo
     type_in(c1, page, "yes 0123456789abcdef | head -c 4000000; echo; echo flood-$((6*7))-done")
     expect(screen(c1)).to_contain_text("flood-42-done", timeout=60_000)
     assert page.evaluate("() => 1 + 1") == 2
-    assert page.evaluate("() => window.topolab.dock.terms.get('console:c1').session.term.buffer.active.length") == 5000 + size_of(c1)[0]
+    kept = page.evaluate("() => window.topolab.dock.terms.get('console:c1').session.term.buffer.active.length")
+    assert kept == 5000 + size_of(c1)[0]
 
     # A reload: the editor asks for the same shell again (its token is kept for this browser tab).
     type_in(c1, page, "sleep 2; echo printed-across-the-reload-$((6*7))")

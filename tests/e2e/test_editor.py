@@ -64,7 +64,8 @@ def without_positions(doc: dict) -> dict:
 def deploy_and_ping(page, topology_id: int, target: str, screenshot: str) -> None:
     page.get_by_role("button", name="Deploy ▶").click()
     page.wait_for_function(
-        "() => { const s = Object.values(window.topolab.ed.states); return s.length === 3 && s.every((x) => x.state === 'running'); }",
+        "() => { const s = Object.values(window.topolab.ed.states);"
+        " return s.length === 3 && s.every((x) => x.state === 'running'); }",
         timeout=180_000)
     page.wait_for_function("() => !window.topolab.ed.lab.busy && window.topolab.ed.lab.state === 'running'")
     assert set(node_states(page).values()) == {"running"}
@@ -87,7 +88,9 @@ def deploy_and_ping(page, topology_id: int, target: str, screenshot: str) -> Non
 def destroy(page, screenshot: str) -> None:
     page.get_by_role("button", name="Destroy ■").click()
     page.wait_for_function(
-        "() => { const s = Object.values(window.topolab.ed.states); return s.length === 3 && s.every((x) => x.state === 'stopped') && window.topolab.ed.lab.state === 'stopped' && !window.topolab.ed.lab.busy; }",
+        "() => { const s = Object.values(window.topolab.ed.states);"
+        " return s.length === 3 && s.every((x) => x.state === 'stopped')"
+        " && window.topolab.ed.lab.state === 'stopped' && !window.topolab.ed.lab.busy; }",
         timeout=120_000)
     shot(page, f"{screenshot}-destroyed")
 

@@ -25,10 +25,10 @@ from django.conf import settings
 from labsite.asgi import application
 from tests.documents import reference_document
 from tests.websockets import ORIGIN, cookie_of, fresh_channel_layer, run  # noqa: F401 (autouse)
-from topology.websockets import relayed as console_module
-from topology.websockets.console import NOT_AVAILABLE, ConsoleConsumer
 from topology.relay import ACK_EVERY, LAYER, channel_name
 from topology.testing.relay import RelayProcess
+from topology.websockets import relayed as console_module
+from topology.websockets.console import NOT_AVAILABLE, ConsoleConsumer
 
 FLOOD_BYTES = 10_000_000
 

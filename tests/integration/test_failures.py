@@ -12,7 +12,6 @@ from django.core.management.base import CommandError
 
 from topology import leases, services
 from topology.models import Lab
-
 from topology.testing.labs import wait_for
 from topology.testing.worker import WorkerProcess
 
@@ -25,7 +24,7 @@ def chain(*nodes, image_of=None) -> dict:
         "nodes": [dict({"name": n}, **({"image": image_of[n]} if n in image_of else {})) for n in nodes],
         "links": [
             {"endpoints": [{"node": a, "interface": f"to-{b}"}, {"node": b, "interface": f"to-{a}"}]}
-            for a, b in zip(nodes, nodes[1:])
+            for a, b in zip(nodes, nodes[1:], strict=False)
         ],
     }
 

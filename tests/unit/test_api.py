@@ -21,8 +21,8 @@ from django.test import Client
 
 from tests.documents import reference_document
 from topology import leases, services, tasks
-from topology.models import ApiToken, Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
 from topology.limits import EXEC_OUTPUT_CAP
+from topology.models import ApiToken, Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
 from topology.schema.models import MAX_DOCUMENT_BYTES
 
 REFERENCE = reference_document()

@@ -23,8 +23,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from tests.documents import reference_document
-from tests.unit.test_executor import FakeRuntime, FakeNetwork
-from topology import broadcast as events, leases, operations, services
+from tests.unit.test_executor import FakeNetwork, FakeRuntime
+from topology import broadcast as events
+from topology import leases, operations, services
 from topology.engine import names
 from topology.engine.executor import Executor, Report
 from topology.engine.states import NodeState

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.documents import reference_document
-from topology import leases, services, schema
+from topology import leases, schema, services
 from topology.models import Lab, LabEvent, LabNode, LabState, Topology
 
 # The reference document of the spec (shared/examples/router-between-two-clients.json):

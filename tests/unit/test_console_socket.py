@@ -23,11 +23,11 @@ from django.conf import settings
 from redis.asyncio.connection import DEFAULT_SOCKET_TIMEOUT
 
 from tests.websockets import ORIGIN, accepted, browser_socket, fresh_channel_layer, refused, run  # noqa: F401 (autouse)
-from topology.websockets.console import NOT_AVAILABLE, ConsoleConsumer
-from topology.websockets.access import FORBIDDEN
 from topology.models import Lab, LabNode, Topology
 from topology.relay import ACK_EVERY, LAYER, PROBE, channel_name, subscribe
 from topology.relay.buffer import OutputBuffer
+from topology.websockets.access import FORBIDDEN
+from topology.websockets.console import NOT_AVAILABLE, ConsoleConsumer
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
 

@@ -36,7 +36,7 @@ def editor_page(client, topology) -> str:
 def test_it_serves_every_kind_of_the_registry_with_its_fields_in_registry_order(client, topology):
     config = script(editor_page(client, topology), "editor-config")
     assert [k["name"] for k in config["kinds"]] == list(kinds.KINDS)
-    for served, kind in zip(config["kinds"], kinds.KINDS.values()):
+    for served, kind in zip(config["kinds"], kinds.KINDS.values(), strict=True):
         assert served == {
             "name": kind.name, "summary": kind.summary, "defaultImage": kind.image, "prefix": kind.prefix,
             "shape": kind.shape, "colour": {"light": kind.colour[0], "dark": kind.colour[1]},
@@ -50,7 +50,7 @@ def test_it_serves_every_kind_of_the_registry_with_its_fields_in_registry_order(
 def test_it_draws_the_palette_from_the_registry_by_shape(client, topology):
     buttons = palette(editor_page(client, topology))
     assert [b["kind"] for b in buttons] == list(kinds.KINDS)
-    for button, kind in zip(buttons, kinds.KINDS.values()):
+    for button, kind in zip(buttons, kinds.KINDS.values(), strict=True):
         assert button["icon"] == ["kind-icon", f"shape-{kind.shape}"]
         assert button["label"] == kind.name
         assert kind.summary in button["title"]

@@ -34,7 +34,7 @@ def test_each_example_validates_without_errors(path):
     result = loads(path.read_bytes())
     assert result.errors == [], [str(p) for p in result.errors]
     for problem in result.warnings:  # allowed, but said
-        warnings.warn(f"{path.name}: {problem}")
+        warnings.warn(f"{path.name}: {problem}", stacklevel=2)
     data = json.loads(path.read_text())
     assert data["name"] == path.stem, "an example's file is named after its topology"
     assert dump(result.document) == data, "an example is written as export writes it (round trip)"

@@ -13,8 +13,19 @@ import pytest
 
 from topology.engine import names
 from topology.engine.executor import OUTPUT_TAIL, Executor, Report, StepFailed
-from topology.engine.plan import (AddRoute, ConfigureInterface, Context, CreateBridge, CreateContainer, CreateLink,
-                                  ExecSequence, Impair, SetSysctls, StartContainer, build_plan)
+from topology.engine.plan import (
+    AddRoute,
+    ConfigureInterface,
+    Context,
+    CreateBridge,
+    CreateContainer,
+    CreateLink,
+    ExecSequence,
+    Impair,
+    SetSysctls,
+    StartContainer,
+    build_plan,
+)
 from topology.schema import parse
 
 SITE, LAB = "unit", 7

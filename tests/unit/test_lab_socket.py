@@ -18,9 +18,10 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from tests.websockets import ORIGIN, accepted, browser_socket, refused, run
-from topology import broadcast as events, services
-from topology.websockets.access import FORBIDDEN
+from topology import broadcast as events
+from topology import services
 from topology.models import Lab, LabEvent, LabNode, Topology
+from topology.websockets.access import FORBIDDEN
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the consumer reads the database from another thread
 

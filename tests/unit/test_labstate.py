@@ -89,8 +89,8 @@ def test_the_writer_check_sees_every_way_of_writing():
 
 
 def test_the_executor_says_which_state_each_step_left_its_node_in():
-    from tests.unit.test_executor import FakeNetwork, FakeRuntime
     from tests.documents import reference_document
+    from tests.unit.test_executor import FakeNetwork, FakeRuntime
     from topology.engine.executor import Executor
     from topology.engine.plan import Context, build_plan
     from topology.engine.states import NodeState

@@ -7,11 +7,23 @@ from __future__ import annotations
 
 import pytest
 
-from topology.engine.names import LABEL_LAB, LABEL_NODE, LABEL_OWNER, LABEL_SITE
-from topology.engine.plan import (AddRoute, ConfigureInterface, Context, CreateBridge, CreateContainer, CreateLink,
-                                  ExecSequence, Impair, PlanError, SetSysctls, StartContainer, build_plan,
-                                  check_deployable)
 from tests.documents import reference_document
+from topology.engine.names import LABEL_LAB, LABEL_NODE, LABEL_OWNER, LABEL_SITE
+from topology.engine.plan import (
+    AddRoute,
+    ConfigureInterface,
+    Context,
+    CreateBridge,
+    CreateContainer,
+    CreateLink,
+    ExecSequence,
+    Impair,
+    PlanError,
+    SetSysctls,
+    StartContainer,
+    build_plan,
+    check_deployable,
+)
 from topology.schema import Limits, Problem, parse
 from topology.schema.models import Impairment
 

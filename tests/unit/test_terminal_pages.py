@@ -8,7 +8,6 @@ import json
 import pytest
 from django.test import Client
 
-
 KINDS = ["console", "logs"]
 
 

@@ -18,12 +18,21 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router, Status
 
-from .. import labview, services, schema, tasks
+from .. import labview, schema, services, tasks
 from ..limits import EXEC_DEFAULT_TIMEOUT, EXEC_MAX_TIMEOUT, document_limits
 from ..models import LabState, NodeStatus, Topology
 from ..schema.models import MAX_DOCUMENT_BYTES
 from .schemas import (
-    DOCUMENT_BODY, EXEC_BODY, Detail, Errors, ExecOut, ImageOut, LabOut, OperationOut, TopologyFull, TopologyItem,
+    DOCUMENT_BODY,
+    EXEC_BODY,
+    Detail,
+    Errors,
+    ExecOut,
+    ImageOut,
+    LabOut,
+    OperationOut,
+    TopologyFull,
+    TopologyItem,
     ValidationOut,
 )
 

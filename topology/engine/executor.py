@@ -15,8 +15,21 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from . import names
-from .plan import (CONFIGURE, CONTAINERS, AddRoute, ConfigureInterface, CreateBridge, CreateContainer, CreateLink,
-                   ExecSequence, Impair, Plan, SetSysctls, StartContainer, Step)
+from .plan import (
+    CONFIGURE,
+    CONTAINERS,
+    AddRoute,
+    ConfigureInterface,
+    CreateBridge,
+    CreateContainer,
+    CreateLink,
+    ExecSequence,
+    Impair,
+    Plan,
+    SetSysctls,
+    StartContainer,
+    Step,
+)
 from .states import NodeState
 
 log = logging.getLogger(__name__)

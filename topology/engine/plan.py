@@ -18,6 +18,7 @@ from ..schema.checks import Limits
 from ..schema.models import Impairment
 from . import names
 from .states import NodeState
+
 # The node's main process: says it started (the first line of the node's Logs view), then
 # sleeps as PID 1 while the lab runs; exec keeps the shell from lingering as a parent.
 NODE_COMMAND = ["/bin/sh", "-c", 'echo "$(cat /etc/hostname): started by Topolab"; exec sleep infinity']

@@ -28,8 +28,18 @@ from redis.exceptions import RedisError
 
 from ..engine import names
 from ..engine.docker_runtime import DockerRuntime, RuntimeStepError
-from . import (KEEP_DETACHED, LAYER, MAX_INPUT, OUTPUT_BATCH, SESSION_BUFFER, SILENCE, WINDOW, channel_name,
-               clamp_size, subscribe)
+from . import (
+    KEEP_DETACHED,
+    LAYER,
+    MAX_INPUT,
+    OUTPUT_BATCH,
+    SESSION_BUFFER,
+    SILENCE,
+    WINDOW,
+    channel_name,
+    clamp_size,
+    subscribe,
+)
 from .buffer import OutputBuffer
 from .singleton import SingletonLock
 from .sources import LogSource, ShellSource
@@ -116,7 +126,7 @@ class Session:
                                                              self._watch())]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             reason = next(iter(done)).result()
-        except Exception:  # noqa: BLE001 - a session's failure must never end the relay
+        except Exception:  # a session's failure must never end the relay
             log.exception("%s session failed", self.source.kind)
             await self._quietly(self.tell(self.reply or reply, "error", f"the {self.source.kind} failed on the host"))
         finally:

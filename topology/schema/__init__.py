@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from .checks import Limits, Problem, check_document, check_parts
-from .models import FORMAT, KINDS, MAX_DOCUMENT_BYTES, Document, Link, Node
 from .messages import problems_from_validation_error
+from .models import FORMAT, KINDS, MAX_DOCUMENT_BYTES, Document, Link, Node
 
 __all__ = [
     "FORMAT", "KINDS", "Document", "DocumentError", "Limits", "Link", "Node", "Problem", "Validation",

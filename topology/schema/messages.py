@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from .checks import Problem
-from .models import DOCUMENT_NAME_RE, INTERFACE_RE, MAC_RE, MODE_RE, NODE_NAME_RE, IMAGE_RE
+from .models import DOCUMENT_NAME_RE, IMAGE_RE, INTERFACE_RE, MAC_RE, MODE_RE, NODE_NAME_RE
 
 PATTERN_HINTS = {
     NODE_NAME_RE: "must start with a lowercase letter and hold only lowercase letters, digits and '-' (at most 31)",

@@ -12,7 +12,17 @@ import math
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from .. import kinds
 
@@ -29,7 +39,11 @@ SYSCTL_RE = r"^net\.(ipv4|ipv6|core)\.[A-Za-z0-9_.-]+$"
 MODE_RE = r"^0?[0-7]{3,4}$"
 # A Docker image reference: repository path, optional tag, optional digest.
 # Components are separated as Docker's grammar allows: '.', '_', '__' or a run of '-'.
-IMAGE_RE = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+IMAGE_RE = (
+    r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(:[0-9]+)?"          # a host or first component, an optional port
+    r"(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*"                 # the rest of the repository path
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"  # a tag, a digest
+)
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_PATH_CHARS = 4096
