@@ -102,6 +102,15 @@ async def until_status(layer: FakeLayer, channel: str = CONSUMER, timeout: float
             return messages
 
 
+async def ended_shell_with(data: bytes):
+    """A session whose shell printed ``data`` and ended, with output still to deliver: (layer, shell, task, session)."""
+    layer, shell = FakeLayer(), FakeShell()
+    task, session = await opened(layer, shell, FakeRuntime())
+    await shell.output.put(data)
+    await shell.output.put(b"")
+    return layer, shell, task, session
+
+
 def output_of(messages) -> bytes:
     return b"".join(m["data"] for m in messages if m["type"] == "console.output")
 
@@ -112,10 +121,7 @@ def test_the_last_output_reaches_the_consumer_before_the_session_ends(monkeypatc
     last = b"x" * (WINDOW + 100_000)  # more than the window: the rest waits for an acknowledgement
 
     async def body():
-        layer, shell = FakeLayer(), FakeShell()
-        task, session = await opened(layer, shell, FakeRuntime())
-        await shell.output.put(last)
-        await shell.output.put(b"")  # the shell ended with output still to deliver
+        layer, shell, task, session = await ended_shell_with(last)
         received = []
         while sum(len(m["data"]) for m in received) < WINDOW:
             received.append(await asyncio.wait_for(layer.receive(CONSUMER), 5))
@@ -136,10 +142,7 @@ def test_a_consumer_that_leaves_ends_the_wait_for_the_last_output(monkeypatch):
     monkeypatch.setattr(server, "FLUSH", 30.0)
 
     async def body():
-        layer, shell = FakeLayer(), FakeShell()
-        task, session = await opened(layer, shell, FakeRuntime())
-        await shell.output.put(b"y" * (WINDOW + 100_000))
-        await shell.output.put(b"")
+        layer, _, task, session = await ended_shell_with(b"y" * (WINDOW + 100_000))
         sent = 0
         while sent < WINDOW:  # the window is full and never acknowledged
             sent += len((await asyncio.wait_for(layer.receive(CONSUMER), 5))["data"])
@@ -155,10 +158,7 @@ def test_the_wait_for_the_last_output_is_bounded(monkeypatch):
     monkeypatch.setattr(server, "FLUSH", 0.3)
 
     async def body():
-        layer, shell = FakeLayer(), FakeShell()
-        task, _ = await opened(layer, shell, FakeRuntime())
-        await shell.output.put(b"z" * (WINDOW + 100_000))
-        await shell.output.put(b"")
+        layer, _, task, _ = await ended_shell_with(b"z" * (WINDOW + 100_000))
         began = time.monotonic()
         messages = await until_status(layer)  # never acknowledged: what is left is given up after FLUSH
         await asyncio.wait_for(task, 5)

@@ -1,4 +1,4 @@
-"""The typed shape of a ``topolab/v1`` document (see ``shared/spec/topology-v1.md``).
+"""The typed shape of a ``topolab/v1`` document (described field by field in ``docs/topolab-v1.md``).
 
 These pydantic models check types, patterns and ranges of single fields; rules
 that look across the document (unique names, dangling endpoints, duplicate
@@ -109,6 +109,20 @@ def _check_address(text: str) -> str:
 
 
 Address = Annotated[StrictStr, AfterValidator(_check_address)]
+
+
+def _check_mapping(value: dict[str, str], bad_key, key_message: str, bad_value, value_message: str) -> dict[str, str]:
+    """``value`` if no key is ``bad_key`` and no value ``bad_value``; else every problem in one ValueError,
+    not just the first (the messages are formatted with the ``key``)."""
+    problems = []
+    for key, val in value.items():
+        if bad_key(key):
+            problems.append(key_message.format(key=key))
+        elif bad_value(val):
+            problems.append(value_message.format(key=key))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
 
 
 class Position(Strict):
@@ -227,28 +241,22 @@ class Node(Strict):
     @field_validator("sysctls")
     @classmethod
     def _sysctls(cls, value: dict[str, str]) -> dict[str, str]:
-        problems = []  # every bad key in one message, not just the first
-        for key, val in value.items():
-            if not re.fullmatch(SYSCTL_RE, key) or ".." in key or key.endswith("."):
-                problems.append(f"'{key}' is not allowed: only keys under net.ipv4., net.ipv6. and net.core.")
-            elif any(c in val for c in "\n\r\x00"):
-                problems.append(f"the value of '{key}' must be a single line")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
+        return _check_mapping(
+            value,
+            lambda key: not re.fullmatch(SYSCTL_RE, key) or ".." in key or key.endswith("."),
+            "'{key}' is not allowed: only keys under net.ipv4., net.ipv6. and net.core.",
+            lambda val: any(c in val for c in "\n\r\x00"),
+            "the value of '{key}' must be a single line",
+        )
 
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
-        problems = []  # every bad key in one message, not just the first
-        for key, val in value.items():
-            if not re.fullmatch(ENV_KEY_RE, key):
-                problems.append(f"'{key}' is not a valid environment variable name")
-            elif "\x00" in val:
-                problems.append(f"the value of '{key}' must not contain a NUL character")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
+        return _check_mapping(
+            value,
+            lambda key: not re.fullmatch(ENV_KEY_RE, key), "'{key}' is not a valid environment variable name",
+            lambda val: "\x00" in val, "the value of '{key}' must not contain a NUL character",
+        )
 
     @field_validator("exec")
     @classmethod
