@@ -12,16 +12,23 @@ from .engine.states import NodeState
 
 
 class LabState(models.TextChoices):
-    """Where a lab is in its life: stopped -> deploying -> running | failed -> destroying -> stopped."""
+    """Where a lab is in its life: stopped -> deploying -> running | failed -> destroying -> stopped.
+
+    A running lab one of whose nodes exited or vanished behind the engine's
+    back is ``degraded`` (the rest still runs; destroy cleans it up).
+    """
 
     STOPPED = "stopped"
     DEPLOYING = "deploying"
     RUNNING = "running"
     FAILED = "failed"
     DESTROYING = "destroying"
+    DEGRADED = "degraded"
 
 
 BUSY_STATES = (LabState.DEPLOYING, LabState.DESTROYING)
+# A lab with containers to use: consoles, commands in nodes and destroy work on its running nodes.
+LIVE_STATES = (LabState.RUNNING, LabState.DEGRADED)
 
 
 class NodeStatus(models.TextChoices):
@@ -32,6 +39,8 @@ class NodeStatus(models.TextChoices):
     RUNNING = NodeState.RUNNING.value
     FAILED = NodeState.FAILED.value
     STOPPED = NodeState.STOPPED.value
+    EXITED = NodeState.EXITED.value
+    GONE = NodeState.GONE.value
 
 
 class Topology(models.Model):
@@ -40,6 +49,10 @@ class Topology(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="topologies")
     name = models.CharField(max_length=40)
     document = models.JSONField()
+    # The document's warnings, found when it was saved: a read never re-validates (a large document costs).
+    # None for a topology saved before they were kept: the first read finds and keeps them.
+    warnings = models.JSONField(null=True, blank=True, default=None,
+                                help_text="[{path, message}] the document's warnings when it was saved.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
