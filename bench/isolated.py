@@ -13,7 +13,11 @@ def start_django() -> str:
     os.environ["TOPOLAB_DATA_DIR"] = tempfile.mkdtemp(prefix="topolab-bench-")
     os.environ["TOPOLAB_SITE"] = run
     os.environ["TOPOLAB_QUEUE"] = f"lab.{run}"
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+    os.environ.setdefault("TOPOLAB_REDIS_DB", "14")
+    # The host's Redis, with the password compose/up made for it (this run's data dir has none).
+    secret = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var", "redis-password")
+    if os.path.exists(secret):
+        os.environ.setdefault("TOPOLAB_REDIS_PASSWORD_FILE", secret)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labsite.settings")
     import django
 

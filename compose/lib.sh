@@ -241,22 +241,78 @@ ensure_dockerd() {
 $(tail -n 20 "$LOG_DIR/dockerd.log")"
 }
 
-redis_ping() { [ "$(redis-cli -u "${REDIS_URL:-$DEFAULT_REDIS_URL}" ping 2>/dev/null)" = PONG ]; }
+# Redis authenticates every client: the ACL user "topolab" with a random
+# password kept in $REDIS_SECRET (root and the service group may read it; the
+# settings read it from there), and the default user off, so no other local
+# process can queue tasks for the root worker. The password never appears on a
+# command line (ps shows those to everybody): redis-cli reads REDISCLI_AUTH,
+# and redis-server reads it from a root-only configuration file.
+REDIS_SECRET=$DATA_DIR/redis-password
+REDIS_USER=topolab
+
+redis_password() { cat "$REDIS_SECRET"; }
+
+redis_cli() {
+    # redis_cli ARGS...: redis-cli as Topolab's user when it has a password, else as whoever the URL says.
+    if [ -z "${REDIS_URL:-}" ] && [ -s "$REDIS_SECRET" ]; then
+        REDISCLI_AUTH=$(redis_password) redis-cli --no-auth-warning -h 127.0.0.1 -p 6379 --user "$REDIS_USER" "$@"
+    else
+        redis-cli -u "${REDIS_URL:-$DEFAULT_REDIS_URL}" "$@"
+    fi
+}
+
+redis_ping() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
+redis_open_ping() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+
+ensure_redis_secret() {
+    [ -s "$REDIS_SECRET" ] && return
+    say "Redis: making the password of its user '$REDIS_USER' ($REDIS_SECRET, mode 0640)"
+    # Hex: safe in a URL and in redis.conf without quoting.
+    (umask 027; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$REDIS_SECRET.new")
+    chown "root:$SERVICE_USER" "$REDIS_SECRET.new"
+    chmod 0640 "$REDIS_SECRET.new"
+    mv "$REDIS_SECRET.new" "$REDIS_SECRET"
+}
+
+redis_config() {
+    # The ACL of the Redis we start: nobody but Topolab's user (a root-only file: it holds the password).
+    local conf=$LOG_DIR/redis.conf
+    (umask 077; {
+        echo "user default off"
+        echo "user $REDIS_USER on >$(redis_password) ~* &* +@all"
+    } >"$conf")
+    echo "$conf"
+}
 
 ensure_redis() {
-    if redis_ping; then
-        say "Redis: already answering at ${REDIS_URL:-$DEFAULT_REDIS_URL}, leaving it alone"
+    if [ -n "${REDIS_URL:-}" ]; then
+        # The administrator's own Redis (credentials in the URL): use it as it is.
+        redis_ping || die "Redis at REDIS_URL does not answer (or refuses its credentials)"
+        say "Redis: answering at the REDIS_URL given, leaving it alone"
         return
     fi
-    case ${REDIS_URL:-$DEFAULT_REDIS_URL} in
-        redis://127.0.0.1:6379/* | redis://localhost:6379/*) ;;
-        *) die "Redis at $REDIS_URL does not answer, and it is not a local one I could start" ;;
-    esac
+    ensure_redis_secret
+    if redis_ping; then
+        say "Redis: already answering at 127.0.0.1:6379 for user '$REDIS_USER', leaving it alone"
+        return
+    fi
+    if redis_open_ping; then
+        # A Redis we did not start, open to every local user: give Topolab its user there (its other
+        # clients keep working), and say what is left to the administrator.
+        say "Redis: one is already running on 127.0.0.1:6379 without a password for its default user;"
+        say "  adding the user '$REDIS_USER' to it. Any local process can still reach that Redis: turn its"
+        say "  default user off (user default off) or let Topolab start its own."
+        # -x: the password rule comes from standard input, never the command line.
+        printf '>%s' "$(redis_password)" | redis-cli -h 127.0.0.1 -p 6379 -x ACL SETUSER "$REDIS_USER" reset on \
+            '~*' '&*' +@all >/dev/null || die "could not add the user '$REDIS_USER' to the running Redis"
+        redis_ping || die "the running Redis refuses the user '$REDIS_USER'"
+        return
+    fi
     # Loopback only (DESIGN: Redis listens on loopback or a socket); no
     # persistence: it holds queued task IDs and channel messages, nothing to keep.
-    say "Redis: starting redis-server on 127.0.0.1:6379 (log: $LOG_DIR/redis.log)"
-    start_bg redis "$LOG_DIR/redis.log" redis-server --bind 127.0.0.1 --port 6379 --daemonize no \
-        --protected-mode yes --save '' --appendonly no --dir "$LOG_DIR"
+    say "Redis: starting redis-server on 127.0.0.1:6379, default user off (log: $LOG_DIR/redis.log)"
+    start_bg redis "$LOG_DIR/redis.log" redis-server "$(redis_config)" --bind 127.0.0.1 --port 6379 \
+        --daemonize no --protected-mode yes --save '' --appendonly no --dir "$LOG_DIR"
     wait_until 30 "$!" redis_ping \
         || die "redis-server did not come up; last lines of $LOG_DIR/redis.log:
 $(tail -n 20 "$LOG_DIR/redis.log")"

@@ -6,7 +6,10 @@ Environment variables (all optional):
   (default ``var/`` in the checkout).
 - ``DATABASE_URL``: a PostgreSQL (or other) database instead of SQLite.
 - ``REDIS_URL``: the Celery broker, result backend and lease store
-  (default ``redis://127.0.0.1:6379/0``).
+  (default: the local Redis as the ``topolab`` user, whose password compose/up
+  keeps in ``<data dir>/redis-password``; see :func:`redis_url`).
+- ``TOPOLAB_REDIS_DB``, ``TOPOLAB_REDIS_PASSWORD_FILE``: the local Redis's
+  database number (0) and the file holding its password.
 - ``TOPOLAB_SITE``: the value of the ``topolab.site`` label on everything this
   installation creates, so that two installations (or a test run) on one Docker
   Engine never clean up each other's containers (default ``default``).
@@ -18,6 +21,7 @@ import os
 import secrets
 import socket
 from pathlib import Path
+from urllib.parse import quote
 
 import dj_database_url
 
@@ -148,7 +152,29 @@ LOGGING = {
 }
 
 # --- Redis and Celery -------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_url(environ=os.environ, data_dir: Path = DATA_DIR) -> str:
+    """Where Redis is, and as whom: ``REDIS_URL`` if given, else the local Redis as the ``topolab`` user.
+
+    compose/up gives the local Redis an ACL user ``topolab`` whose password it
+    keeps in ``<data dir>/redis-password`` (``TOPOLAB_REDIS_PASSWORD_FILE``
+    says another file) and turns the default user off, so no other local
+    process can reach the broker. Without that file (a checkout not yet set
+    up) the URL has no credentials. ``TOPOLAB_REDIS_DB`` picks the database.
+    """
+    if environ.get("REDIS_URL"):
+        return environ["REDIS_URL"]
+    db = int(environ.get("TOPOLAB_REDIS_DB", "0"))
+    secret = Path(environ.get("TOPOLAB_REDIS_PASSWORD_FILE") or Path(data_dir) / "redis-password")
+    try:
+        password = secret.read_text().strip()
+    except FileNotFoundError:
+        return f"redis://127.0.0.1:6379/{db}"
+    return f"redis://topolab:{quote(password, safe='')}@127.0.0.1:6379/{db}"
+
+
+REDIS_URL = redis_url()
 TOPOLAB_QUEUE = os.environ.get("TOPOLAB_QUEUE", f"lab.{socket.gethostname()}")
 
 CELERY_BROKER_URL = REDIS_URL
