@@ -273,7 +273,10 @@ def test_the_limits_on_the_page_are_the_servers_defaults():
         cells = row_with(body, limit.name)
         assert first_number(cells[1]) == getattr(defaults, limit.name), limit.name
         assert f"`TOPOLAB_{limit.name.upper()}`" == cells[2], limit.name
-    for constant in ("MAX_DOCUMENT_BYTES", "MAX_FILE_BYTES", "MAX_PATH_CHARS", "MAX_ANNOTATION_DEPTH"):
+    # Every fixed limit of the schema (a MAX_ constant of its models) has its row.
+    constants = sorted(name for name in vars(models) if name.startswith("MAX_"))
+    assert {"MAX_DOCUMENT_BYTES", "MAX_ADDRESSES_PER_INTERFACE", "MAX_ROUTES_PER_NODE", "MAX_INTEGER_DIGITS"} <= set(constants)
+    for constant in constants:
         cells = row_with(body, constant)
         assert first_number(cells[1]) == getattr(models, constant), constant
         assert cells[2] == "fixed", constant

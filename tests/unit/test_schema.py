@@ -24,6 +24,7 @@ from topology.schema import (
     parse,
     validate,
 )
+from topology.schema.models import MAX_ADDRESSES_PER_INTERFACE, MAX_INTEGER_DIGITS, MAX_ROUTES_PER_NODE
 
 # The example of the spec ("the router between two clients").
 EXAMPLE = reference_document()
@@ -1102,3 +1103,124 @@ def test_it_does_not_change_the_input():
     validate(doc)
     validate(put(doc, "nodes[0].kind", "hub"))
     assert doc == RICH
+
+
+# --- caps on what the checks walk ----------------------------------------------------------------------------
+
+
+def test_it_caps_the_addresses_of_an_interface():
+    assert MAX_ADDRESSES_PER_INTERFACE == 64
+    many = [f"192.168.{10 + i // 200}.{i % 200 + 2}/16" for i in range(MAX_ADDRESSES_PER_INTERFACE + 1)]
+    assert_valid(with_address(*many[:-1]))
+    assert_only_error(with_address(*many), "links[0].endpoints[0].addresses", "must hold at most 64 items, not 65")
+
+
+def test_it_caps_the_routes_of_a_node():
+    assert MAX_ROUTES_PER_NODE == 1024
+    routes = [{"to": f"10.{i // 256}.{i % 256}.0/24", "via": "192.168.10.1"} for i in range(MAX_ROUTES_PER_NODE + 1)]
+    assert_valid(example("nodes[0].routes", routes[:-1]))
+    assert_only_error(example("nodes[0].routes", routes), "nodes[0].routes", "must hold at most 1024 items, not 1025")
+
+
+# --- numbers too long to read, strings that are not text ---------------------------------------------------
+
+
+def text_with(path: str, raw: str, base: dict = EXAMPLE) -> str:
+    """``base`` as JSON text with the JSON token ``raw`` written at ``path``."""
+    return json.dumps(put(base, path, "@RAW@")).replace('"@RAW@"', raw)
+
+
+@pytest.mark.parametrize("path", ["nodes[0].position.x", "links[0].mtu", "nodes[1].resources.memory_mb",
+                                  "annotations.view.zoom", "annotations.list[1]"])
+@pytest.mark.parametrize("sign", ["", "-"])
+def test_it_refuses_an_integer_too_long_to_read(path, sign):
+    doc = example("annotations", {"view": {"zoom": 1}, "list": [0, 1]})
+    if path.startswith("nodes[1].resources"):
+        doc["nodes"][1]["resources"] = {}
+    result = loads(text_with(path, sign + "7" * 5000, doc))
+    assert result.document is None
+    assert result.errors == [Problem(path, "is an integer of 5000 digits; a number has at most 4300")]
+    # A value given as data, not text, is refused the same way (it could not be exported).
+    result = validate(put(doc, path, int(sign + "7" * 4000) * 10 ** 1000))
+    assert result.errors == [Problem(path, "is an integer of 5000 digits; a number has at most 4300")]
+
+
+def test_it_reads_an_integer_of_4300_digits():
+    assert MAX_INTEGER_DIGITS == 4300
+    result = loads(text_with("annotations", '{"n": ' + "9" * 4300 + "}"))
+    assert result.ok and result.document.annotations["n"] == 10 ** 4300 - 1
+    assert loads(json.dumps(dump(result.document))).ok  # and it exports
+
+
+def test_it_reports_every_integer_too_long_with_its_path():
+    doc = text_with("nodes[0].position", '{"x": ' + "1" * 4301 + ', "y": -' + "2" * 6000 + "}")
+    assert loads(doc).errors == [
+        Problem("nodes[0].position.x", "is an integer of 4301 digits; a number has at most 4300"),
+        Problem("nodes[0].position.y", "is an integer of 6000 digits; a number has at most 4300"),
+    ]
+
+
+SURROGATE = "holds a lone UTF-16 surrogate (\\ud800), which is not text"
+
+
+@pytest.mark.parametrize("path", [
+    "name", "description", "format", "nodes[0].name", "nodes[0].kind", "nodes[0].image",
+    "nodes[0].routes[0].to", "nodes[0].routes[0].via", "nodes[0].routes[2].dev",
+    "nodes[0].env.GREETING", "nodes[0].sysctls.net.core.somaxconn",
+    "nodes[0].files[0].path", "nodes[0].files[0].content", "nodes[0].files[0].mode", "nodes[0].exec[1]",
+    "links[0].endpoints[0].node", "links[0].endpoints[0].interface", "links[0].endpoints[0].addresses[1]",
+    "links[0].endpoints[0].mac", "links[1].state", "annotations.editor.selected[0]",
+])
+@pytest.mark.parametrize("spelled", ["escaped", "raw str", "raw bytes", "data"])
+@pytest.mark.parametrize("text", ["\ud800", "10.0.0.1/24 \ud800 and more"])
+def test_it_refuses_a_lone_surrogate_in_any_string(path, spelled, text):
+    doc = put(RICH, path, text) if "sysctls" not in path else copy.deepcopy(RICH)
+    if "sysctls" in path:
+        doc["nodes"][0]["sysctls"]["net.core.somaxconn"] = text
+    if spelled == "escaped":
+        result = loads(json.dumps(doc))  # ensure_ascii: the text holds \ud800, six ASCII characters
+    elif spelled == "raw str":
+        result = loads(json.dumps(doc, ensure_ascii=False))
+    elif spelled == "raw bytes":
+        result = loads(json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    else:
+        result = validate(doc)
+    assert result.errors == [Problem(path, SURROGATE)]
+    assert result.document is None
+
+
+@pytest.mark.parametrize("where, make", [
+    ("nodes[0].env.\\ud800", lambda doc: doc["nodes"][0]["env"].update({"\ud800": "x"})),
+    ("nodes[0].env.A\\udfffB", lambda doc: doc["nodes"][0]["env"].update({"A\udfffB": "x"})),
+    ("nodes[0].sysctls.net.ipv4.\\ud800", lambda doc: doc["nodes"][0]["sysctls"].update({"net.ipv4.\ud800": "1"})),
+    ("annotations.editor.\\ud800", lambda doc: doc["annotations"]["editor"].update({"\ud800": 1})),
+    ("\\ud800", lambda doc: doc.update({"\ud800": 1})),
+    ("nodes[0].\\ud800", lambda doc: doc["nodes"][0].update({"\ud800": 1})),
+])
+def test_it_refuses_a_lone_surrogate_in_a_key_and_says_which(where, make):
+    doc = copy.deepcopy(RICH)
+    make(doc)
+    surrogate = "\\udfff" if "udfff" in where else "\\ud800"
+    expected = [Problem(where, f"the key holds a lone UTF-16 surrogate ({surrogate}), which is not text")]
+    assert loads(json.dumps(doc)).errors == expected
+    assert validate(doc).errors == expected
+    assert all(problem.path.isascii() for problem in expected)  # the answer itself is text
+
+
+def test_it_lists_every_string_that_is_not_text_in_document_order():
+    doc = put(put(RICH, "nodes[0].exec[0]", "\udc00"), "links[0].endpoints[1].addresses[0]", "x\ud800")
+    doc["nodes"][0]["env"]["\udbff"] = "\ud800"
+    assert loads(json.dumps(doc)).errors == [
+        Problem("nodes[0].env.\\udbff", "the key holds a lone UTF-16 surrogate (\\udbff), which is not text"),
+        Problem("nodes[0].env.\\udbff", SURROGATE),
+        Problem("nodes[0].exec[0]", "holds a lone UTF-16 surrogate (\\udc00), which is not text"),
+        Problem("links[0].endpoints[1].addresses[0]", SURROGATE),
+    ]
+
+
+def test_it_takes_a_surrogate_pair_as_the_character_it_spells():
+    text = json.dumps(example("description", "\U0001f600 a smile")).replace("\\ud83d\\ude00", "\\uD83D\\uDE00")
+    assert "\\uD83D\\uDE00" in text
+    result = loads(text)
+    assert result.ok and result.document.description == "\U0001f600 a smile"
+    assert loads(json.dumps(dump(result.document), ensure_ascii=False).encode("utf-8")).ok

@@ -8,14 +8,16 @@ unset), so export then import is a round trip.
 from __future__ import annotations
 
 import json
+import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from .checks import Limits, Problem, check_document, check_parts
+from .checks import Limits, LongInteger, Problem, check_document, check_json, check_parts
 from .messages import problems_from_validation_error
-from .models import FORMAT, KINDS, MAX_DOCUMENT_BYTES, Document, Link, Node
+from .models import FORMAT, KINDS, MAX_DOCUMENT_BYTES, MAX_INTEGER_DIGITS, Document, Link, Node, remembered_addresses
 
 __all__ = [
     "FORMAT", "KINDS", "Document", "DocumentError", "Limits", "Link", "Node", "Problem", "Validation",
@@ -67,9 +69,24 @@ def _typed_items(data: dict, key: str, model: type) -> list[tuple[int, Any]]:
 
 def validate(data: Any, limits: Limits | None = None) -> Validation:
     """Check a parsed JSON value against the whole format; never raises for bad input."""
-    limits = limits or Limits()
+    return _validate(data, limits, values=True)
+
+
+def _validate(data: Any, limits: Limits | None, values: bool) -> Validation:
+    """:func:`validate`; ``values=False`` skips :func:`check_json` (for text known to need none)."""
+    with remembered_addresses():  # the models read each address; the checks after them do not again
+        return _validate_values(data, limits or Limits(), values)
+
+
+def _validate_values(data: Any, limits: Limits, values: bool) -> Validation:
     if not isinstance(data, dict):
         return Validation(None, [Problem("", "a topolab/v1 document is a JSON object")])
+    if values:
+        # Strings that are not text and integers too long to write: reported alone, as a syntax
+        # error is (every other message would have to quote them).
+        problems = check_json(data)
+        if problems:
+            return Validation(None, problems)
     try:
         document = Document.model_validate(data)
     except ValidationError as exc:
@@ -98,7 +115,8 @@ def validate(data: Any, limits: Limits | None = None) -> Validation:
         )
         # Warnings drawn from part of a document would mislead (a node whose
         # only link is mistyped is not really unlinked), so they wait.
-        return Validation(None, errors + [p for p in more if p not in errors])
+        known = set(errors)
+        return Validation(None, errors + [p for p in more if p not in known])
     errors, warnings = check_document(document, limits)
     return Validation(None if errors else document, errors, warnings)
 
@@ -112,23 +130,60 @@ def _reject_constant(name: str) -> Any:
     raise _NotJSONNumber(name)
 
 
+def _read_integer(text: str) -> int | LongInteger:
+    """An integer of the JSON text, or a :class:`LongInteger` where Python would refuse to read it."""
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INTEGER_DIGITS:
+        return LongInteger(digits)
+    try:
+        return int(text)
+    except ValueError:  # this interpreter was set to read fewer digits
+        return LongInteger(digits)
+
+
+# Where a str may come to hold a lone surrogate: an escape \ud800 to \udfff (either case), or one
+# written raw (a str given as is, or bytes decoded as json does, with "surrogatepass").
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_RAW_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json(text: str, **hooks) -> tuple[Any, Problem | None]:
+    """(the data, None) or (None, why the text is not JSON); ValueError for an integer too long to read."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, **hooks), None
+    except RecursionError:
+        return None, Problem("", "not valid JSON here: the document is nested too deeply")
+    except _NotJSONNumber as exc:
+        return None, Problem("", f"not valid JSON: {exc} is not a number in JSON")
+    except json.JSONDecodeError as exc:
+        return None, Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+
+
 def loads(text: str | bytes, limits: Limits | None = None) -> Validation:
     """Check a document given as JSON text (size and syntax first)."""
     # surrogatepass: a str holding a lone surrogate is still measured, not a crash.
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > MAX_DOCUMENT_BYTES:
         return Validation(None, [Problem("", f"the document is {size} bytes; the limit is {MAX_DOCUMENT_BYTES} (5 MiB)")])
+    if not isinstance(text, str):
+        try:  # as json.loads does
+            text = bytes(text).decode(json.detect_encoding(text), "surrogatepass")
+        except UnicodeDecodeError:
+            return Validation(None, [Problem("", "the document is not UTF-8 text")])
+    # check_json walks every value; it only can find something where the text says so. Integers
+    # too long are refused by json.loads itself (then read again, to say where they are), as long
+    # as this interpreter keeps Python's limit.
+    values = (_ESCAPED_SURROGATE.search(text) is not None
+              or (not text.isascii() and _RAW_SURROGATE.search(text) is not None)
+              or not 0 < sys.get_int_max_str_digits() <= MAX_INTEGER_DIGITS)
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        return Validation(None, [Problem("", "the document is not UTF-8 text")])
-    except RecursionError:
-        return Validation(None, [Problem("", "not valid JSON here: the document is nested too deeply")])
-    except _NotJSONNumber as exc:
-        return Validation(None, [Problem("", f"not valid JSON: {exc} is not a number in JSON")])
-    except json.JSONDecodeError as exc:
-        return Validation(None, [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")])
-    return validate(data, limits)
+        data, problem = _json(text)
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        data, problem = _json(text, parse_int=_read_integer)
+        values = True
+    if problem is not None:
+        return Validation(None, [problem])
+    return _validate(data, limits, values)
 
 
 def parse(data: Any, limits: Limits | None = None) -> Document:

@@ -3,16 +3,24 @@
 Each check takes the items that passed their own type checks and returns a
 list of :class:`Problem` values (:func:`check_routes`, :func:`check_document`
 and :func:`check_parts`: a pair, errors and warnings); errors reject the
-document, warnings only inform.
+document, warnings only inform. :func:`check_json` comes first of all, on the
+parsed JSON itself, for values no model should see.
+
+Every check costs about the size of the document (n log n at worst), never its
+square: addresses are compared as integers in dicts, and "is this address in
+one of those subnets" is a binary search among the subnets, sorted and merged.
+Within :func:`topology.schema.validate` each address is read once, by its
+model; the checks get it back from :func:`~.models.remembered_addresses`.
 """
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_right
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from ..kinds import kind as kind_of
-from .models import Document, Link, Node
+from .models import MAX_INTEGER_DIGITS, Document, Link, Node, address_key
 
 
 class Problem(NamedTuple):
@@ -37,6 +45,95 @@ class Limits:
     max_cpus: float = 2.0
     max_memory_mb: int = 2048
     max_pids: int = 4096
+
+
+class LongInteger:
+    """Stands for an integer of the JSON text too long to read (what :func:`topology.schema.loads` puts
+    in its place, for :func:`check_json` to report with its path)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+_LONGEST = 10 ** MAX_INTEGER_DIGITS  # the smallest integer of one digit too many
+
+
+def _digits(value: int) -> int:
+    """How many decimal digits ``value`` has (without making its text, which Python may refuse)."""
+    value = abs(value)
+    digits = int((value.bit_length() - 1) * 0.30102999566398120) + 1  # the fewest it can have
+    return digits + 1 if value >= 10 ** digits else digits
+
+
+def _surrogate(text: str) -> str | None:
+    """The first lone UTF-16 surrogate in ``text``, written ``\\ud800``; None when ``text`` is text
+    (JSON's ``\\ud800`` escape makes one in a Python string; no UTF-8 can hold it)."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a surrogate is the one thing a str holds that UTF-8 cannot
+        return f"\\u{ord(text[exc.start]):04x}"
+    return None
+
+
+def _readable(data: Any) -> bool:
+    """Whether every string and key of ``data`` is text and every integer short enough (no paths:
+    the fast pass, over every value of a document that is nearly always fine)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _surrogate(value):
+                return False
+        elif isinstance(value, dict):
+            if any(isinstance(key, str) and not key.isascii() and _surrogate(key) for key in value):
+                return False
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, int):
+            if not -_LONGEST < value < _LONGEST:
+                return False
+        elif isinstance(value, LongInteger):
+            return False
+    return True
+
+
+def check_json(data: Any) -> list[Problem]:
+    """Errors in the JSON values themselves, before any model sees them: a string or a key holding a
+    lone UTF-16 surrogate (which no UTF-8 text can hold, so the document could be neither stored
+    as text nor exported) and an integer of more than ``MAX_INTEGER_DIGITS`` digits (which Python
+    cannot turn into text). Each is reported with its JSON path, in the document's order."""
+    if _readable(data):
+        return []
+    problems: list[Problem] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if surrogate := _surrogate(value):
+                problems.append(Problem(path, f"holds a lone UTF-16 surrogate ({surrogate}), which is not text"))
+        elif isinstance(value, dict):
+            children = []
+            for key, child in value.items():
+                surrogate = _surrogate(key) if isinstance(key, str) else None
+                # The path itself must be text: the key's surrogates are written as escapes.
+                name = key.encode("utf-8", "backslashreplace").decode("utf-8") if surrogate else str(key)
+                child_path = f"{path}.{name}" if path else name
+                if surrogate:
+                    problems.append(Problem(child_path, f"the key holds a lone UTF-16 surrogate ({surrogate}), "
+                                                        "which is not text"))
+                children.append((child_path, child))
+            stack.extend(reversed(children))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{path}[{i}]", child) for i, child in enumerate(value)]))
+        elif isinstance(value, LongInteger) or (isinstance(value, int) and not -_LONGEST < value < _LONGEST):
+            digits = value.digits if isinstance(value, LongInteger) else _digits(value)
+            problems.append(Problem(path, f"is an integer of {digits} digits; a number has at most {MAX_INTEGER_DIGITS}"))
+    return problems
 
 
 def _same_file(path: str) -> str:
@@ -101,27 +198,72 @@ def check_links(
     return errors
 
 
+def _ip_text(version: int, value: int) -> str:
+    return str(ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value))
+
+
+class Subnets:
+    """The union of some subnets of one IP family, asked whether an address is in any of them.
+
+    The subnets become sorted, merged ranges of integers; a question is a binary search. A few
+    (``FEW``: an interface's one or two) are only looked through, which costs less than sorting.
+    """
+
+    FEW = 4
+
+    def __init__(self, version: int, subnets: Iterable[tuple[int, int]]):
+        """``subnets``: ``(an address in it as an integer, prefix length)`` pairs."""
+        bits = 32 if version == 4 else 128
+        self.ranges = []
+        for value, prefix in subnets:
+            size = 1 << (bits - prefix)
+            first = value & ~(size - 1)
+            self.ranges.append((first, first + size - 1))
+        self.firsts: list[int] = []
+        self.lasts: list[int] = []
+        if len(self.ranges) <= self.FEW:
+            return
+        for first, last in sorted(self.ranges):
+            if self.lasts and first <= self.lasts[-1] + 1:  # inside, overlapping or next to the one before
+                self.lasts[-1] = max(self.lasts[-1], last)
+            else:
+                self.firsts.append(first)
+                self.lasts.append(last)
+
+    def __bool__(self) -> bool:
+        return bool(self.ranges)
+
+    def __contains__(self, value: int) -> bool:
+        if len(self.ranges) <= self.FEW:
+            return any(first <= value <= last for first, last in self.ranges)
+        i = bisect_right(self.firsts, value) - 1
+        return i >= 0 and value <= self.lasts[i]
+
+
 def check_addresses(links: list[tuple[int, Link]]) -> list[Problem]:
     """Errors: an IP address used twice in the document (whatever its prefix length)."""
     errors: list[Problem] = []
-    seen: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
+    seen: dict[tuple[int, int], tuple[int, int, int]] = {}  # where each address is first, as (i, j, k)
     for i, link in links:
         for j, end in enumerate(link.endpoints):
-            for k, iface in enumerate(end.interface_addresses()):
-                path = f"links[{i}].endpoints[{j}].addresses[{k}]"
-                if iface.ip in seen:
-                    errors.append(Problem(path, f"{iface.ip} is already used at {seen[iface.ip]}"))
-                else:
-                    seen[iface.ip] = path
+            for k, (version, value, _) in enumerate(end.address_keys()):
+                earlier = seen.setdefault((version, value), (i, j, k))
+                if earlier != (i, j, k):
+                    errors.append(Problem(_address_path(i, j, k),
+                                          f"{_ip_text(version, value)} is already used at {_address_path(*earlier)}"))
     return errors
 
 
+def _address_path(i: int, j: int, k: int) -> str:
+    return f"links[{i}].endpoints[{j}].addresses[{k}]"
+
+
 def node_interfaces(doc_links: list[tuple[int, Link]]) -> dict[str, dict[str, list]]:
-    """For each node its links name, ``{interface: [its addresses]}``."""
+    """For each node its links name, ``{interface: [its addresses]}`` (as :meth:`Endpoint.address_keys` gives them)."""
     result: dict[str, dict[str, list]] = {}
     for _, link in doc_links:
         for end in link.endpoints:
-            result.setdefault(end.node, {})[end.interface] = end.interface_addresses()
+            result.setdefault(end.node, {})[end.interface] = end.address_keys()
     return result
 
 
@@ -140,16 +282,20 @@ def check_routes(
     known = known or set()
     for i, node in nodes:
         mine = interfaces.get(node.name, {})
-        connected = [a.network for addrs in mine.values() for a in addrs]
+        connected: dict[int, Subnets] | None = None  # by IP version, made at the node's first 'via'
         for j, route in enumerate(node.routes):
-            path = f"nodes[{i}].routes[{j}]"
             if route.dev is not None and route.dev not in mine and (node.name, route.dev) not in known:
-                errors.append(Problem(f"{path}.dev", f"'{node.name}' has no interface '{route.dev}'"))
+                errors.append(Problem(f"nodes[{i}].routes[{j}].dev", f"'{node.name}' has no interface '{route.dev}'"))
             if route.via is not None:
-                via = ipaddress.ip_address(route.via)
-                if not any(via in net for net in connected):
+                if connected is None:
+                    connected = {v: Subnets(v, ((value, prefix) for addrs in mine.values()
+                                                for version, value, prefix in addrs if version == v))
+                                 for v in (4, 6)}
+                version, value = address_key(route.via)
+                if value not in connected[version]:
+                    via = ipaddress.ip_address(route.via)
                     warnings.append(
-                        Problem(f"{path}.via", f"{via} is in no subnet connected to '{node.name}'")
+                        Problem(f"nodes[{i}].routes[{j}].via", f"{via} is in no subnet connected to '{node.name}'")
                     )
     return errors, warnings
 
@@ -159,11 +305,13 @@ def check_subnets(links: list[tuple[int, Link]]) -> list[Problem]:
     in a subnet of the first."""
     warnings: list[Problem] = []
     for i, link in links:
-        a, b = (end.interface_addresses() for end in link.endpoints)
+        a, b = (end.address_keys() for end in link.endpoints)
         for version in (4, 6):
-            a_nets = {x.network for x in a if x.version == version}
-            b_ips = [x.ip for x in b if x.version == version]
-            if a_nets and b_ips and not any(ip in net for ip in b_ips for net in a_nets):
+            b_ips = [value for v, value, _ in b if v == version]
+            if not b_ips:
+                continue
+            a_nets = Subnets(version, ((value, prefix) for v, value, prefix in a if v == version))
+            if a_nets and not any(ip in a_nets for ip in b_ips):
                 warnings.append(Problem(f"links[{i}]", f"the two ends have IPv{version} addresses in different subnets"))
     return warnings
 

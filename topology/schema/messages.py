@@ -117,9 +117,14 @@ def _message(error: dict) -> str:
 
 
 def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
-    """Every error of a pydantic ValidationError as a Problem, without repeats."""
+    """Every error of a pydantic ValidationError as a Problem, without repeats.
+
+    Repeats are found in dicts, not by comparing each problem with the ones before:
+    a document may hold hundreds of thousands of mistakes.
+    """
     problems: list[Problem] = []
-    branch_errors: dict[str, Problem] = {}
+    held: dict[Problem, int] = {}  # how many times each problem is in ``problems``
+    branch_errors: dict[str, int] = {}  # path -> where in ``problems`` its number's problem is
     for error in exc.errors(include_url=False):
         if _is_union_branch(error):
             # A value that fails every branch of ``int | float`` yields one error
@@ -129,12 +134,16 @@ def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
             problem = Problem(path, _message(error))
             earlier = branch_errors.get(path)
             if earlier is None:
-                branch_errors[path] = problem
+                branch_errors[path] = len(problems)
                 problems.append(problem)
-            elif error["type"] not in ("int_type", "float_type") and earlier in problems:
-                problems[problems.index(earlier)] = branch_errors[path] = problem
+                held[problem] = held.get(problem, 0) + 1
+            elif error["type"] not in ("int_type", "float_type"):
+                held[problems[earlier]] -= 1
+                problems[earlier] = problem
+                held[problem] = held.get(problem, 0) + 1
             continue
         problem = Problem(format_path(error["loc"]), _message(error))
-        if problem not in problems:
+        if not held.get(problem):
             problems.append(problem)
+            held[problem] = 1
     return problems

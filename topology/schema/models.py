@@ -10,7 +10,10 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from typing import Annotated, Literal
+import socket
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Annotated, Iterator, Literal
 
 from pydantic import (
     AfterValidator,
@@ -51,6 +54,14 @@ MAX_PATH_CHARS = 4096
 # hitting the serializer's depth limit; an editor's view state is shallow.
 MAX_ANNOTATION_DEPTH = 64
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+# Caps on the lists the cross-document checks walk, far above any real lab (an interface has a few
+# addresses, a node a few dozen routes), so that the work a document costs stays bounded. They are
+# the format's, not a server's: a document valid on one server has the same shape everywhere.
+MAX_ADDRESSES_PER_INTERFACE = 64
+MAX_ROUTES_PER_NODE = 1024
+# An integer written with more digits cannot be read back: Python refuses to convert it (to and
+# from text) past its default limit, 4300 digits.
+MAX_INTEGER_DIGITS = 4300
 
 Number = StrictInt | StrictFloat
 Text = Annotated[StrictStr, Field(max_length=65536)]
@@ -103,8 +114,116 @@ def parse_interface_address(text: str) -> ipaddress.IPv4Interface | ipaddress.IP
     return iface
 
 
+# The usual spellings are read by the C library's inet_pton, without building ipaddress objects
+# (which cost ~10 us an address): a dotted quad (four decimal octets, no leading zeros: as strict
+# as ipaddress), hex groups with at most one '::', a prefix length without leading zeros. Anything
+# else goes to ipaddress, which has the last word and the user's messages.
+_PREFIXES = {4: {str(n): n for n in range(33)}, 6: {str(n): n for n in range(129)}}
+_HEX_TEXT = re.compile(r"[0-9A-Fa-f:]{2,39}")
+
+
+def _v4_int(text: str) -> int | None:
+    """The value of a dotted quad, or None for any other text."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, ValueError):  # not a dotted quad (ValueError: a NUL in it)
+        return None
+
+
+def _v6_int(text: str) -> int | None:
+    """The value of an IPv6 address written as hex groups, or None for any other text. Hex groups only:
+    inet_pton and ipaddress read those alike (a differential test in tests/unit/test_fuzz.py holds them to it);
+    an embedded IPv4 address or a scope goes to ipaddress."""
+    if not _HEX_TEXT.fullmatch(text):
+        return None
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except OSError:
+        return None
+
+
+def _fast_key(text: str, default_prefix: bool) -> tuple[int, int, int] | None:
+    """``(version, value, prefix length)`` of ``address/prefix`` (or of a bare address when
+    ``default_prefix``: the whole length) in a usual spelling; None for anything else."""
+    address, slash, prefix = text.partition("/")
+    for version, read in ((4, _v4_int), (6, _v6_int)):
+        value = read(address)
+        if value is None:
+            continue
+        if slash:
+            length = _PREFIXES[version].get(prefix)
+        else:
+            length = (32 if version == 4 else 128) if default_prefix else None
+        return None if length is None else (version, value, length)
+    return None
+
+
+def address_key(text: str) -> tuple[int, int]:
+    """``(IP version, the address as an integer)`` of an address (``192.168.10.1``, ``2001:db8::1``).
+
+    Raises ValueError when ``text`` is not one.
+    """
+    for version, read in ((4, _v4_int), (6, _v6_int)):
+        value = read(text)
+        if value is not None:
+            return version, value
+    ip = ipaddress.ip_address(text)
+    return ip.version, int(ip)
+
+
+def network_key(text: str) -> tuple[int, int, int] | None:
+    """``(IP version, first address as an integer, prefix length)`` of a network written in a usual
+    spelling (``10.0.0.0/8``, ``2001:db8::/32``, a bare address for one host) with no host bits set;
+    None for anything else (which ipaddress then reads, or refuses with the user's message)."""
+    key = _fast_key(text, default_prefix=True)
+    if key is None:
+        return None
+    version, value, prefix = key
+    return key if not value & ((1 << ((32 if version == 4 else 128) - prefix)) - 1) else None
+
+
+# The interface addresses read so far in one validation (see :func:`remembered_addresses`): the
+# cross-document checks read every address again.
+_remembered: ContextVar[dict[str, tuple[int, int, int]] | None] = ContextVar("topolab_addresses", default=None)
+
+
+@contextmanager
+def remembered_addresses() -> Iterator[None]:
+    """Within it (one validation, in this thread or task), :func:`interface_key` reads an address once."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def interface_key(text: str) -> tuple[int, int, int]:
+    """``(IP version, the address as an integer, prefix length)`` of an interface address, as
+    :func:`parse_interface_address` reads it (and with its errors), in a fraction of its time."""
+    remembered = _remembered.get()
+    if remembered is None:
+        return _interface_key(text)
+    key = remembered.get(text)
+    if key is None:
+        key = remembered[text] = _interface_key(text)
+    return key
+
+
+def _interface_key(text: str) -> tuple[int, int, int]:
+    key = _fast_key(text, default_prefix=False)
+    if key is not None:
+        version, value, prefix = key
+        if version == 6 or prefix > 30:
+            return key
+        host_mask = (1 << (32 - prefix)) - 1
+        if value & host_mask not in (0, host_mask):  # not the network or broadcast address
+            return key
+    iface = parse_interface_address(text)  # the one that says what is wrong
+    return iface.version, int(iface.ip), iface.network.prefixlen
+
+
 def _check_address(text: str) -> str:
-    parse_interface_address(text)
+    interface_key(text)
     return text
 
 
@@ -142,7 +261,7 @@ class Route(Strict):
     @field_validator("to")
     @classmethod
     def _to(cls, value: str) -> str:
-        if value == "default":
+        if value == "default" or network_key(value) is not None:
             return value
         try:
             ipaddress.ip_network(value)
@@ -161,7 +280,7 @@ class Route(Strict):
     def _via(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                ipaddress.ip_address(value)
+                address_key(value)
             except ValueError:
                 raise ValueError(f"must be an IP address, not '{value}'") from None
         return value
@@ -174,7 +293,8 @@ class Route(Strict):
             if self.via is None:
                 raise ValueError("'default' takes its family from 'via'; with 'dev' write 0.0.0.0/0 or ::/0")
             return self
-        if self.via is not None and ipaddress.ip_address(self.via).version != ipaddress.ip_network(self.to).version:
+        # Both are valid here, and only an IPv6 address or network is written with a ':'.
+        if self.via is not None and (":" in self.via) != (":" in self.to):
             raise ValueError(f"'to' {self.to} and 'via' {self.via} are of different IP families")
         return self
 
@@ -231,7 +351,7 @@ class Node(Strict):
     kind: Literal[kinds.NAMES] = kinds.DEFAULT  # type: ignore[valid-type] - the registry's names
     image: Annotated[StrictStr, Field(max_length=255, pattern=IMAGE_RE)] | None = None
     position: Position | None = None
-    routes: list[Route] = []
+    routes: Annotated[list[Route], Field(max_length=MAX_ROUTES_PER_NODE)] = []
     sysctls: dict[StrictStr, Annotated[StrictStr, Field(max_length=256)]] = {}
     env: dict[StrictStr, Text] = {}
     files: list[File] = []
@@ -276,7 +396,7 @@ class Endpoint(Strict):
 
     node: StrictStr
     interface: Annotated[StrictStr, Field(pattern=INTERFACE_RE)]
-    addresses: list[Address] = []
+    addresses: Annotated[list[Address], Field(max_length=MAX_ADDRESSES_PER_INTERFACE)] = []
     mac: Annotated[StrictStr, Field(pattern=MAC_RE)] | None = None
 
     @field_validator("interface")
@@ -300,6 +420,10 @@ class Endpoint(Strict):
     def interface_addresses(self) -> list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]:
         """The addresses as ``ipaddress`` interface objects."""
         return [ipaddress.ip_interface(a) for a in self.addresses]
+
+    def address_keys(self) -> list[tuple[int, int, int]]:
+        """The addresses as ``(IP version, address as an integer, prefix length)``: cheap to compare."""
+        return [interface_key(a) for a in self.addresses]
 
 
 class Impairment(Strict):
