@@ -34,6 +34,7 @@ SIDES = {
     "topology.apt_sources": "root",
     "topology.engine": "root",
     "topology.relay": "root",
+    "topology.watcher": "root",            # the lab worker's Docker events thread
     "topology.engine.plan": "neutral",     # pure: the web tier checks deployability with it
     "topology.engine.names": "neutral",
     "topology.engine.states": "neutral",

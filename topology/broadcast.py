@@ -12,18 +12,20 @@ Messages (JSON objects; ``type`` tells them apart)
 ``snapshot``, the first frame a client gets, once, right after it connects::
 
     {"type": "snapshot", "lab": {
-        "state": "stopped|deploying|running|failed|destroying",
-        "reason": "why the last operation failed, or ''",
+        "state": "stopped|deploying|running|degraded|failed|destroying",
+        "reason": "why the last operation failed, or which nodes a degraded lab lost, or ''",
         "busy": true,            # an operation is running right now (the buttons wait)
         "operation": "<id of the current or last operation, '' if none>",
-        "nodes": [{"name": "c1", "kind": "host", "state": "pending|creating|running|failed|stopped",
+        "nodes": [{"name": "c1", "kind": "host",
+                   "state": "pending|creating|running|failed|stopped|exited|gone",
                    "container": "<12 hex digits or ''>", "reason": "",
                    "interfaces": [{"name", "addresses", "mac", "mtu", "state"}, ...]}, ...],
         "events": [<event>, ...]  # the last 500 of the current operation, oldest first
     }}
 
-``lab``, whenever the lab's state changes (an operation begins or ends, or
-garbage collection marks an interrupted lab failed)::
+``lab``, whenever the lab's state changes (an operation begins or ends,
+garbage collection marks an interrupted lab failed, or a node of a running
+lab is lost)::
 
     {"type": "lab", "state": "deploying", "reason": "", "busy": true, "operation": "<id>"}
 
@@ -43,7 +45,27 @@ where ``<event>`` is::
      "index": 3, "total": 17, "elapsed_ms": 41}
 
 (``node``/``message`` may be ``""``; ``index``, ``total``, ``elapsed_ms`` may
-be ``null``: the "deploy requested" and "lab running" events have no index.)
+be ``null``: the "deploy requested" and "lab running" events have no index,
+nor has a lost node's "c2 gone".)
+
+States beyond an operation's
+----------------------------
+
+A running lab's node can stop behind the engine's back: its container is
+removed (``docker rm -f``), its main process ends (a crash, a kill, the OOM
+killer), or dockerd restarts. The lab worker's Docker watcher
+(:mod:`topology.watcher`) notices it at once, or when dockerd answers again,
+and the node becomes
+
+- ``exited``: its main process ended; ``reason`` says how ("its main process
+  was killed by SIGKILL (exit code 137)", "killed by the OOM killer (exit code
+  137)", "its main process exited with code 1");
+- ``gone``: its container no longer exists ("its container was removed").
+
+and the lab ``degraded`` (its other nodes still run: consoles, logs and
+commands work on them; Deploy says to destroy it first; Destroy clears it),
+its ``reason`` naming every node lost so far (``"c2: its container was
+removed"``). Labs being deployed or destroyed are left to their operation.
 
 In what order
 -------------
@@ -62,6 +84,12 @@ In what order
   stopped" / "lab failed", and **last** ``lab`` with ``busy`` false. It is sent
   after the lab's lease is given back, so the next Deploy/Destroy the browser
   sends on seeing it is never refused as busy.
+- When a node is lost (no operation runs): ``node`` (``exited`` or ``gone``
+  with its reason), ``events`` with one ``failed`` line ``"<node> exited"`` /
+  ``"<node> gone"`` (``node`` set, ``message`` the reason, no index), then
+  ``lab`` (``degraded``, ``busy`` false, the *same* ``operation`` as before:
+  the log is not cleared). A node that exited and is then removed sends all
+  three again, ``gone``.
 
 How a client should read them
 -----------------------------

@@ -5,7 +5,8 @@ lab's watchers (:mod:`topology.broadcast`), in that order; nothing else
 writes ``Lab.state``/``reason``/``operation``, a ``LabNode``'s state,
 container and interfaces, or a ``LabEvent``. The web tier calls the first
 group (an operation begins, or could not be queued), the root worker the
-rest (what the engine reported, how the operation ended).
+rest (what the engine reported, how the operation ended, and what its Docker
+watcher, :mod:`topology.watcher`, saw happen to a node behind its back).
 
 Both sides import this module: it knows the database and the channel layer,
 never Docker, the kernel or a user's permissions (those are the callers').
@@ -16,10 +17,11 @@ from typing import Callable, Iterable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from . import broadcast
-from .models import Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
+from .models import LIVE_STATES, Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
 
 
 def create_lab(topology: Topology) -> Lab:
@@ -120,3 +122,49 @@ def do_finish(lab: Lab, operation: str, state: LabState, reason: str = "", later
             broadcast.publish_many(lab.pk, messages)
         else:
             later.extend(messages)
+
+
+# -- the root worker's watcher: what happened to a node behind the engine's back -----------------------
+
+LOST_STATES = (NodeStatus.EXITED, NodeStatus.GONE)
+
+
+def do_node_lost(lab: Lab | int, node: str, state: str, reason: str, *, container: str | None = None) -> bool:
+    """Node ``node`` of a running (or degraded) lab (or lab ID) is no longer running: ``exited`` (its main process
+    ended) or ``gone`` (its container was removed), ``reason`` saying how. The node takes that state, the
+    lab becomes ``degraded`` (its reason naming every node lost so far), an event says what happened;
+    once committed, its watchers get ``node``, ``events`` and ``lab`` messages.
+
+    Only a lab still running or degraded changes (one being deployed or destroyed is its operation's), and
+    only a node that was running (an exited one may still go); with ``container``, only while that is
+    still the node's container. Returns whether anything changed (False: the news was stale).
+    """
+    lab_id = lab.pk if isinstance(lab, Lab) else int(lab)
+    state = NodeStatus(state)
+    if state not in LOST_STATES:
+        raise ValueError(f"a lost node is {' or '.join(LOST_STATES)}, not {state}")
+    was = [NodeStatus.RUNNING, NodeStatus.EXITED] if state == NodeStatus.GONE else [NodeStatus.RUNNING]
+    with transaction.atomic():
+        # The lab's row first, as do_begin writes it: a deploy or destroy that began meanwhile wins.
+        now = timezone.now()
+        if not Lab.objects.filter(pk=lab_id, state__in=LIVE_STATES).update(
+                state=LabState.DEGRADED,
+                state_changed=Case(When(state=LabState.RUNNING, then=Value(now)), default=F("state_changed"),
+                                   output_field=DateTimeField())):
+            return False
+        nodes = LabNode.objects.filter(lab_id=lab_id, name=node, state__in=was)
+        if container is not None:
+            nodes = nodes.filter(container_id=container)
+        if not nodes.update(state=state, reason=reason):
+            transaction.set_rollback(True)
+            return False
+        lost = LabNode.objects.filter(lab_id=lab_id, state__in=LOST_STATES).order_by("name").values_list("name", "reason")
+        summary = "; ".join(f"{name}: {why}" for name, why in lost)
+        Lab.objects.filter(pk=lab_id).update(reason=summary)
+        operation = Lab.objects.filter(pk=lab_id).values_list("operation", flat=True).first() or ""
+        event = LabEvent.objects.create(lab_id=lab_id, operation=operation, step=f"{node} {state}", node=node,
+                                        status=LabEvent.Status.FAILED, message=reason)
+        messages = [broadcast.node_message(node, state, reason), broadcast.events_message([event]),
+                    broadcast.lab_message(LabState.DEGRADED, summary, False, operation)]
+        transaction.on_commit(lambda: broadcast.publish_many(lab_id, messages))
+    return True

@@ -20,7 +20,7 @@ from .engine.docker_runtime import DockerRuntime
 from .engine.executor import Executor, Report, StepFailed
 from .engine.plan import PlanError, build_plan
 from .limits import document_limits, plan_context
-from .models import BUSY_STATES, Lab, LabState
+from .models import BUSY_STATES, LIVE_STATES, Lab, LabState
 from .recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def collect_garbage(queue: str | None = None) -> Collected:
 
     A lab left deploying or destroying with no live lease was interrupted: it
     is torn down and marked failed. A container whose lab is gone, stopped or
-    failed (and not busy) belongs to nobody and is removed, as is any
+    failed (and not busy; a degraded lab still owns its own) belongs to nobody and is removed, as is any
     interface in the host namespace carrying this site's alias.
     """
     result = Collected()
@@ -148,7 +148,7 @@ def collect_garbage(queue: str | None = None) -> Collected:
 
     owned = {
         lab.pk for lab in Lab.objects.all()
-        if lab.state == LabState.RUNNING or leases.is_held(lab.pk)
+        if lab.state in LIVE_STATES or leases.is_held(lab.pk)  # a degraded lab's other nodes still run
     }
     orphan_labs = set()
     for info in executor.runtime.list(names.lab_filter(settings.TOPOLAB_SITE)):

@@ -2,7 +2,8 @@
 // It never changes the document itself: it calls the editor's callbacks, and the
 // editor calls sync() with the new document. How each kind looks (shape, size, fill) is the
 // server's registry (topology/kinds.py), handed over by the editor from the page's config.
-import cytoscape from 'cytoscape';
+// A path, not a bare name: an import map is inline script to the Content-Security-Policy.
+import cytoscape from '../vendor/cytoscape/cytoscape.esm.min.mjs';
 
 if (window.cytoscapeEdgehandles) cytoscape.use(window.cytoscapeEdgehandles);
 
@@ -44,6 +45,10 @@ function stylesheet(showLabels, kinds) {
     {selector: 'node[state="running"]', style: {'background-color': css('--st-running'), 'border-color': css('--st-running-b')}},
     {selector: 'node[state="failed"]', style: {'background-color': css('--st-failed'), 'border-color': css('--st-failed-b'), color: css('--st-failed-b')}},
     {selector: 'node[state="stopped"]', style: {'background-color': bg, 'border-color': muted}},
+    // Lost behind the engine's back (topology/watcher.py): stopped, but alarming; a gone one fainter still.
+    {selector: 'node[state="exited"], node[state="gone"]', style: {'background-color': css('--st-failed'),
+      'border-color': css('--st-failed-b'), 'border-style': 'dashed', 'border-width': 3, color: css('--st-failed-b')}},
+    {selector: 'node[state="gone"]', style: {'background-opacity': 0.4}},
     {selector: 'edge', style: {
       width: 2, 'line-color': muted, 'curve-style': 'bezier', 'font-size': 10, color: fg,
       'source-label': showLabels ? 'data(sourceLabel)' : '', 'target-label': showLabels ? 'data(targetLabel)' : '',
@@ -179,8 +184,9 @@ export class Canvas {
       if (!n || typeof n.name !== 'string') continue;
       const st = states[n.name] || {};
       let label = n.name;
-      if (st.state === 'failed') label = `${n.name}\n✕ failed${st.reason ? `: ${st.reason.length > 80 ? `${st.reason.slice(0, 79)}…` : st.reason}` : ''}`;
-      else if (st.state && st.state !== 'none' && st.state !== 'stopped') label = `${n.name}\n${st.state}`;
+      if (st.state === 'failed' || st.state === 'exited' || st.state === 'gone') {
+        label = `${n.name}\n✕ ${st.state}${st.reason ? `: ${st.reason.length > 80 ? `${st.reason.slice(0, 79)}…` : st.reason}` : ''}`;
+      } else if (st.state && st.state !== 'none' && st.state !== 'stopped') label = `${n.name}\n${st.state}`;
       want.set(nodeId(n.name), {group: 'nodes', data: {id: nodeId(n.name), name: n.name, kind: n.kind || this.defaultKind, label, state: st.state || 'none', reason: st.reason || ''},
         position: n.position ? {...n.position} : null});
     }

@@ -16,6 +16,9 @@ const config = JSON.parse(document.getElementById('editor-config').textContent);
 model.setKinds(config.kinds, config.defaultKind);
 const $ = (id) => document.getElementById(id);
 const HISTORY = 200;
+// Lab states with containers to use (models.LIVE_STATES): a degraded lab's other nodes still run.
+const LIVE = ['running', 'degraded'];
+const LOST = ['exited', 'gone']; // a node stopped behind the engine's back
 
 const ed = {
   config,
@@ -48,7 +51,7 @@ const ed = {
   terminalWhy(name) {
     if (this.gone) return this.gone; // signed out, or the topology was deleted
     const lab = this.lab;
-    if (lab.state !== 'running' || lab.busy) return lab.busy ? `Wait: the lab is ${lab.state}.` : 'The lab is not running: deploy it first.';
+    if (!LIVE.includes(lab.state) || lab.busy) return lab.busy ? `Wait: the lab is ${lab.state}.` : 'The lab is not running: deploy it first.';
     const st = this.states[name];
     if (!st) return `${name} is not in the running lab (deploy again after adding it).`;
     if (st.state !== 'running') return `${name} is ${st.state}, not running.`;
@@ -102,7 +105,7 @@ const canvas = new Canvas($('cy'), {
     const lines = [];
     if (ele.isNode()) {
       const st = ed.states[ele.data('name')];
-      if (st && st.reason) lines.push(`${ele.data('name')} failed: ${st.reason}`);
+      if (st && st.reason) lines.push(`${ele.data('name')} ${LOST.includes(st.state) ? st.state : 'failed'}: ${st.reason}`);
       ed.problemsFor('node', (ed.doc.nodes || []).findIndex((n) => n.name === ele.data('name'))).forEach((p) => lines.push(problemLine(ed.doc, p)));
     } else {
       ed.problemsFor('link', ele.data('index')).forEach((p) => lines.push(problemLine(ed.doc, p)));
@@ -193,6 +196,7 @@ function setProblems(errors, warnings) {
   const nErr = errors.length, nWarn = warnings.length;
   if (nErr) status(`${nErr} error${nErr > 1 ? 's' : ''}${nWarn ? `, ${nWarn} warning${nWarn > 1 ? 's' : ''}` : ''}. ${problemLine(ed.doc, ed.problems[0]).slice(2)}`, 'error');
   else if (nWarn) status(`No errors; ${nWarn} warning${nWarn > 1 ? 's' : ''}. ${problemLine(ed.doc, ed.problems[0]).slice(2)}`, 'warning');
+  else if (ed.lab.state === 'degraded') status(`No errors. ${degradedNews()}`, 'error'); // the lab's news stays in sight
   else status('No errors.', 'ok');
   if (!document.activeElement || !$('panel').contains(document.activeElement)) panel.render();
   updateButtons();
@@ -261,6 +265,7 @@ function updateButtons() {
   let deployWhy = '';
   if (lab.busy || lab.state === 'deploying' || lab.state === 'destroying') deployWhy = `Wait: the lab is ${lab.state}.`;
   else if (lab.state === 'running') deployWhy = 'The lab is running: destroy it first.';
+  else if (lab.state === 'degraded') deployWhy = 'The lab is degraded (a node stopped): destroy it first.';
   else if (!(ed.doc.nodes || []).length) deployWhy = 'Add a node first.';
   else if (errors) deployWhy = `Fix ${errors} error${errors > 1 ? 's' : ''} first (outlined in red).`;
   setDisabled($('btn-deploy'), $('deploy-wrap'), deployWhy);
@@ -289,6 +294,7 @@ function setLab(lab) {
   badge.textContent = ed.lab.state === 'stopped' ? 'not running' : ed.lab.state;
   badge.title = ed.lab.reason || '';
   if (ed.lab.reason && ed.lab.state === 'failed') status(`Failed: ${ed.lab.reason}`, 'error');
+  else if (ed.lab.state === 'degraded') status(degradedNews(), 'error');
   else if (!ed.lab.busy && lab.state && previous !== `${ed.lab.state}`) {
     if (ed.lab.state === 'running') status('The lab is running.', 'ok');
     else if (ed.lab.state === 'stopped' && previous === 'destroying') status('The lab is stopped.', 'ok');
@@ -298,6 +304,11 @@ function setLab(lab) {
   }
   updateButtons();
   repaintStates(); // the panel's Console and Logs buttons, the dock's Reopen buttons
+}
+
+// What a degraded lab's status line says: which nodes it lost, and what to do.
+function degradedNews() {
+  return `Degraded: ${ed.lab.reason || 'a node stopped'}. Destroy the lab to clean it up.`;
 }
 
 function setNode(name, state, reason) {
@@ -321,7 +332,8 @@ function addEvents(events) {
     const time = e.time ? new Date(e.time).toLocaleTimeString() : '';
     body.append(el('li', {class: `ev ev-${e.status}`},
       el('time', {}, time), el('span', {class: 'ev-step'}, e.step),
-      el('span', {class: 'ev-status'}, e.status === 'ok' ? 'ok' : e.status === 'failed' ? '✕ failed' : e.status === 'started' ? '…' : ''),
+      // A node lost outside any step (the watcher's "c2 gone") has a node and no index: its step says it all.
+      el('span', {class: 'ev-status'}, e.status === 'ok' ? 'ok' : e.status === 'failed' ? (e.node && e.index == null ? '✕' : '✕ failed') : e.status === 'started' ? '…' : ''),
       e.elapsed_ms != null ? el('span', {class: 'muted'}, `${e.elapsed_ms} ms`) : null,
       e.message ? el('span', {class: 'ev-msg'}, e.message) : null));
     if (e.index != null && e.total) {
@@ -364,7 +376,7 @@ function repaintStates() {
 // Consoles open before a reload come back once, when the first snapshot says the lab runs.
 let restored = false;
 function restoreConsoles() {
-  if (restored || ed.lab.state !== 'running' || ed.lab.busy) return;
+  if (restored || !LIVE.includes(ed.lab.state) || ed.lab.busy) return;
   restored = true;
   dock.restore();
 }

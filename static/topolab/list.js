@@ -20,7 +20,8 @@ function problemList(errors) {
   return el('ul', {class: 'problems'}, errors.map((p) => el('li', {class: 'error'}, p.path ? el('code', {}, p.path) : null, ' ', p.message)));
 }
 
-const LAB_WORDS = {stopped: 'not running', deploying: 'deploying', running: 'running', failed: 'failed', destroying: 'destroying'};
+const LAB_WORDS = {stopped: 'not running', deploying: 'deploying', running: 'running', degraded: 'degraded', failed: 'failed',
+  destroying: 'destroying'};
 
 function render() {
   const focused = document.activeElement && document.activeElement.dataset.focusKey;

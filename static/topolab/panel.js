@@ -165,6 +165,9 @@ export class Panel {
       st && st.state && st.state !== 'none' ? el('span', {class: 'badge', 'data-state': st.state}, st.state) : null);
     this.add(header, this.terminalButtons(name));
     if (st && st.reason) this.add(el('p', {class: 'alert'}, st.reason));
+    if (st && (st.state === 'exited' || st.state === 'gone')) {
+      this.add(el('p', {class: 'hint'}, `${name} stopped behind Topolab's back. Destroy the lab, then deploy it again, to bring it back.`));
+    }
     const problems = this.problems('node', index);
     if (problems) this.add(problems);
     this.add(

@@ -65,7 +65,7 @@ def _tar_of(files) -> bytes:
 
 class DockerRuntime:
     """Creates, starts, inspects, runs commands in and removes lab containers; opens their consoles and
-    follows their output; imports, inspects and removes node images."""
+    follows their output and the engine's events; imports, inspects and removes node images."""
 
     def __init__(self, client: docker.DockerClient | None = None, *, timeout: int = 120):
         try:
@@ -286,6 +286,30 @@ class DockerRuntime:
         except DockerException as exc:
             raise RuntimeStepError(f"cannot inspect the container: {_explain(exc)}") from None
         return (attrs.get("Config") or {}).get("Labels") or {}, bool((attrs.get("State") or {}).get("Running"))
+
+    # -- the watcher (topology/watcher.py): what happens to containers behind the engine's back -----
+
+    # The engine's events matching ``filters`` (the engine's own: {"type": [...], "event": [...],
+    # "label": ["k=v"]}, applied server-side), from ``since`` (a Unix time; None: from now), as they
+    # happen: an iterator of event dicts with a close() that ends it from another thread (docker-py's
+    # CancellableStream). It simply ends when the engine goes away (dockerd stopped or restarted).
+    # RuntimeStepError when the engine cannot be reached or refuses the filters.
+    def events(self, filters: dict, since: int | float | None = None):
+        try:
+            return self.api.events(since=since, filters=dict(filters), decode=True)
+        except (DockerException, OSError) as exc:  # OSError: requests' own, when the socket is gone
+            raise RuntimeStepError(f"cannot follow the Docker Engine's events: {_explain(exc)}") from None
+
+    # A container's ``State`` as the engine reports it ({"Status", "Running", "ExitCode", "OOMKilled",
+    # "Error", "FinishedAt", ...}), or None when it is gone.
+    def container_state(self, container_id: str) -> dict | None:
+        try:
+            attrs = self.api.inspect_container(container_id)
+        except NotFound:
+            return None
+        except (DockerException, OSError) as exc:  # OSError: requests' own, when the engine is going away
+            raise RuntimeStepError(f"cannot inspect the container: {_explain(exc)}") from None
+        return dict(attrs.get("State") or {})
 
     # End an exec's process as a terminal hang-up would: SIGHUP, and SIGKILL if it still runs `grace`
     # seconds later; returns once it is gone (or after another `grace` seconds).

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from ..models import Lab, LabNode, LabState, NodeStatus
+from ..models import LIVE_STATES, Lab, LabNode, LabState, NodeStatus
 from ..relay import ACK_EVERY, LAYER, SILENCE, channel_name
 from .access import FORBIDDEN, owned_lab, signed_out
 
@@ -220,7 +220,7 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         lab = owned_lab(user, topology_id)
         if lab is None:
             return None
-        if lab.state != LabState.RUNNING:
+        if lab.state not in LIVE_STATES:  # a degraded lab's other nodes still run
             return f"the lab is {lab.state}, not running"
         row = LabNode.objects.filter(lab=lab, name=node).values_list("state", "container_id").first()
         if row is None:
@@ -236,8 +236,11 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         if signed_out(self.scope.get("session")):
             return "you signed out"
         lab = Lab.objects.filter(pk=self.lab_id).values_list("state", flat=True).first()
-        if lab != LabState.RUNNING:
+        if lab not in LIVE_STATES:
             return "the lab was destroyed" if lab in (None, LabState.STOPPED, LabState.DESTROYING) \
                 else f"the lab is {lab}"
         state = LabNode.objects.filter(lab_id=self.lab_id, name=self.node).values_list("state", flat=True).first()
-        return None if state == NodeStatus.RUNNING else "the node stopped"
+        if state == NodeStatus.RUNNING:
+            return None
+        return {NodeStatus.EXITED: "the node exited", NodeStatus.GONE: "the node's container is gone"}.get(
+            state, "the node stopped")
