@@ -261,7 +261,15 @@ redis_cli() {
     fi
 }
 
-redis_ping() { [ "$(redis_cli ping 2>/dev/null)" = PONG ]; }
+redis_ping() {
+    # redis-cli goes on as the default user when its AUTH fails, so a PONG alone proves nothing:
+    # with our password, ask whom Redis took us for.
+    if [ -z "${REDIS_URL:-}" ] && [ -s "$REDIS_SECRET" ]; then
+        [ "$(redis_cli ACL WHOAMI 2>/dev/null)" = "$REDIS_USER" ]
+    else
+        [ "$(redis_cli ping 2>/dev/null)" = PONG ]
+    fi
+}
 redis_open_ping() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
 
 ensure_redis_secret() {
@@ -353,6 +361,31 @@ stop_started() {
         unset "STARTED_PIDS[$pid]"
     done
     STARTED_ORDER=()
+}
+
+# --- the root workers ---------------------------------------------------------------------
+
+# The same default as labsite/settings.py: the exec worker's threads, the most commands in nodes at once.
+EXEC_CONCURRENCY=${TOPOLAB_EXEC_CONCURRENCY:-8}
+
+exec_queue_of() {
+    # The exec worker's queue, derived from the lab queue where the web tier derives it (topology/workers.py).
+    (cd "$REPO" && "$VENV/bin/python" -c \
+        'import sys; from topology.workers import exec_queue; print(exec_queue(sys.argv[1]))' "$1")
+}
+
+start_workers() {
+    # Two root Celery workers, each with its own queue and pool: the lab worker builds and tears labs
+    # down (this host's queue only), the exec worker runs commands in nodes. So however long the
+    # commands users run, a deploy or a destroy always finds a thread.
+    local exec_queue
+    exec_queue=$(exec_queue_of "$QUEUE") || die "cannot derive the exec worker's queue from $QUEUE"
+    say "starting the lab worker (root, queue $QUEUE)"
+    start_bg worker - env "${TOPOLAB_ENV[@]}" "$VENV/bin/celery" -A labsite worker \
+        -Q "$QUEUE" --pool threads --concurrency 4 --loglevel INFO -n "lab@%h"
+    say "starting the exec worker (root, queue $exec_queue, $EXEC_CONCURRENCY threads)"
+    start_bg exec-worker - env "${TOPOLAB_ENV[@]}" "$VENV/bin/celery" -A labsite worker \
+        -Q "$exec_queue" --pool threads --concurrency "$EXEC_CONCURRENCY" --loglevel INFO -n "exec@%h"
 }
 
 # --- Django ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Running a user's command in a node of a lab, for the REST API (root side, in the lab worker).
+"""Running a user's command in a node of a lab, for the REST API (root side, in the exec worker: a process of
+its own beside the lab worker, on :func:`topology.workers.exec_queue`, so commands never take a deploy's threads).
 
 The web tier sends the lab's ID, the node's name and an argv list; the
 container is found here from the lab's own records, and only while the lab
@@ -11,7 +12,7 @@ import threading
 
 from .engine import docker_runtime
 from .limits import EXEC_MAX_TIMEOUT, EXEC_OUTPUT_CAP
-from .models import Lab, LabNode, LabState, NodeStatus
+from .models import LIVE_STATES, Lab, LabNode, NodeStatus
 
 
 def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) -> dict:
@@ -31,7 +32,7 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
     node = LabNode.objects.filter(lab_id=int(lab_id), name=str(node_name)).first() if lab else None
     if lab is None or node is None:
         return {"error": "no_node", "detail": f"no node named '{node_name}' in this lab"}
-    if lab.state != LabState.RUNNING or node.state != NodeStatus.RUNNING or not node.container_id:
+    if lab.state not in LIVE_STATES or node.state != NodeStatus.RUNNING or not node.container_id:
         return {"error": "not_running", "detail": f"'{node_name}' is not running (the lab is {lab.state})"}
 
     chunks: list[bytes] = []

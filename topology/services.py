@@ -42,6 +42,12 @@ class Conflict(ServiceError):
     status = 409
 
 
+class NoWorker(ServiceError):
+    """No lab worker is running for the lab's host: nothing was queued, nothing changed."""
+
+    status = 503
+
+
 def validate(data) -> schema.Validation:
     """Errors and warnings for a document, saving nothing."""
     return schema.validate(data, document_limits())
@@ -56,8 +62,17 @@ def parse(data) -> schema.Document:
 
 
 def import_topology(owner, data, *, replace: bool = False) -> Topology:
-    """Save a document as ``owner``'s topology (its name from the document); all or nothing."""
-    document = parse(data)
+    """Save a document as ``owner``'s topology (its name from the document); all or nothing.
+
+    ``data`` is the document's JSON data, or its :class:`schema.Validation` when the caller has checked
+    it already with this server's limits (the API's views: a body is checked once). Its warnings are
+    kept with it (``Topology.warnings``), so that reading it never checks it again.
+    """
+    result = data if isinstance(data, schema.Validation) else validate(data)
+    if not result.ok:
+        raise InvalidDocument("the document has errors", result.errors)
+    document = result.document
+    warnings = [p.as_dict() for p in result.warnings]
     with transaction.atomic():
         existing = Topology.objects.select_for_update().filter(owner=owner, name=document.name).first()
         if existing is not None and not replace:
@@ -67,9 +82,11 @@ def import_topology(owner, data, *, replace: bool = False) -> Topology:
             )
         if existing is not None:
             existing.document = schema.dump(document)
+            existing.warnings = warnings
             existing.save()
             return existing
-        topology = Topology.objects.create(owner=owner, name=document.name, document=schema.dump(document))
+        topology = Topology.objects.create(owner=owner, name=document.name, document=schema.dump(document),
+                                           warnings=warnings)
         labstate.create_lab(topology)
         return topology
 
@@ -78,10 +95,14 @@ def _begin(task, lab: Lab, state: LabState, step: str, nodes=None) -> str:
     """Take the lab's lease, move it to ``state`` and, once that is committed and published, queue ``task``
     on the lab's host; returns the new operation's ID.
 
-    If the broker cannot be reached, the lab is given back, failed with the reason.
+    If the broker cannot be reached, the lab is given back, failed with the reason. If no worker consumes
+    the lab's queue, :class:`NoWorker`, and the lab is left as it was. The lease names the worker that was
+    alive, so that if it dies before starting the operation, the lab is not held for it (see
+    :func:`topology.leases.abandoned`).
     """
+    worker = _live_worker(lab)
     operation = uuid.uuid4().hex
-    if not leases.acquire(lab.pk, operation):
+    if not leases.acquire(lab.pk, operation, worker=worker):
         raise Conflict(f"the lab is busy ({lab.state}); wait until its current operation ends")
 
     def queue() -> None:
@@ -102,6 +123,15 @@ def _begin(task, lab: Lab, state: LabState, step: str, nodes=None) -> str:
     return operation
 
 
+def _live_worker(lab: Lab) -> str:
+    """The instance ID of the worker alive on the lab's queue, or :class:`NoWorker`."""
+    worker = leases.worker_alive(lab.queue)
+    if worker is None:
+        raise NoWorker(f"no lab worker is running for this host (queue {lab.queue}); nothing was queued: "
+                       "start the worker, then try again")
+    return worker
+
+
 def request_deploy(lab: Lab) -> str:
     """Queue a build of the lab's current document on its host's worker."""
     document = parse(lab.topology.document)
@@ -112,6 +142,8 @@ def request_deploy(lab: Lab) -> str:
     lab.refresh_from_db()
     if lab.state == LabState.RUNNING:
         raise Conflict("the lab is already running; destroy it first")
+    if lab.state == LabState.DEGRADED:
+        raise Conflict("the lab is degraded (a node exited or vanished); destroy it first")
     return _begin(tasks.deploy_lab, lab, LabState.DEPLOYING, "deploy requested",
                   nodes=[node.name for node in document.nodes])
 
@@ -122,8 +154,14 @@ def request_destroy(lab: Lab) -> str:
 
 
 def update_topology(topology: Topology, data) -> Topology:
-    """Replace a topology's document (renaming it if the name changed); all or nothing."""
-    document = parse(data)
+    """Replace a topology's document (renaming it if the name changed), and its warnings; all or nothing.
+
+    ``data`` as for :func:`import_topology`.
+    """
+    result = data if isinstance(data, schema.Validation) else validate(data)
+    if not result.ok:
+        raise InvalidDocument("the document has errors", result.errors)
+    document = result.document
     with transaction.atomic():
         clash = Topology.objects.filter(owner_id=topology.owner_id, name=document.name).exclude(pk=topology.pk)
         if clash.exists():
@@ -131,6 +169,7 @@ def update_topology(topology: Topology, data) -> Topology:
                 "name taken", [schema.Problem("name", f"you already have a topology named '{document.name}'")])
         topology.name = document.name
         topology.document = schema.dump(document)
+        topology.warnings = [p.as_dict() for p in result.warnings]
         topology.save()
     return topology
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,36 @@ def _guarded(run, lab_id, operation) -> str:
         return "skipped"
 
 
+def _queues(consumer) -> set[str]:
+    """The queues this worker process consumes (its ``-Q``)."""
+    try:
+        return set(consumer.app.amqp.queues.consume_from)
+    except AttributeError:
+        return {settings.TOPOLAB_QUEUE}
+
+
+@worker_ready.connect
+def beat_on_start(sender=None, **kwargs) -> None:
+    """Every worker process says it runs, for each queue it consumes, until it stops (see :mod:`workers`)."""
+    from .workers import start_heartbeat
+
+    start_heartbeat(_queues(sender))
+
+
+@worker_shutdown.connect
+def beat_no_more(sender=None, **kwargs) -> None:
+    from .workers import stop_heartbeats
+
+    stop_heartbeats()
+
+
 @worker_ready.connect
 def reconcile_on_start(sender=None, **kwargs) -> None:
     """A worker that starts ends what a dead predecessor left half-done on its queue."""
+    if settings.TOPOLAB_QUEUE not in _queues(sender):
+        return  # the exec worker (workers.exec_queue): the lab worker reconciles and watches
+    from .watcher import start_watching
+    start_watching()  # the Docker watcher (topology/watcher.py): node exited or gone, lab degraded
     from .operations import collect_garbage
 
     try:
@@ -63,7 +90,10 @@ def reconcile_on_start(sender=None, **kwargs) -> None:
 
 @shared_task(name="topology.exec_in_node")
 def exec_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) -> dict:
-    """Run ``argv`` (no shell) in one running node of a lab (see :func:`node_exec.run_in_node`)."""
+    """Run ``argv`` (no shell) in one running node of a lab (see :func:`node_exec.run_in_node`).
+
+    Sent to the exec worker's queue (:func:`workers.exec_queue` of the lab's), never the lab worker's.
+    """
     from .node_exec import run_in_node
 
     return run_in_node(lab_id, node_name, argv, timeout)

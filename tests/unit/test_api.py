@@ -20,7 +20,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 
 from tests.documents import reference_document
-from topology import leases, services, tasks
+from topology import leases, services, tasks, workers
 from topology.limits import EXEC_OUTPUT_CAP
 from topology.models import ApiToken, Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
 from topology.schema.models import MAX_DOCUMENT_BYTES
@@ -565,7 +565,7 @@ def test_it_runs_a_command_in_a_node_through_the_worker(client, topology, worker
     [(name, args, options)] = worker.sent
     assert name == "topology.exec_in_node"
     assert args == [lab.pk, "c1", ["ping", "-c", "1", "10.0.0.1"], 5.0]  # IDs and argv only
-    assert options["queue"] == lab.queue
+    assert options["queue"] == workers.exec_queue(lab.queue)  # the exec worker's, not the lab worker's
     assert answer.waited == 15 and answer.forgotten
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
@@ -18,9 +19,9 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router, Status
 
-from .. import labview, schema, services, tasks
+from .. import labview, leases, schema, services, tasks, workers
 from ..limits import EXEC_DEFAULT_TIMEOUT, EXEC_MAX_TIMEOUT, document_limits
-from ..models import LabState, NodeStatus, Topology
+from ..models import LIVE_STATES, NodeStatus, Topology
 from ..schema.models import MAX_DOCUMENT_BYTES
 from .schemas import (
     DOCUMENT_BODY,
@@ -40,6 +41,16 @@ router = Router(tags=["topologies"])
 
 EXEC_MAX_ARGV_BYTES = 64 * 1024
 WORKER_GRACE = 10  # seconds a view waits for a worker beyond the command's own timeout
+SLOT_GRACE = 5     # seconds an exec slot outlives that wait (a crashed web process's slots lapse after it)
+EXEC_REFUSALS = {
+    429: {"description": "Too many commands run already: yours (`TOPOLAB_MAX_EXECS_PER_USER`), this lab's "
+                         "(`TOPOLAB_MAX_EXECS_PER_LAB`) or this host's (`TOPOLAB_EXEC_CONCURRENCY`); the detail "
+                         "says which. Retry after the `Retry-After` header's seconds.",
+          "headers": {"Retry-After": {"description": "Seconds to wait before trying again.",
+                                      "schema": {"type": "integer"}}}},
+    503: {"description": "No exec worker is running for this host (nothing was run)."},
+    504: {"description": "The exec worker runs but did not answer in time."},
+}
 IMAGES_WAIT = 20
 IMAGES_CACHE_SECONDS = 30
 
@@ -85,10 +96,14 @@ def _item(topology: Topology) -> dict:
             "lab": labview.summary(topology.lab), "created": topology.created, "updated": topology.updated}
 
 
-def _full(topology: Topology, warnings=None) -> dict:
-    if warnings is None:
-        warnings = services.validate(topology.document).warnings
-    return {**_item(topology), "document": topology.document, "warnings": _problems(warnings)}
+def _full(topology: Topology) -> dict:
+    """The topology with its document and the warnings kept when it was saved (a read never validates:
+    a large document costs). A row saved before warnings were kept gets them now, once."""
+    if topology.warnings is None:
+        topology.warnings = _problems(services.validate(topology.document).warnings)
+        # update(), not save(): the document has not changed, nor must its date.
+        Topology.objects.filter(pk=topology.pk).update(warnings=topology.warnings)
+    return {**_item(topology), "document": topology.document, "warnings": topology.warnings}
 
 
 def _body(request: HttpRequest) -> bytes | schema.Problem:
@@ -105,32 +120,44 @@ def _body(request: HttpRequest) -> bytes | schema.Problem:
     return request.read(MAX_DOCUMENT_BYTES + 1)
 
 
-def _document(request: HttpRequest) -> tuple[schema.Validation, object]:
-    """(the validation of the body, the parsed JSON data when it is valid)."""
+def _document(request: HttpRequest) -> schema.Validation:
+    """The validation of the body (the services take it as it is: a body is read and checked once)."""
     body = _body(request)
     if isinstance(body, schema.Problem):
-        return schema.Validation(None, [body]), None
-    result = schema.loads(body, document_limits())
-    return result, (json.loads(body) if result.ok else None)
+        return schema.Validation(None, [body])
+    return schema.loads(body, document_limits())
 
 
-def _no_worker(what: str) -> Status:
-    return Status(504, {"detail": f"no lab worker answered in time ({what}); is the worker running?"})
+def _no_worker(who: str, queue: str) -> Status:
+    """503: no worker process says it consumes ``queue`` (its heartbeat, :mod:`topology.workers`)."""
+    return Status(503, {"detail": f"no {who} is running for this host (queue {queue}); start it, then try again"})
 
 
-def _ask_worker(task, args: list, queue: str, wait: float):
-    """Send ``task`` to ``queue`` and wait for its answer: (answer, None) or (None, error response)."""
+def _unreachable(exc: Exception) -> Status:
+    return Status(504, {"detail": f"the lab worker's queue cannot be reached: {exc}"})
+
+
+def _ask_worker(task, args: list, queue: str, wait: float, who: str = "lab worker"):
+    """Send ``task`` to ``queue`` and wait for its answer: (answer, None) or (None, error response).
+
+    503 at once when no worker (``who``) runs for ``queue``; 504 when one runs but does not answer in ``wait``.
+    """
     from celery.exceptions import TimeoutError as CeleryTimeout
 
+    try:
+        if leases.worker_alive(queue) is None:
+            return None, _no_worker(who, queue)
+    except redis.RedisError as exc:  # Redis, the broker too, cannot be reached
+        return None, _unreachable(exc)
     try:
         # expires: a worker that comes up later must not run a request nobody waits for any more.
         result = task.apply_async(args=args, queue=queue, expires=wait)
     except Exception as exc:  # noqa: BLE001 - the broker cannot be reached
-        return None, Status(504, {"detail": f"the lab worker's queue cannot be reached: {exc}"})
+        return None, _unreachable(exc)
     try:
         answer = result.get(timeout=wait)
     except CeleryTimeout:
-        return None, _no_worker(task.name)
+        return None, Status(504, {"detail": f"no worker answered in time ({task.name}); it may be overloaded"})
     except Exception as exc:  # noqa: BLE001 - the task itself crashed
         return None, Status(502, {"detail": f"the lab worker failed: {exc}"})
     finally:
@@ -151,17 +178,17 @@ def list_topologies(request):
 @route(["POST"], "/topologies", response={201: TopologyFull, 400: Errors}, openapi_extra=DOCUMENT_BODY,
        summary="Create a topology from a topolab/v1 document")
 def create_topology(request):
-    result, data = _document(request)
+    result = _document(request)
     if not result.ok:
         return _invalid(result.errors, result.warnings)
     try:
-        topology = services.import_topology(request.auth, data)
+        topology = services.import_topology(request.auth, result)
     except services.ServiceError as exc:
         return _refused(exc, result.warnings)
     except IntegrityError:  # the same name created by a concurrent request
-        return _invalid([schema.Problem("name", f"you already have a topology named '{data['name']}'")],
+        return _invalid([schema.Problem("name", f"you already have a topology named '{result.document.name}'")],
                         result.warnings)
-    return Status(201, _full(topology, result.warnings))
+    return Status(201, _full(topology))
 
 
 @route(["GET"], "/topologies/{int:topology_id}", response={200: TopologyFull, 404: Detail},
@@ -174,18 +201,18 @@ def get_topology(request, topology_id: int):
        openapi_extra=DOCUMENT_BODY, summary="Replace a topology's document (a new name renames it)")
 def put_topology(request, topology_id: int):
     topology = _topology(request, topology_id)
-    result, data = _document(request)
+    result = _document(request)
     if not result.ok:
         return _invalid(result.errors, result.warnings)
     try:
-        services.update_topology(topology, data)
+        services.update_topology(topology, result)
     except services.ServiceError as exc:
         return _refused(exc, result.warnings)
     except IntegrityError:
-        return _invalid([schema.Problem("name", f"you already have a topology named '{data['name']}'")],
+        return _invalid([schema.Problem("name", f"you already have a topology named '{result.document.name}'")],
                         result.warnings)
     topology.refresh_from_db()
-    return _full(topology, result.warnings)
+    return _full(topology)
 
 
 @route(["DELETE"], "/topologies/{int:topology_id}", response={204: None, 404: Detail, 409: Detail},
@@ -212,19 +239,19 @@ def export_topology(request, topology_id: int):
 @route(["POST"], "/validate", response={200: ValidationOut}, openapi_extra=DOCUMENT_BODY,
        summary="Errors and warnings of a document, saving nothing")
 def validate(request):
-    result, _ = _document(request)
-    return result.as_dict()
+    return _document(request).as_dict()
 
 
 # -- labs ----------------------------------------------------------------------------------------------------
 @route(["POST"], "/topologies/{int:topology_id}/deploy",
-       response={202: OperationOut, 400: Errors, 404: Detail, 409: Detail}, tags=["labs"],
+       response={202: OperationOut, 400: Errors, 404: Detail, 409: Detail, 503: Detail}, tags=["labs"],
        summary="Queue the build of the topology's lab")
 def deploy(request, topology_id: int):
     return _operate(request, topology_id, services.request_deploy)
 
 
-@route(["POST"], "/topologies/{int:topology_id}/destroy", response={202: OperationOut, 404: Detail, 409: Detail},
+@route(["POST"], "/topologies/{int:topology_id}/destroy",
+       response={202: OperationOut, 404: Detail, 409: Detail, 503: Detail},
        tags=["labs"], summary="Queue the teardown of the topology's lab")
 def destroy(request, topology_id: int):
     return _operate(request, topology_id, services.request_destroy)
@@ -285,9 +312,11 @@ def _exec_request(request) -> tuple[list[str] | None, float, list[schema.Problem
 
 
 @route(["POST"], "/topologies/{int:topology_id}/nodes/{name}/exec",
-       response={200: ExecOut, 400: Errors, 404: Detail, 409: Detail, 502: Detail, 504: Detail}, tags=["labs"],
-       openapi_extra=EXEC_BODY, summary="Run a command (an argv list, no shell) in a running node")
-def exec_in_node(request, topology_id: int, name: str):
+       response={200: ExecOut, 400: Errors, 404: Detail, 409: Detail, 429: Detail, 502: Detail, 503: Detail,
+                 504: Detail}, tags=["labs"],
+       openapi_extra={**EXEC_BODY, "responses": EXEC_REFUSALS},
+       summary="Run a command (an argv list, no shell) in a running node")
+def exec_in_node(request, topology_id: int, name: str, response: HttpResponse):
     topology = _topology(request, topology_id)
     argv, timeout, problems = _exec_request(request)
     if problems:
@@ -296,10 +325,28 @@ def exec_in_node(request, topology_id: int, name: str):
     node = lab.nodes.filter(name=name).first()
     if node is None and name not in [n.get("name") for n in topology.document.get("nodes", [])]:
         return Status(404, {"detail": f"'{topology.name}' has no node named '{name}'"})
-    if lab.state != LabState.RUNNING or node is None or node.state != NodeStatus.RUNNING or not node.container_id:
-        return Status(409, {"detail": f"'{name}' is not running (the lab is {lab.state}; deploy it first)"})
-    answer, error = _ask_worker(tasks.exec_in_node, [lab.pk, name, argv, timeout], lab.queue,
-                                timeout + WORKER_GRACE)
+    if lab.state not in LIVE_STATES or node is None or node.state != NodeStatus.RUNNING or not node.container_id:
+        if lab.state in LIVE_STATES:  # a degraded lab: this node exited or vanished
+            why = f"it is {node.state if node else 'not deployed'}; destroy the lab, then deploy it again"
+        else:
+            why = f"the lab is {lab.state}; deploy it first"
+        return Status(409, {"detail": f"'{name}' is not running ({why})"})
+    # Commands run on a worker of their own, in slots per user, lab and host: one user's long commands can
+    # neither take the lab worker's threads from deploys and destroys nor all of the exec worker's.
+    queue = workers.exec_queue(lab.queue)
+    wait = timeout + WORKER_GRACE
+    try:
+        slot = workers.take_exec_slot(user=request.auth.pk, lab=lab.pk, queue=queue, seconds=wait + SLOT_GRACE)
+    except workers.ExecCapReached as exc:
+        response["Retry-After"] = str(exc.retry_after)
+        return Status(429, {"detail": exc.message})
+    except redis.RedisError as exc:  # Redis, the broker too, cannot be reached
+        return _unreachable(exc)
+    try:
+        answer, error = _ask_worker(tasks.exec_in_node, [lab.pk, name, argv, timeout], queue, wait,
+                                    who="exec worker (it runs commands in nodes)")
+    finally:
+        slot.release()
     if error:
         return error
     if answer.get("error") == "no_node":
@@ -312,7 +359,7 @@ def exec_in_node(request, topology_id: int, name: str):
 
 
 # -- images --------------------------------------------------------------------------------------------------
-@route(["GET"], "/images", response={200: list[ImageOut], 502: Detail, 504: Detail}, tags=["images"],
+@route(["GET"], "/images", response={200: list[ImageOut], 502: Detail, 503: Detail, 504: Detail}, tags=["images"],
        summary="The node images on this host, by kind")
 def images(request):
     key = f"topolab:{settings.TOPOLAB_SITE}:images:{settings.TOPOLAB_QUEUE}"

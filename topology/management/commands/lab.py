@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ... import labview, schema, services
 from ...cli.progress import follow
 from ...limits import document_limits
-from ...models import Lab, LabState, Topology
+from ...models import LIVE_STATES, Lab, LabState, Topology
 
 EXIT_INVALID = 2
 
@@ -186,7 +186,7 @@ class Command(BaseCommand):
             raise CommandError("no command given: lab exec NAME NODE -- CMD [ARG...]", returncode=EXIT_INVALID)
         topology = self._topology(name, user)
         lab_node = topology.lab.nodes.filter(name=node).first()
-        if lab_node is None or not lab_node.container_id or topology.lab.state != LabState.RUNNING:
+        if lab_node is None or not lab_node.container_id or topology.lab.state not in LIVE_STATES:
             known = [n["name"] for n in topology.document.get("nodes", [])]
             if node not in known:
                 raise CommandError(f"'{topology.name}' has no node '{node}' (its nodes: {', '.join(known)})")
