@@ -66,12 +66,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files from the ASGI process itself: no separate web server to set up.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # HEAD is GET without the body, on every view (outside CommonMiddleware, which sets Content-Length).
+    "labsite.middleware.HeadAsGet",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy (django-csp), with the terminal pages' allowance: see "Security" below.
+    "labsite.middleware.ContentSecurityPolicy",
 ]
 
 ROOT_URLCONF = "labsite.urls"
@@ -214,6 +218,60 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# --- Security -----------------------------------------------------------------
+# Local development (compose/up) is plain HTTP on 127.0.0.1:8000, and nothing here changes it.
+# A site served over HTTPS sits behind a reverse proxy that ends TLS and says so in
+# X-Forwarded-Proto; TOPOLAB_HTTPS=1 tells Django to trust that header, to send cookies over
+# HTTPS only, to redirect plain HTTP, and to send HSTS (TOPOLAB_HSTS_SECONDS, a year by
+# default). Its two extensions reach beyond this host, so each is the administrator's choice:
+# TOPOLAB_HSTS_INCLUDE_SUBDOMAINS and TOPOLAB_HSTS_PRELOAD, 1 for yes, 0 for a deliberate no
+# (which also silences `check --deploy`'s reminder); left unset, the reminder stays.
+# TOPOLAB_CSRF_TRUSTED_ORIGINS: comma-separated origins (https://lab.example.org) whose forms
+# and API calls are accepted when the proxy does not pass the browser's Host on.
+# `manage.py check --deploy --fail-level WARNING` is clean with these (tests/unit/test_security.py).
+TOPOLAB_HTTPS = os.environ.get("TOPOLAB_HTTPS", "") == "1"
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("TOPOLAB_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if TOPOLAB_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("TOPOLAB_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("TOPOLAB_HSTS_INCLUDE_SUBDOMAINS") == "1"
+    SECURE_HSTS_PRELOAD = os.environ.get("TOPOLAB_HSTS_PRELOAD") == "1"
+    if os.environ.get("TOPOLAB_HSTS_INCLUDE_SUBDOMAINS") == "0":
+        SILENCED_SYSTEM_CHECKS.append("security.W005")
+    if os.environ.get("TOPOLAB_HSTS_PRELOAD") == "0":
+        SILENCED_SYSTEM_CHECKS.append("security.W021")
+# Sent on every answer, HTTP or HTTPS (Django's defaults, said out loud).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): every script and stylesheet comes from the site's own
+# files (the templates hold no inline script, handler or style; JSON data blocks are not
+# run), images also from data: URLs (the favicon, Swagger UI's icons), fetches and websockets
+# to this origin only ('self' covers ws:/wss: of the same host), nothing plugged in, based
+# elsewhere or framed. The pages that hold a terminal (TOPOLAB_CSP_TERMINAL_PAGES, by URL
+# name) also allow inline styles: xterm.js writes <style> elements and style attributes of its
+# own (its theme, its cell size, 24-bit colours) that no nonce or hash can cover.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+TOPOLAB_CSP_TERMINAL_PAGES = ["topology-editor", "node-console", "node-logs"]
+
 # --- Labs ---------------------------------------------------------------------
 TOPOLAB_SITE = os.environ.get("TOPOLAB_SITE", "default")
 
@@ -240,3 +298,14 @@ TOPOLAB_NETLINK_CONCURRENCY = int(os.environ.get("TOPOLAB_NETLINK_CONCURRENCY", 
 # pings its relay at the same pace; the relay counts 35 s of silence as a dead web process,
 # so keep this well under 12.
 TOPOLAB_HEARTBEAT = float(os.environ.get("TOPOLAB_HEARTBEAT_SECONDS", "10"))
+
+# --- Commands in nodes (exec) -----------------------------------------------------
+# They run on a worker process of their own, on the queue "<TOPOLAB_QUEUE>.exec"
+# (topology/workers.py: exec_queue), so that deploys and destroys always find the lab
+# worker's threads free. TOPOLAB_EXEC_CONCURRENCY is that worker's pool size and the most
+# commands this host runs at once (compose/lib.sh starts it with the same default); a
+# user may run TOPOLAB_MAX_EXECS_PER_USER at once, a lab TOPOLAB_MAX_EXECS_PER_LAB. One
+# more is answered 429 with a Retry-After.
+TOPOLAB_EXEC_CONCURRENCY = int(os.environ.get("TOPOLAB_EXEC_CONCURRENCY", "8"))
+TOPOLAB_MAX_EXECS_PER_USER = int(os.environ.get("TOPOLAB_MAX_EXECS_PER_USER", "2"))
+TOPOLAB_MAX_EXECS_PER_LAB = int(os.environ.get("TOPOLAB_MAX_EXECS_PER_LAB", "2"))

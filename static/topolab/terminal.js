@@ -7,8 +7,9 @@
 // for (code other than 1000, no "closed" status) reconnects with the session token and the
 // shell comes back with what it printed meanwhile. Closing on purpose (close()) sends 1000,
 // which ends the shell. Output is acknowledged by the relay's numbers too (ackEvery, window).
-import {Terminal} from '@xterm/xterm';
-import {FitAddon} from '@xterm/addon-fit';
+// Paths, not bare names: an import map is inline script to the Content-Security-Policy.
+import {Terminal} from '../vendor/xterm/lib/xterm.mjs';
+import {FitAddon} from '../vendor/xterm-addon-fit/lib/addon-fit.mjs';
 
 // The relay's numbers (topology/relay), for a page whose config lacks them: the pages serve them.
 const CONSOLE_FALLBACK = {keepSeconds: 60, ackEvery: 128 * 1024, window: 512 * 1024};

@@ -78,13 +78,9 @@ def test_it_refuses_a_request_from_another_site_or_without_an_origin(topology, a
 
 
 def test_it_has_no_route_for_other_paths(topology, alice):
+    """Any other path is closed with 4404 (tests/unit/test_unknown_socket.py), never routed here."""
     ws = browser_socket(f"/ws/topologies/{topology.pk}/console/", alice)
-
-    async def body():
-        with pytest.raises(ValueError):
-            await ws.connect()
-
-    run(body)
+    assert run(refused, ws) == 4404
 
 
 # -- what it forwards ---------------------------------------------------------------------------
