@@ -4,8 +4,9 @@
     .venv/bin/python bench/validate.py [--runs 5] [--target-ms 200]
 
 For each family of documents it doubles the size up to the limits (the
-server's default ``Limits()``: 500 nodes, 2,000 links; the format's: 64
-addresses an interface, 1,024 routes a node, 5 MiB a document) and prints the
+server's default ``Limits()``: 500 nodes, 2,000 links, 12,288 addresses and
+12,288 routes in all; the format's: 64 addresses an interface, 1,024 routes a
+node, 5 MiB a document) and prints the
 time of ``topology.schema.validate`` (parsed JSON data in) and of
 ``topology.schema.loads`` (JSON text in: what the API and the command line
 call), in milliseconds, the fastest of ``--runs`` (the run least disturbed by
@@ -17,7 +18,9 @@ other work on the machine), with the CPU time of ``loads``. The families:
   64 (which fits in 5 MiB): the densest in what the checks compare;
 - ``ipv6``: the same with IPv6 addresses, as many as 5 MiB holds;
 - ``routes``: 500 nodes with n routes each, as many as 5 MiB holds;
-- ``annotations``: small numbers in the free-form ``annotations``, up to 5 MiB.
+- ``annotations``: small numbers in the free-form ``annotations``, up to 5 MiB;
+- ``all limits``: 500 nodes, 2,000 links, and as many addresses and routes as
+  the server allows, at once.
 
 The last line of each family is the largest document the limits allow for
 it; the target (200 ms by default) is said met or not for each. Documents are
@@ -37,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from topology.schema import Limits, loads, validate  # noqa: E402
+from topology.schema.checks import count_problems  # noqa: E402
 from topology.schema.models import MAX_ADDRESSES_PER_INTERFACE, MAX_DOCUMENT_BYTES, MAX_ROUTES_PER_NODE  # noqa: E402
 
 LIMITS = Limits()
@@ -119,12 +123,30 @@ def annotations(count: int) -> dict:
             "annotations": {"editor": {"view": [i % 1000 for i in range(count)]}}}
 
 
+def everything() -> dict:
+    """Every limit at once: 500 nodes, 2,000 links, the most addresses and routes a document may hold."""
+    per_end = LIMITS.max_addresses // (2 * LINKS)
+    document = addresses(per_end)
+    per_node = LIMITS.max_routes // NODES
+    for i, node in enumerate(document["nodes"]):
+        gateway = document["links"][i]["endpoints"][1]["addresses"][0].split("/")[0]
+        node["routes"] = [{"to": f"{v4(256 * (i * per_node + j + 65536))}/24", "via": gateway} for j in range(per_node)]
+        # n{i} is on links[i]'s first end; the route's gateway is that link's other end.
+        document["links"][i]["endpoints"][0]["node"] = f"n{i}"
+    return document
+
+
+def allowed(document: dict) -> bool:
+    """Within every limit: 5 MiB, and the server's counts of nodes, links, addresses and routes."""
+    return len(text(document).encode()) <= MAX_DOCUMENT_BYTES and not count_problems(document, LIMITS)
+
+
 def most(make, cap: int) -> int:
-    """The largest n up to ``cap`` for which ``make(n)`` fits in 5 MiB (a binary search)."""
+    """The largest n up to ``cap`` for which ``make(n)`` is within the limits (a binary search)."""
     low, high = 1, cap
     while low < high:
         middle = (low + high + 1) // 2
-        if len(text(make(middle)).encode()) <= MAX_DOCUMENT_BYTES:
+        if allowed(make(middle)):
             low = middle
         else:
             high = middle - 1
@@ -152,6 +174,7 @@ def families():
     yield "ipv6", [(f"{n}/end", lambda n=n: addresses(n, "v6")) for n in doubling(per_v6)]
     yield "routes", [(f"{n}/node", lambda n=n: routes(n)) for n in doubling(per_node)]
     yield "annotations", [(f"{n}", lambda n=n: annotations(n)) for n in doubling(numbers, first=numbers // 32)]
+    yield "all limits", [("at once", everything)]
 
 
 def fastest_ms(function, argument, runs: int) -> tuple[float, float]:
@@ -179,7 +202,8 @@ def main() -> None:
 
     print(f"topology.schema.validate and .loads, fastest of {args.runs} (milliseconds; loads' CPU time too); "
           f"limits: {NODES} nodes, {LINKS} links, {MAX_ADDRESSES_PER_INTERFACE} addresses an interface, "
-          f"{MAX_ROUTES_PER_NODE} routes a node, {MAX_DOCUMENT_BYTES} bytes")
+          f"{MAX_ROUTES_PER_NODE} routes a node, {LIMITS.max_addresses} addresses and {LIMITS.max_routes} routes "
+          f"in all, {MAX_DOCUMENT_BYTES} bytes")
     print(f"{'family':<12} {'size':>14} {'bytes':>9} {'nodes':>6} {'links':>6} {'addrs':>7} {'routes':>7} "
           f"{'validate':>9} {'loads':>8} {'cpu':>8} {'us/KiB':>7}")
     verdicts = []

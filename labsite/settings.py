@@ -278,6 +278,9 @@ TOPOLAB_SITE = os.environ.get("TOPOLAB_SITE", "default")
 # Limits a document may not exceed (the spec's "server's node and link limits").
 TOPOLAB_MAX_NODES = int(os.environ.get("TOPOLAB_MAX_NODES", "500"))
 TOPOLAB_MAX_LINKS = int(os.environ.get("TOPOLAB_MAX_LINKS", "2000"))
+# Addresses and routes in a whole document: they bound the time checking one takes.
+TOPOLAB_MAX_ADDRESSES = int(os.environ.get("TOPOLAB_MAX_ADDRESSES", "12288"))
+TOPOLAB_MAX_ROUTES = int(os.environ.get("TOPOLAB_MAX_ROUTES", "12288"))
 
 # Per-node resources: the default when a node asks for nothing, and the cap
 # when it asks for more.

@@ -20,6 +20,7 @@ def document_limits() -> Limits:
     """What a document may hold on this server: node and link counts, caps on a node's resources."""
     caps = settings.TOPOLAB_MAX_RESOURCES
     return Limits(max_nodes=settings.TOPOLAB_MAX_NODES, max_links=settings.TOPOLAB_MAX_LINKS,
+                  max_addresses=settings.TOPOLAB_MAX_ADDRESSES, max_routes=settings.TOPOLAB_MAX_ROUTES,
                   max_cpus=caps["cpus"], max_memory_mb=caps["memory_mb"], max_pids=caps["pids"])
 
 

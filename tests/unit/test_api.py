@@ -419,6 +419,14 @@ def test_it_exports_the_bare_document_as_a_download(client, topology):
     assert json.loads(response.content) == REFERENCE
 
 
+def test_it_exports_a_document_saved_with_a_lone_surrogate_before_they_were_refused(client, topology):
+    old = {**REFERENCE, "description": "broken \ud800 text"}
+    Topology.objects.filter(pk=topology.pk).update(document=old)  # as an older Topolab may have stored it
+    response = client.get(f"{API}/topologies/{topology.pk}/export")
+    assert response.status_code == 200
+    assert b"\\ud800" in response.content and json.loads(response.content) == old
+
+
 def test_it_validates_without_saving(client):
     response = client.post(f"{API}/validate", json.dumps(REFERENCE), content_type="application/json")
     assert response.status_code == 200

@@ -1047,8 +1047,30 @@ def test_it_knows_interfaces_named_by_mistyped_links():
     (Limits(max_links=1), ("links[1].mtu", 1), "links"),
 ])
 def test_it_counts_mistyped_items_against_the_limits(limits, mistake, where):
+    # A mistyped item still counts; and a document over a limit is refused with that problem alone,
+    # before anything is read (its excess would otherwise cost time to check).
     errors = validate(example(*mistake), limits).errors
-    assert [p.path for p in errors] == [mistake[0], where]
+    assert [p.path for p in errors] == [where]
+
+
+@pytest.mark.parametrize("limits, where, words", [
+    (Limits(max_addresses=3), "links", "4 addresses in all; this server allows at most 3"),
+    (Limits(max_routes=1), "nodes", "2 routes in all; this server allows at most 1"),
+])
+def test_it_caps_addresses_and_routes_in_the_whole_document(limits, where, words):
+    assert [(p.path, p.message) for p in validate(example(), limits).errors] == [(where, words)]
+    assert validate(example(), Limits(max_addresses=4, max_routes=2)).ok
+
+
+def test_it_refuses_a_document_far_over_a_limit_without_reading_its_items():
+    calls = []
+    original = Document.model_validate
+    try:
+        Document.model_validate = classmethod(lambda cls, data: calls.append(1) or original(data))
+        errors = validate({"format": "topolab/v1", "name": "x", "nodes": [{"name": "a"}] * 600}).errors
+    finally:
+        Document.model_validate = original
+    assert [p.message for p in errors] == ["600 nodes; this server allows at most 500"] and calls == []
 
 
 def test_it_never_raises_whatever_value_is_put_anywhere():

@@ -230,8 +230,13 @@ def delete_topology(request, topology_id: int):
        summary="The bare topolab/v1 document, as a download")
 def export_topology(request, topology_id: int):
     topology = _topology(request, topology_id)
-    response = HttpResponse(json.dumps(topology.document, indent=2, ensure_ascii=False) + "\n",
-                            content_type="application/json")
+    text = json.dumps(topology.document, indent=2, ensure_ascii=False) + "\n"
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A document saved before lone surrogates were refused: written with \u escapes, it is still JSON.
+        body = (json.dumps(topology.document, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+    response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{topology.name}.json"'
     return response
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .checks import Limits, LongInteger, Problem, check_document, check_json, check_parts
+from .checks import Limits, LongInteger, Problem, check_document, check_json, check_parts, count_problems
 from .messages import problems_from_validation_error
 from .models import FORMAT, KINDS, MAX_DOCUMENT_BYTES, MAX_INTEGER_DIGITS, Document, Link, Node, remembered_addresses
 
@@ -87,6 +87,11 @@ def _validate_values(data: Any, limits: Limits, values: bool) -> Validation:
         problems = check_json(data)
         if problems:
             return Validation(None, problems)
+    # Counted on the raw data before any model reads it: a document over the server's limits would cost
+    # the models and the checks time in proportion to its excess, so it is refused with those problems alone.
+    over = count_problems(data, limits)
+    if over:
+        return Validation(None, over)
     try:
         document = Document.model_validate(data)
     except ValidationError as exc:

@@ -42,6 +42,11 @@ class Limits:
 
     max_nodes: int = 500
     max_links: int = 2000
+    # In the whole document: these bound the work of checking it (every address and route is read and
+    # compared) so that the largest document allowed is checked in well under a second. A 100-router
+    # ring with a static route from every router to every subnet it is not on needs about 10,000.
+    max_addresses: int = 12288
+    max_routes: int = 12288
     max_cpus: float = 2.0
     max_memory_mb: int = 2048
     max_pids: int = 4096
@@ -336,6 +341,31 @@ def check_resources(nodes: list[tuple[int, Node]], limits: Limits) -> list[Probl
                     Problem(f"nodes[{i}].resources.{key}", f"asks for {asked}; this server caps it at {cap}")
                 )
     return warnings
+
+
+def _items(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def count_problems(data: dict, limits: Limits) -> list[Problem]:
+    """The server's limits on counts (nodes, links, addresses and routes in all), from the raw JSON data.
+
+    Cheap (one pass, no parsing of values), so a document far over a limit costs
+    nothing more than this: the caller refuses it with these problems alone.
+    """
+    nodes = _items(data.get("nodes"))
+    links = _items(data.get("links"))
+    addresses = sum(len(_items(end.get("addresses"))) for link in links if isinstance(link, dict)
+                    for end in _items(link.get("endpoints")) if isinstance(end, dict))
+    routes = sum(len(_items(node.get("routes"))) for node in nodes if isinstance(node, dict))
+    problems = []
+    for path, count, cap, what in (("nodes", len(nodes), limits.max_nodes, "nodes"),
+                                   ("links", len(links), limits.max_links, "links"),
+                                   ("links", addresses, limits.max_addresses, "addresses in all"),
+                                   ("nodes", routes, limits.max_routes, "routes in all")):
+        if count > cap:
+            problems.append(Problem(path, f"{count} {what}; this server allows at most {cap}"))
+    return problems
 
 
 def check_document(doc: Document, limits: Limits) -> tuple[list[Problem], list[Problem]]:
