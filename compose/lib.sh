@@ -357,6 +357,15 @@ stop_started() {
     for ((i = ${#STARTED_ORDER[@]} - 1; i >= 0; i--)); do
         pid=${STARTED_ORDER[i]}
         [ -n "${STARTED_PIDS[$pid]:-}" ] || continue
+        if [ "${STARTED_PIDS[$pid]}" = dockerd ] && ! alive "$pid"; then
+            # A test restarts dockerd (tests/integration/test_watcher.py) with the same arguments:
+            # the one to stop is then the one its pid file names.
+            local now
+            now=$(cat /var/run/docker.pid 2>/dev/null || true)
+            if [ -n "$now" ] && tr '\0' ' ' <"/proc/$now/cmdline" 2>/dev/null | grep -q -- '--bridge=none'; then
+                stop_pid "$now" "dockerd (restarted by a test)" "$(grace_for dockerd)"
+            fi
+        fi
         stop_pid "$pid" "${STARTED_PIDS[$pid]}" "$(grace_for "${STARTED_PIDS[$pid]}")"
         unset "STARTED_PIDS[$pid]"
     done
