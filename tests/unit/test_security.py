@@ -178,9 +178,12 @@ PRODUCTION = {
     "TOPOLAB_HSTS_INCLUDE_SUBDOMAINS": "1",
     "TOPOLAB_HSTS_PRELOAD": "1",
 }
+# Not handed on to the subprocesses: a production server has none of our test run's own (the browser
+# tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright, which check --deploy rightly refuses).
 SECURITY_VARIABLES = [v for v in os.environ if v.startswith(("TOPOLAB_HTTPS", "TOPOLAB_HSTS", "TOPOLAB_CSRF",
                                                                  "TOPOLAB_DEBUG", "TOPOLAB_SECRET_KEY",
                                                                  "TOPOLAB_ALLOWED_HOSTS"))]
+SECURITY_VARIABLES.append("DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def manage(tmp_path, *args, **env) -> subprocess.CompletedProcess:
