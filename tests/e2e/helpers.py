@@ -59,6 +59,11 @@ def click_node(page, name: str, shift: bool = False) -> None:
     if shift:
         page.keyboard.up("Shift")
     page.wait_for_function("(n) => window.topolab.canvas.selection().nodes.includes(n)", arg=name)
+    if not shift:
+        # The panel follows the selection a frame later: what is typed next must go to this node's fields.
+        page.wait_for_function(
+            "(n) => (document.querySelector('#panel .panel-head .title-text') || {}).textContent?.startsWith(n + ' ·')",
+            arg=name)
 
 
 def document(page) -> dict:
