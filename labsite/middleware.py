@@ -49,3 +49,41 @@ class ContentSecurityPolicy(CSPMiddleware):
                 and match.url_name in settings.TOPOLAB_CSP_TERMINAL_PAGES):
             parts.replace = {"style-src": [SELF, UNSAFE_INLINE]}
         return parts
+
+
+class ForcePasswordChange:
+    """A user flagged ``must_change_password`` (a one-time password from a course's CSV) changes it first.
+
+    Every page sends them to ``/password/change/`` (but static files, that page and its "done" page,
+    and signing out); the API answers 403 ``{"detail": "change your one-time password first"}``.
+    The password-change view clears the flag (:class:`topology.pages.password.PasswordChange`); API
+    tokens of a flagged user are refused by the API's authentication (:mod:`topology.api.auth`).
+    """
+
+    ALLOWED = ("/password/change/", "/password/change/done/", "/logout/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and self._applies(request.path_info) and must_change(user):
+            if request.path_info.startswith("/api/"):
+                from django.http import JsonResponse
+
+                return JsonResponse({"detail": "change your one-time password first"}, status=403)
+            from django.shortcuts import redirect
+
+            return redirect("password_change")
+        return self.get_response(request)
+
+    def _applies(self, path: str) -> bool:
+        static = "/" + settings.STATIC_URL.lstrip("/")
+        return not (path.startswith(static) or path in self.ALLOWED)
+
+
+def must_change(user) -> bool:
+    """Whether the user still has to change a one-time password."""
+    from topology.models import UserFlags
+
+    return UserFlags.objects.filter(user_id=user.pk, must_change_password=True).exists()

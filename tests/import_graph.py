@@ -23,6 +23,7 @@ PACKAGE = "topology"
 # runs Docker and netlink; neutral modules are imported by both.
 SIDES = {
     "topology.services": "web",
+    "topology.courses": "web",
     "topology.api": "web",
     "topology.pages": "web",
     "topology.websockets": "web",

@@ -196,3 +196,59 @@ class ApiToken(models.Model):
             # At most one write a minute per token: a script polling a lab is not a write storm.
             cls.objects.filter(pk=token.pk).update(last_used=now)
         return token.user
+
+
+class Course(models.Model):
+    """A class of students and its instructors (:class:`CourseMember`); students join by enrolment or its code.
+
+    ``join_code`` is random (see :func:`topology.courses.new_join_code`), unique, and regenerable by the
+    course's instructors; a regenerated code makes the old one stop working at once.
+    """
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=60, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    join_code = models.CharField(max_length=32, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="courses_created")
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CourseMember(models.Model):
+    """One user's place in one course: an instructor (sees the roster, enrols) or a student."""
+
+    class Role(models.TextChoices):
+        INSTRUCTOR = "instructor"
+        STUDENT = "student"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="course_memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
+    joined = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "user"], name="unique_member_per_course")]
+        ordering = ["course_id", "role", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.course} ({self.role})"
+
+
+class UserFlags(models.Model):
+    """Per-user flags kept beside Django's user: ``must_change_password`` (a one-time password was given)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="flags")
+    must_change_password = models.BooleanField(
+        default=False, help_text="Sent to the password-change page on every request until the password is changed.")
+
+    class Meta:
+        verbose_name_plural = "user flags"
+
+    def __str__(self) -> str:
+        return f"flags of {self.user}"

@@ -20,7 +20,9 @@ function csrfToken() {
 export async function request(method, path, body) {
   const headers = {Accept: 'application/json'};
   const init = {method, headers, credentials: 'same-origin'};
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body;  // multipart/form-data: the browser sets the Content-Type with its boundary
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -56,4 +58,19 @@ export const api = {
   lab: (id) => request('GET', `topologies/${id}/lab`),
   images: () => request('GET', 'images'),
   exportUrl: (id) => `/api/v1/topologies/${id}/export`,
+};
+
+export const coursesApi = {
+  list: () => request('GET', 'courses'),
+  get: (id) => request('GET', `courses/${id}`),
+  create: (name) => request('POST', 'courses', {name}),
+  enrol: (id, username) => request('POST', `courses/${id}/students`, {username}),
+  enrolCsv: (id, blob, filename = 'students.csv') => {
+    const form = new FormData();
+    form.append('file', blob, filename);
+    return request('POST', `courses/${id}/students/csv`, form);
+  },
+  join: (code) => request('POST', 'courses/join', {code}),
+  regenerate: (id) => request('POST', `courses/${id}/code`),
+  remove: (id, username, mode) => request('POST', `courses/${id}/students/${encodeURIComponent(username)}/remove`, {mode}),
 };

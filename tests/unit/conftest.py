@@ -51,3 +51,31 @@ def broker(monkeypatch):
     monkeypatch.setattr("topology.tasks.deploy_lab.apply_async", lambda *a, **kw: sent.append(("deploy", kw)))
     monkeypatch.setattr("topology.tasks.destroy_lab.apply_async", lambda *a, **kw: sent.append(("destroy", kw)))
     return sent
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """Cheap password hashing: a CSV enrolment hashes one password per new account."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def carol(db, django_user_model):
+    """An instructor: in the group "instructors" (made by a migration), so she may create courses."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("carol", "carol@example.org", None, first_name="Carol",
+                                                 last_name="Teacher")
+    user.groups.add(Group.objects.get(name="instructors"))
+    return user
+
+
+@pytest.fixture
+def course(carol, alice):
+    """Carol's course, with alice enrolled as a student (bob is in nothing)."""
+    from topology import courses
+    from topology.models import CourseMember
+
+    c = courses.create_course(carol, "Networks 101")
+    CourseMember.objects.create(course=c, user=alice, role=CourseMember.Role.STUDENT)
+    return c

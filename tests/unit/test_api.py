@@ -754,6 +754,9 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/validate", "/api/v1/topologies/{topology_id}/deploy", "/api/v1/topologies/{topology_id}/destroy",
         "/api/v1/topologies/{topology_id}/lab", "/api/v1/topologies/{topology_id}/nodes/{name}/exec",
         "/api/v1/images",
+        "/api/v1/courses", "/api/v1/courses/{course_id}", "/api/v1/courses/join", "/api/v1/courses/{course_id}/code",
+        "/api/v1/courses/{course_id}/students", "/api/v1/courses/{course_id}/students/csv",
+        "/api/v1/courses/{course_id}/students/{username}/remove",
     }
     assert set(paths["/api/v1/topologies/{topology_id}"]) == {"get", "put", "delete"}
     assert "requestBody" in paths["/api/v1/topologies"]["post"]

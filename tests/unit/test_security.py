@@ -58,6 +58,8 @@ def pages(topology) -> dict[str, tuple[str, dict]]:
         "console": (f"/topologies/{t}/nodes/c1/console/", WITH_A_TERMINAL),
         "logs": (f"/topologies/{t}/nodes/c1/logs/", WITH_A_TERMINAL),
         "tokens": ("/tokens/", STRICT),
+        "courses": ("/courses/", STRICT),
+        "password": ("/password/change/", STRICT),
         "format": ("/help/format/", STRICT),
         "api-docs": ("/api/v1/docs", STRICT),
         "admin": ("/admin/", STRICT),
@@ -67,8 +69,8 @@ def pages(topology) -> dict[str, tuple[str, dict]]:
     }
 
 
-PAGE_NAMES = ["list", "editor", "console", "logs", "tokens", "format", "api-docs", "admin", "api", "example",
-              "not-found"]
+PAGE_NAMES = ["list", "editor", "console", "logs", "tokens", "courses", "password", "format", "api-docs", "admin", "api",
+              "example", "not-found"]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ api = NinjaAPI(
     title="Topolab API",
     version="1",
     description=(
-        "Topologies (topolab/v1 documents), their labs, commands in running nodes, node images.\n\n"
+        "Topologies (topolab/v1 documents), their labs, commands in running nodes, node images; courses.\n\n"
         "The topolab/v1 format, every key and rule of it, is described at [/help/format/](/help/format/); "
         "example labs to import download from /help/examples/NAME.json, for instance "
         "[router-between-two-clients.json](/help/examples/router-between-two-clients.json) (the reference lab), "
@@ -23,6 +23,8 @@ api = NinjaAPI(
     auth=[TokenBearer(), SessionWithCsrf()],
 )
 
+from .courses import router as courses_router  # noqa: E402
 from .views import router  # noqa: E402
 
 api.add_router("", router)
+api.add_router("", courses_router)

@@ -6,14 +6,17 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.utils import check_csrf
 
-from ..models import ApiToken
+from ..models import ApiToken, UserFlags
 
 
 class TokenBearer(HttpBearer):
     """``Authorization: Bearer tl_...``: a token made on the tokens page, not revoked."""
 
     def authenticate(self, request: HttpRequest, token: str):
-        return ApiToken.user_for(token.strip())
+        user = ApiToken.user_for(token.strip())
+        if user is not None and UserFlags.objects.filter(user_id=user.pk, must_change_password=True).exists():
+            raise HttpError(403, "change your one-time password first")
+        return user
 
 
 class SessionWithCsrf(SessionAuth):

@@ -134,3 +134,99 @@ EXEC_BODY = {
         }}},
     }
 }
+
+
+class CourseMemberOut(Schema):
+    username: str
+    name: str
+    email: str
+    role: str
+    joined: datetime
+
+
+class CourseItem(Schema):
+    id: int
+    name: str
+    slug: str
+    created: datetime
+    role: str
+    instructors: list[str]
+    joined: datetime | None
+
+
+class CourseFull(CourseItem):
+    join_code: str | None = None
+    members: list[CourseMemberOut] | None = None
+
+
+class CourseIn(Schema):
+    name: str
+
+
+class EnrolIn(Schema):
+    username: str
+
+
+class JoinIn(Schema):
+    code: str
+
+
+class JoinOut(Schema):
+    course: CourseItem
+    joined: bool
+
+
+class CodeOut(Schema):
+    join_code: str
+
+
+class LineProblem(Schema):
+    line: int
+    message: str
+
+
+class CreatedStudent(Schema):
+    line: int
+    username: str
+    password: str
+
+
+class EnrolledStudent(Schema):
+    line: int
+    username: str
+    note: str
+
+
+class EnrolCsvOut(Schema):
+    created: list[CreatedStudent]
+    enrolled: list[EnrolledStudent]
+    problems: list[LineProblem]
+
+
+class RemoveIn(Schema):
+    mode: str = "keep"
+
+
+class LeftTopology(Schema):
+    name: str
+    reason: str
+
+
+class RemovalOut(Schema):
+    username: str
+    removed: bool
+    deleted: list[str]
+    left: list[LeftTopology]
+
+
+CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary",
+                                    "description": "UTF-8 CSV (a byte-order mark is allowed), at most 256 KiB and "
+                                                   "100 rows: username,name,email; a header line is optional."}},
+        }}},
+    }
+}

@@ -2,13 +2,18 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from . import courses, tokens, views
 from . import help as help_pages
-from . import tokens, views
+from .password import PasswordChange
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/change/", PasswordChange.as_view(), name="password_change"),
+    path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", views.topology_list, name="topology-list"),
+    path("courses/", courses.course_list, name="course-list"),
+    path("courses/<int:pk>/", courses.course_detail, name="course-detail"),
     path("topologies/<int:pk>/", views.editor, name="topology-editor"),
     path("topologies/<int:pk>/nodes/<str:name>/console/", views.terminal, {"kind": "console"}, name="node-console"),
     path("topologies/<int:pk>/nodes/<str:name>/logs/", views.terminal, {"kind": "logs"}, name="node-logs"),

@@ -1,0 +1,223 @@
+"""Courses: who may create them, enrolment by name and by join code, removal (keep or delete their work),
+the forced change of a one-time password, and the pages."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+
+from tests.documents import reference_document
+from topology import courses, services
+from topology.models import Course, CourseMember, Lab, LabState, Topology, UserFlags
+
+User = get_user_model()
+
+
+@pytest.fixture(autouse=True)
+def _released(released):
+    """Removal with "delete" takes and gives back lab leases."""
+
+
+def signed_in(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+# -- roles ----------------------------------------------------------------------------------------------------
+def test_the_instructors_group_holds_the_permission_to_create_courses(db):
+    group = Group.objects.get(name="instructors")
+    assert list(group.permissions.values_list("content_type__app_label", "codename")) == [("topology", "add_course")]
+    assert Permission.objects.filter(codename="add_course", content_type__app_label="topology").count() == 1
+
+
+def test_who_may_create_a_course(carol, alice, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", "root@example.org", None)
+    assert courses.may_create(carol) and courses.may_create(admin)
+    assert not courses.may_create(alice)
+    with pytest.raises(courses.Forbidden, match="only instructors may create courses"):
+        courses.create_course(alice, "Mine")
+    course = courses.create_course(carol, "Networks 101")
+    assert course.slug == "networks-101" and course.created_by == carol
+    assert courses.create_course(carol, "Networks 101").slug == "networks-101-2"
+    assert list(course.members.values_list("user__username", "role")) == [("carol", "instructor")]
+
+
+def test_instructor_of_one_course_student_of_another(course, carol, alice):
+    alice.groups.add(Group.objects.get(name="instructors"))
+    alice = User.objects.get(pk=alice.pk)  # permissions are cached per user object
+    hers = courses.create_course(alice, "Alice's seminar")
+    assert courses.visible(alice, hers.pk)[1] == "instructor"
+    assert courses.visible(alice, course.pk)[1] == "student"
+    with pytest.raises(courses.NotFound):
+        courses.taught(alice, course.pk)  # a student: the instructors' side of the course does not exist
+    with pytest.raises(courses.NotFound):
+        courses.visible(carol, hers.pk)
+
+
+# -- join codes -----------------------------------------------------------------------------------------------
+def test_a_join_code_is_random_readable_and_forgiving_to_type():
+    codes = {courses.new_join_code() for _ in range(200)}
+    assert len(codes) == 200
+    code = next(iter(codes))
+    assert len(code) == 19 and code.count("-") == 3
+    assert courses.normalise_code(code.lower().replace("-", " ")) == code
+    assert courses.normalise_code("abcd-oil0") == "ABCD-0110"
+
+
+def test_join_by_code_and_regenerate(course, bob, carol):
+    with pytest.raises(courses.NotFound):
+        courses.join(bob, "WRONG-CODE")
+    with pytest.raises(courses.NotFound):
+        courses.join(bob, "")
+    old = course.join_code
+    assert courses.join(bob, old.lower()) == (course, True)
+    assert courses.join(bob, old) == (course, False)
+    with pytest.raises(services.Conflict):
+        courses.join(carol, old)
+    new = courses.regenerate_code(course)
+    assert new != old
+    dave = User.objects.create_user("dave")
+    with pytest.raises(courses.NotFound):
+        courses.join(dave, old)
+    assert courses.join(dave, new)[1] is True
+
+
+def test_enrol_one(course, bob, carol):
+    with pytest.raises(services.ServiceError, match="no such user"):
+        courses.enrol(course, "nobody")
+    courses.enrol(course, "bob")
+    with pytest.raises(services.Conflict, match="already in this course \\(as student\\)"):
+        courses.enrol(course, "bob")
+    with pytest.raises(services.Conflict, match="as instructor"):
+        courses.enrol(course, "carol")
+
+
+# -- removal --------------------------------------------------------------------------------------------------
+def test_remove_keeping_their_work(course, alice):
+    topology = services.import_topology(alice, reference_document())
+    report = courses.remove_student(course, "alice", "keep")
+    assert report == {"username": "alice", "removed": True, "deleted": [], "left": []}
+    assert not course.members.filter(user=alice).exists()
+    assert Topology.objects.filter(pk=topology.pk).exists()
+
+
+def test_remove_deleting_their_work(course, alice, broker, django_capture_on_commit_callbacks):
+    stopped = services.import_topology(alice, reference_document())
+    doc = reference_document()
+    doc["name"] = "busy-one"
+    running = services.import_topology(alice, doc)
+    Lab.objects.filter(topology=running).update(state=LabState.RUNNING)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = courses.remove_student(course, "alice", "delete")
+    assert report["removed"] is False
+    assert report["deleted"] == [stopped.name]
+    assert report["left"] == [{"name": "busy-one", "reason": "its lab was not stopped: destroy requested; remove the "
+                                                             "student again once it is stopped"}]
+    assert [action for action, _ in broker] == ["destroy"]
+    assert course.members.filter(user=alice).exists()  # still enrolled until the lab is gone
+    assert not Topology.objects.filter(pk=stopped.pk).exists()
+
+
+def test_remove_deleting_with_no_worker_says_so(course, alice):
+    doc = reference_document()
+    t = services.import_topology(alice, doc)
+    Lab.objects.filter(topology=t).update(state=LabState.RUNNING, queue=f"nobody-{uuid.uuid4().hex}")
+    report = courses.remove_student(course, "alice", "delete")
+    assert report["removed"] is False
+    assert report["left"][0]["reason"].startswith("its lab is running and could not be destroyed: no lab worker")
+    assert Topology.objects.filter(pk=t.pk).exists()
+
+
+def test_remove_deleting_everything_stopped_removes_them(course, alice):
+    services.import_topology(alice, reference_document())
+    report = courses.remove_student(course, "alice", "delete")
+    assert report["removed"] is True and len(report["deleted"]) == 1
+    assert not Topology.objects.filter(owner=alice).exists()
+    assert User.objects.filter(pk=alice.pk).exists()  # the account stays
+
+
+def test_delete_is_refused_for_a_student_of_another_course_too(course, alice, carol):
+    other = courses.create_course(carol, "Other")
+    CourseMember.objects.create(course=other, user=alice, role="student")
+    services.import_topology(alice, reference_document())
+    with pytest.raises(services.Conflict, match="in another course too"):
+        courses.remove_student(course, "alice", "delete")
+    assert Topology.objects.filter(owner=alice).count() == 1
+    with pytest.raises(courses.NotFound):
+        courses.remove_student(course, "carol", "keep")  # an instructor is not a student
+    with pytest.raises(services.ServiceError, match="bad mode"):
+        courses.remove_student(course, "alice", "shred")
+
+
+# -- the forced password change -------------------------------------------------------------------------------
+@pytest.fixture
+def flagged(db, fast_passwords):
+    user = User.objects.create_user("newbie", "n@example.org", "ONE-TIME-PASS-1")
+    UserFlags.objects.create(user=user, must_change_password=True)
+    return user
+
+
+def test_a_flagged_user_is_sent_to_change_their_password(flagged):
+    c = signed_in(flagged)
+    for path in ("/", "/courses/", "/tokens/", "/help/format/"):
+        response = c.get(path)
+        assert response.status_code == 302 and response["Location"] == "/password/change/", path
+    assert c.get("/password/change/").status_code == 200
+    response = c.get("/api/v1/topologies")
+    assert response.status_code == 403 and response.json() == {"detail": "change your one-time password first"}
+    assert c.get("/static/topolab/topolab.css").status_code != 302
+    assert c.post("/logout/").status_code == 302 and c.post("/logout/")["Location"] != "/password/change/"
+
+
+def test_a_flagged_users_token_is_refused(flagged):
+    from topology.models import ApiToken
+
+    _, secret = ApiToken.issue(flagged, "script")
+    response = Client().get("/api/v1/topologies", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 403 and response.json() == {"detail": "change your one-time password first"}
+
+
+def test_changing_the_password_clears_the_flag(flagged):
+    c = signed_in(flagged)
+    response = c.post("/password/change/", {"old_password": "ONE-TIME-PASS-1", "new_password1": "a-Better-pass-42",
+                                            "new_password2": "a-Better-pass-42"})
+    assert response.status_code == 302 and response["Location"] == "/password/change/done/"
+    assert not UserFlags.objects.get(user=flagged).must_change_password
+    assert c.get("/").status_code == 200
+    assert c.get("/api/v1/topologies").status_code == 200
+
+
+def test_a_wrong_old_password_keeps_the_flag(flagged):
+    c = signed_in(flagged)
+    response = c.post("/password/change/", {"old_password": "wrong", "new_password1": "a-Better-pass-42",
+                                            "new_password2": "a-Better-pass-42"})
+    assert response.status_code == 200
+    assert UserFlags.objects.get(user=flagged).must_change_password
+
+
+# -- pages ----------------------------------------------------------------------------------------------------
+def test_the_courses_pages(course, carol, alice, bob):
+    page = signed_in(carol).get("/courses/").content.decode()
+    assert 'id="course-create-form"' in page and 'href="/courses/"' in page
+    assert 'id="course-create-form"' not in signed_in(alice).get("/courses/").content.decode()
+    mine = signed_in(carol).get(f"/courses/{course.pk}/").content.decode()
+    assert 'id="roster"' in mine and 'id="csv-form"' in mine
+    theirs = signed_in(alice).get(f"/courses/{course.pk}/").content.decode()
+    assert 'id="roster"' not in theirs and course.join_code not in theirs
+    assert signed_in(bob).get(f"/courses/{course.pk}/").status_code == 404
+    assert signed_in(bob).get("/courses/9999/").status_code == 404
+    assert Client().get("/courses/").status_code == 302
+
+
+def test_the_admin_lists_courses(course, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", "root@example.org", None)
+    c = signed_in(admin)
+    assert c.get("/admin/topology/course/").status_code == 200
+    assert c.get(f"/admin/topology/course/{course.pk}/change/").status_code == 200
+    assert c.get("/admin/topology/coursemember/?role=student").status_code == 200
+    assert c.get("/admin/topology/userflags/").status_code == 200
+    assert Course.objects.count() == 1
