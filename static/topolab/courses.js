@@ -2,17 +2,11 @@
 // enrolment for its instructors). The one-time passwords of a CSV enrolment live in this page only:
 // the "download" CSV is made here from the API's answer; the server never keeps them.
 import {coursesApi} from './api.js';
-import {ago, el} from './dom.js';
+import {ago, el, notice} from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 
-function message(text, level = 'ok', extra = null) {
-  const box = $('list-message');
-  box.replaceChildren();
-  if (!text) return;
-  box.append(el('div', {class: `notice notice-${level}`}, el('p', {}, text), extra,
-    el('button', {class: 'btn btn-small btn-quiet', 'aria-label': 'Dismiss', onclick: () => box.replaceChildren()}, '✕')));
-}
+const message = (text, level = 'ok', extra = null) => notice($('list-message'), text, level, extra);
 
 const when = (iso) => iso ? el('span', {title: new Date(iso).toLocaleString()}, ago(iso)) : '';
 

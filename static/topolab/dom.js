@@ -43,3 +43,12 @@ export function paintKind(icon, kind) {
 export function kindIcon(kind) {
   return paintKind(el('span', {class: kind ? `kind-icon shape-${kind.shape}` : 'kind-icon', 'aria-hidden': 'true'}), kind);
 }
+
+// Show one notice in ``box`` (replacing what it held): a sentence, something more (a list, a link),
+// and a button that dismisses it; nothing at all when ``text`` is empty. ``level``: ok, info, error...
+export function notice(box, text, level = 'ok', extra = null) {
+  box.replaceChildren();
+  if (!text) return;
+  box.append(el('div', {class: `notice notice-${level}`}, el('p', {}, text), extra,
+    el('button', {class: 'btn btn-small btn-quiet', 'aria-label': 'Dismiss', onclick: () => box.replaceChildren()}, '✕')));
+}

@@ -1,6 +1,6 @@
 // The topologies page: the user's topologies with their labs' states, kept live by polling.
 import {api, ApiError} from './api.js';
-import {ago, el} from './dom.js';
+import {ago, el, notice} from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#topologies tbody');
@@ -8,13 +8,7 @@ const POLL_MS = 3000;
 let rows = [];
 let lastJson = '';
 
-function message(text, level = 'ok', extra = null) {
-  const box = $('list-message');
-  box.replaceChildren();
-  if (!text) return;
-  box.append(el('div', {class: `notice notice-${level}`}, el('p', {}, text), extra,
-    el('button', {class: 'btn btn-small btn-quiet', 'aria-label': 'Dismiss', onclick: () => box.replaceChildren()}, '✕')));
-}
+const message = (text, level = 'ok', extra = null) => notice($('list-message'), text, level, extra);
 
 function problemList(errors) {
   return el('ul', {class: 'problems'}, errors.map((p) => el('li', {class: 'error'}, p.path ? el('code', {}, p.path) : null, ' ', p.message)));

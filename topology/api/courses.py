@@ -11,6 +11,7 @@ from ninja import Router, Status
 
 from .. import courses
 from ..models import Course, CourseMember
+from .routing import route_on
 from .schemas import (
     CSV_BODY,
     CodeOut,
@@ -31,13 +32,7 @@ from .views import _refused
 router = Router(tags=["courses"])
 
 
-def route(methods: list[str], path: str, **kwargs):
-    """Register a view at ``path`` and at ``path/`` (the latter kept out of the schema)."""
-    def register(view):
-        router.api_operation(methods, path, **kwargs)(view)
-        router.api_operation(methods, path + "/", include_in_schema=False, **kwargs)(view)
-        return view
-    return register
+route = route_on(router)
 
 
 def _item(course: Course, user, role: str) -> dict:

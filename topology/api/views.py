@@ -23,6 +23,7 @@ from .. import labview, leases, schema, services, tasks, workers
 from ..limits import EXEC_DEFAULT_TIMEOUT, EXEC_MAX_TIMEOUT, document_limits
 from ..models import LIVE_STATES, NodeStatus, Topology
 from ..schema.models import MAX_DOCUMENT_BYTES
+from .routing import route_on
 from .schemas import (
     DOCUMENT_BODY,
     EXEC_BODY,
@@ -55,13 +56,7 @@ IMAGES_WAIT = 20
 IMAGES_CACHE_SECONDS = 30
 
 
-def route(methods: list[str], path: str, **kwargs):
-    """Register a view at ``path`` and at ``path/`` (the latter kept out of the schema)."""
-    def register(view):
-        router.api_operation(methods, path, **kwargs)(view)
-        router.api_operation(methods, path + "/", include_in_schema=False, **kwargs)(view)
-        return view
-    return register
+route = route_on(router)
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
