@@ -150,11 +150,15 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# One handler, on the root logger: Topolab's records propagate to it, so each is printed once. (A handler
+# of the "topology" logger's own printed every record twice under daphne, whose root handler printed it
+# again; this root configuration replaces daphne's. Celery's worker puts its own root handler in place.)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"topology": {"handlers": ["console"], "level": os.environ.get("TOPOLAB_LOG_LEVEL", "INFO")}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"topology": {"level": os.environ.get("TOPOLAB_LOG_LEVEL", "INFO")}},
 }
 
 # --- Redis and Celery -------------------------------------------------------
