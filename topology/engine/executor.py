@@ -96,7 +96,6 @@ class Executor:
         self.network = network
         self.site = site
         self.start_concurrency = start_concurrency
-        self.netlink_concurrency = netlink_concurrency
         # How many steps of a phase run at once, by the phase's pool.
         self.pool_sizes = {CONTAINERS: start_concurrency, CONFIGURE: netlink_concurrency}
 
