@@ -115,6 +115,18 @@ def taught(user, course_id: int) -> Course:
     return course
 
 
+def supervises(user, topology) -> bool:
+    """True when ``user`` may look after ``topology`` without owning it: they instruct the course of the
+    assignment it is a copy of (a superuser looks after every copy). Read-only views, watching and taking
+    over consoles, destroying the lab and re-running checks ask this; the owner is not asked."""
+    if user is None or not user.is_authenticated or not user.is_active or topology.assignment_id is None:
+        return False
+    if user.is_superuser:
+        return True
+    return CourseMember.objects.filter(course__assignments=topology.assignment_id, user=user,
+                                       role=Role.INSTRUCTOR).exists()
+
+
 # -- courses --------------------------------------------------------------------------------------------------
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:50] or "course"

@@ -48,6 +48,10 @@ class Topology(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="topologies")
     name = models.CharField(max_length=40)
+    # A copy of an assignment's template ("Start"): the topology then belongs to that assignment's course.
+    # One copy per user and assignment; deleting the assignment keeps the copies, detached.
+    assignment = models.ForeignKey("Assignment", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="copies")
     document = models.JSONField()
     # The document's warnings, found when it was saved: a read never re-validates (a large document costs).
     # None for a topology saved before they were kept: the first read finds and keeps them.
@@ -57,7 +61,11 @@ class Topology(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_topology_name_per_owner")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_topology_name_per_owner"),
+            models.UniqueConstraint(fields=["owner", "assignment"], condition=models.Q(assignment__isnull=False),
+                                    name="one_copy_per_assignment_and_user"),
+        ]
         ordering = ["owner_id", "name"]
         verbose_name_plural = "topologies"
 
@@ -252,3 +260,137 @@ class UserFlags(models.Model):
 
     def __str__(self) -> str:
         return f"flags of {self.user}"
+
+
+class Assignment(models.Model):
+    """An exercise of a course: a template topology, Markdown instructions, checks and an optional due date.
+
+    Students see it once it is ``published``; "Start" gives each one their own copy of ``template`` (a
+    :class:`Topology` whose ``assignment`` is this one). ``checks`` is a list validated by
+    :mod:`topology.checks` (node, argv, what must hold, points...). After ``due``, a student's grade is the
+    ``grading`` ("best" or "last") result of the runs that finished before it; later runs are late.
+    """
+
+    class Grading(models.TextChoices):
+        BEST = "best"
+        LAST = "last"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="assignments")
+    title = models.CharField(max_length=100)
+    instructions = models.TextField(blank=True, help_text="Markdown, rendered without raw HTML.")
+    template = models.JSONField(help_text="The topolab/v1 document each student starts from.")
+    checks = models.JSONField(default=list, blank=True, help_text="[{node, argv, expect, pattern, ...}]")
+    due = models.DateTimeField(null=True, blank=True)
+    grading = models.CharField(max_length=8, choices=Grading.choices, default=Grading.BEST)
+    published = models.DateTimeField(null=True, blank=True, help_text="When students got it; empty: a draft.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="assignments_created")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "title"], name="unique_assignment_title_per_course")]
+        ordering = ["course_id", "created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.course} / {self.title}"
+
+
+class CheckRun(models.Model):
+    """One run of an assignment's checks on one user's copy, and what each check saw.
+
+    ``results`` is ``[{index, description, node, points, passed, seen, exit_code, timed_out, error}]``
+    (a hidden check's details are not shown to its student before the due date). A ``trial`` is an
+    instructor's "try on my lab": never a grade. ``late``: it finished after the due date.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"  # could not run at all (lab not running, no worker): ``reason`` says why
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="runs")
+    topology = models.ForeignKey(Topology, on_delete=models.SET_NULL, null=True, blank=True, related_name="check_runs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="check_runs",
+                             help_text="Whose work was checked (the copy's owner).")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.RUNNING)
+    started = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    score = models.PositiveIntegerField(default=0)
+    max_score = models.PositiveIntegerField(default=0)
+    late = models.BooleanField(default=False)
+    trial = models.BooleanField(default=False)
+    results = models.JSONField(default=list, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started", "-id"]
+        indexes = [models.Index(fields=["assignment", "user", "-started"], name="checkrun_latest")]
+
+    def __str__(self) -> str:
+        return f"checks of {self.user} on {self.assignment}: {self.score}/{self.max_score} ({self.state})"
+
+
+class SiteLimits(models.Model):
+    """The site's default limits (one row, ``pk=1``; :meth:`current` makes it): per user, per course, per node.
+
+    :class:`UserLimits` and :class:`CourseLimits` override them for one user or course.
+    Read by :mod:`topology.quotas`; a node's resources also by :mod:`topology.limits`.
+    """
+
+    max_running_labs = models.PositiveIntegerField(default=3, help_text="Labs one user may have deploying or running.")
+    max_running_nodes = models.PositiveIntegerField(default=60, help_text="Nodes of one user's labs, in all.")
+    max_nodes_per_topology = models.PositiveIntegerField(default=100, help_text="Nodes a user's topology may deploy.")
+    max_topologies = models.PositiveIntegerField(default=100, help_text="Topologies one user may keep.")
+    course_max_running_nodes = models.PositiveIntegerField(
+        default=1000, help_text="Nodes running in one course's labs (its assignments' copies), in all.")
+    node_default_cpus = models.FloatField(default=1.0, help_text="CPUs of a node that asks for none.")
+    node_default_memory_mb = models.PositiveIntegerField(default=256)
+    node_default_pids = models.PositiveIntegerField(default=256)
+    node_max_cpus = models.FloatField(default=2.0, help_text="The most CPUs a node may ask for.")
+    node_max_memory_mb = models.PositiveIntegerField(default=2048)
+    node_max_pids = models.PositiveIntegerField(default=4096)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "site limits"
+
+    def __str__(self) -> str:
+        return "site limits"
+
+    @classmethod
+    def current(cls) -> "SiteLimits":
+        """The one row (made with the defaults the first time)."""
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
+
+
+class UserLimits(models.Model):
+    """One user's overrides of the site's per-user limits; an empty field means the site's default."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="limits")
+    max_running_labs = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the site's default.")
+    max_running_nodes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the site's default.")
+    max_nodes_per_topology = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the site's default.")
+    max_topologies = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the site's default.")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "user limits"
+
+    def __str__(self) -> str:
+        return f"limits of {self.user}"
+
+
+class CourseLimits(models.Model):
+    """One course's override of the site's per-course limit; empty means the site's default."""
+
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, primary_key=True, related_name="limits")
+    max_running_nodes = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the site's default.")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "course limits"
+
+    def __str__(self) -> str:
+        return f"limits of {self.course}"

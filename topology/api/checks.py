@@ -1,0 +1,4 @@
+"""API routes (filled in by the work on this part)."""
+from ninja import Router
+
+router = Router(tags=["checks"])
