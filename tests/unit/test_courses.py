@@ -11,7 +11,7 @@ from django.test import Client
 
 from tests.documents import reference_document
 from topology import courses, services
-from topology.models import Course, CourseMember, Lab, LabState, Topology, UserFlags
+from topology.models import Assignment, Course, CourseMember, Lab, LabState, Topology, UserFlags
 
 User = get_user_model()
 
@@ -25,6 +25,18 @@ def signed_in(user) -> Client:
     c = Client()
     c.force_login(user)
     return c
+
+
+def course_copy(course, student, name: str | None = None) -> Topology:
+    """A topology of ``student`` that belongs to ``course``: their copy of one of its assignments."""
+    doc = reference_document()
+    if name:
+        doc["name"] = name
+    assignment = Assignment.objects.create(course=course, title=f"lab {uuid.uuid4().hex[:8]}", template=doc)
+    topology = services.import_topology(student, doc)
+    Topology.objects.filter(pk=topology.pk).update(assignment=assignment)
+    topology.refresh_from_db()
+    return topology
 
 
 # -- roles ----------------------------------------------------------------------------------------------------
@@ -106,10 +118,8 @@ def test_remove_keeping_their_work(course, alice):
 
 
 def test_remove_deleting_their_work(course, alice, broker, django_capture_on_commit_callbacks):
-    stopped = services.import_topology(alice, reference_document())
-    doc = reference_document()
-    doc["name"] = "busy-one"
-    running = services.import_topology(alice, doc)
+    stopped = course_copy(course, alice)
+    running = course_copy(course, alice, "busy-one")
     Lab.objects.filter(topology=running).update(state=LabState.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
         report = courses.remove_student(course, "alice", "delete")
@@ -123,8 +133,7 @@ def test_remove_deleting_their_work(course, alice, broker, django_capture_on_com
 
 
 def test_remove_deleting_with_no_worker_says_so(course, alice):
-    doc = reference_document()
-    t = services.import_topology(alice, doc)
+    t = course_copy(course, alice)
     Lab.objects.filter(topology=t).update(state=LabState.RUNNING, queue=f"nobody-{uuid.uuid4().hex}")
     report = courses.remove_student(course, "alice", "delete")
     assert report["removed"] is False
@@ -133,24 +142,57 @@ def test_remove_deleting_with_no_worker_says_so(course, alice):
 
 
 def test_remove_deleting_everything_stopped_removes_them(course, alice):
-    services.import_topology(alice, reference_document())
+    course_copy(course, alice)
     report = courses.remove_student(course, "alice", "delete")
     assert report["removed"] is True and len(report["deleted"]) == 1
     assert not Topology.objects.filter(owner=alice).exists()
     assert User.objects.filter(pk=alice.pk).exists()  # the account stays
 
 
-def test_delete_is_refused_for_a_student_of_another_course_too(course, alice, carol):
+def test_delete_removes_only_this_courses_copies(course, alice, carol):
+    """Their own topologies and their copies of another course's assignments are theirs, not this course's."""
     other = courses.create_course(carol, "Other")
     CourseMember.objects.create(course=other, user=alice, role="student")
-    services.import_topology(alice, reference_document())
-    with pytest.raises(services.Conflict, match="in another course too"):
-        courses.remove_student(course, "alice", "delete")
-    assert Topology.objects.filter(owner=alice).count() == 1
+    own = services.import_topology(alice, {**reference_document(), "name": "my-own"})
+    elsewhere = course_copy(other, alice, "other-course")
+    here = course_copy(course, alice, "this-course")
+    report = courses.remove_student(course, "alice", "delete")
+    assert report["removed"] is True and report["deleted"] == ["this-course"]
+    assert set(Topology.objects.filter(owner=alice).values_list("pk", flat=True)) == {own.pk, elsewhere.pk}
+    assert not Topology.objects.filter(pk=here.pk).exists()
+    assert CourseMember.objects.filter(course=other, user=alice).exists()
     with pytest.raises(courses.NotFound):
         courses.remove_student(course, "carol", "keep")  # an instructor is not a student
     with pytest.raises(services.ServiceError, match="bad mode"):
-        courses.remove_student(course, "alice", "shred")
+        courses.remove_student(other, "alice", "shred")
+
+
+# -- co-instructors -------------------------------------------------------------------------------------------
+def test_add_and_remove_co_instructors(course, carol, alice, bob):
+    with pytest.raises(services.ServiceError, match="no such user"):
+        courses.add_instructor(course, "nobody")
+    courses.add_instructor(course, "bob")  # not a member: joins as an instructor
+    assert courses.role_in(bob, course) == "instructor"
+    CourseMember.objects.filter(course=course, user=alice).update(role="student")
+    courses.add_instructor(course, "alice")  # a student of it: promoted
+    assert courses.role_in(alice, course) == "instructor"
+    assert CourseMember.objects.filter(course=course, user=alice).count() == 1
+    with pytest.raises(services.Conflict, match="already teaches"):
+        courses.add_instructor(course, "bob")
+    courses.remove_instructor(course, "bob")
+    courses.remove_instructor(course, "alice")
+    assert courses.role_in(bob, course) is None
+    with pytest.raises(services.Conflict, match="last instructor"):
+        courses.remove_instructor(course, "carol")
+    with pytest.raises(courses.NotFound):
+        courses.remove_instructor(course, "bob")
+
+
+def test_an_inactive_user_is_not_made_an_instructor(course, bob):
+    bob.is_active = False
+    bob.save()
+    with pytest.raises(services.ServiceError, match="no such user"):
+        courses.add_instructor(course, "bob")
 
 
 # -- the forced password change -------------------------------------------------------------------------------

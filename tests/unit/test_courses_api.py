@@ -154,9 +154,11 @@ def test_remove_a_student(course, carol, alice):
 
 
 def test_remove_deleting_work_reports_what_is_left(course, carol, alice):
-    from topology.models import Lab, LabState
+    from topology.models import Assignment, Lab, LabState
 
     t = services.import_topology(alice, reference_document())
+    assignment = Assignment.objects.create(course=course, title="first lab", template=reference_document())
+    Topology.objects.filter(pk=t.pk).update(assignment=assignment)
     Lab.objects.filter(topology=t).update(state=LabState.DEPLOYING)
     response = post(signed_in(carol), f"{API}/courses/{course.pk}/students/alice/remove", {"mode": "delete"})
     assert response.status_code == 409
@@ -167,11 +169,21 @@ def test_remove_deleting_work_reports_what_is_left(course, carol, alice):
     assert response.status_code == 200 and response.json()["deleted"] == [t.name]
 
 
-def test_remove_delete_refused_for_a_student_of_two_courses(course, carol, alice):
-    other = courses.create_course(carol, "Other")
-    CourseMember.objects.create(course=other, user=alice, role="student")
-    response = post(signed_in(carol), f"{API}/courses/{course.pk}/students/alice/remove", {"mode": "delete"})
-    assert response.status_code == 409 and "in another course too" in response.json()["detail"]
+def test_co_instructors_from_the_api(course, carol, alice, bob):
+    c = signed_in(carol)
+    response = post(c, f"{API}/courses/{course.pk}/instructors", {"username": "bob"})
+    assert response.status_code == 201
+    assert {m["username"]: m["role"] for m in response.json()["members"]}["bob"] == "instructor"
+    assert post(c, f"{API}/courses/{course.pk}/instructors", {"username": "bob"}).status_code == 409
+    response = post(c, f"{API}/courses/{course.pk}/instructors", {"username": "ghost"})
+    assert response.status_code == 400 and response.json()["errors"][0]["path"] == "username"
+    # a student of the course may not add one; nor may bob in a course he does not teach
+    assert post(signed_in(alice), f"{API}/courses/{course.pk}/instructors", {"username": "alice"}).status_code == 404
+    response = post(signed_in(bob), f"{API}/courses/{course.pk}/instructors/carol/remove")
+    assert response.status_code == 200  # bob teaches it now: he may take carol off
+    response = post(signed_in(bob), f"{API}/courses/{course.pk}/instructors/bob/remove")
+    assert response.status_code == 409 and "last instructor" in response.json()["detail"]
+    assert post(c, f"{API}/courses/{course.pk}/instructors/bob/remove").status_code == 404  # carol no longer teaches
 
 
 def test_a_flagged_users_token_is_refused_on_course_routes(alice):

@@ -142,3 +142,30 @@ def remove_student(request, course_id: int, username: str, body: RemoveIn):
     except courses.services.ServiceError as exc:
         return _refused(exc)
     return report if report["removed"] else Status(409, report)
+
+
+@route(["POST"], "/courses/{int:course_id}/instructors",
+       response={201: CourseFull, 400: Errors, 404: Detail, 409: Detail},
+       summary="Make an existing user an instructor of the course (a student of it is promoted, keeping their work)")
+def add_instructor(request, course_id: int, body: EnrolIn):
+    try:
+        course = _taught(request, course_id)
+        courses.add_instructor(course, body.username)
+    except courses.services.ServiceError as exc:
+        return _refused(exc)
+    return Status(201, _full(course, request.auth, CourseMember.Role.INSTRUCTOR))
+
+
+@route(["POST"], "/courses/{int:course_id}/instructors/{username}/remove",
+       response={200: CourseFull | Detail, 404: Detail, 409: Detail},
+       summary="Take an instructor off the course (yourself too); the last instructor stays (409)")
+def remove_instructor(request, course_id: int, username: str):
+    try:
+        course = _taught(request, course_id)
+        courses.remove_instructor(course, username)
+    except courses.services.ServiceError as exc:
+        return _refused(exc)
+    role = courses.role_in(request.auth, course)
+    if role != CourseMember.Role.INSTRUCTOR:
+        return {"detail": "you no longer teach this course"}
+    return _full(course, request.auth, role)
