@@ -99,6 +99,16 @@ def exec_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) -
     return run_in_node(lab_id, node_name, argv, timeout)
 
 
+@shared_task(name="topology.run_checks")
+def run_checks(run_id: int, checks: list | None = None) -> dict:
+    """Run an assignment's checks on a copy and record them in its CheckRun (see :func:`check_runner.run`);
+    ``checks``: an instructor's unsaved ones, for a trial. Sent to the exec worker's queue, never the lab worker's.
+    """
+    from .check_runner import run
+
+    return run(run_id, checks)
+
+
 @shared_task(name="topology.list_images")
 def list_images() -> dict:
     """The node images on this host: ``{"images": [{name, kinds, present, up_to_date, size_bytes}]}``."""

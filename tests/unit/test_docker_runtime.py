@@ -93,3 +93,35 @@ def test_it_gives_a_containers_labels_and_whether_it_runs():
     assert runtime_failing_with(inspected={"Config": {}, "State": {}}).labels_and_running(CID) == ({}, False)
     assert runtime_failing_with(GONE).labels_and_running(CID) is None
     assert not hasattr(DockerRuntime, "labels_of")  # the name said only half of what it returns
+
+
+class ExecAPI:
+    """docker-py's exec calls: the output ends at once; ``exec_inspect`` answers ``states`` one after another."""
+
+    def __init__(self, *states):
+        self.states = list(states)
+        self.inspected = 0
+
+    def exec_create(self, container_id, argv, **kwargs):
+        return {"Id": "e1"}
+
+    def exec_start(self, exec_id, **kwargs):
+        return iter([b"out\n"])
+
+    def exec_inspect(self, exec_id):
+        self.inspected += 1
+        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+
+
+def test_an_exit_status_is_waited_for_once_the_output_has_ended():
+    """The engine may close the stream before it records the end: "still running" is not a success."""
+    api = ExecAPI({"Running": True, "ExitCode": None}, {"Running": True, "ExitCode": None},
+                  {"Running": False, "ExitCode": 3})
+    assert DockerRuntime(client=SimpleNamespace(api=api)).exec(CID, ["ls"]) == 3
+    assert api.inspected == 3
+
+
+def test_a_command_whose_end_is_never_seen_is_an_error_not_a_success():
+    runtime = DockerRuntime(client=SimpleNamespace(api=ExecAPI({"Running": True, "ExitCode": None})))
+    with pytest.raises(RuntimeStepError, match="never said how it exited"):
+        runtime._exit_code("e1", patience=0.1)

@@ -164,13 +164,26 @@ class DockerRuntime:
             for chunk in output:
                 if stream is not None:
                     stream(chunk)
-            return int(self.api.exec_inspect(handle["Id"])["ExitCode"] or 0)
+            return self._exit_code(handle["Id"])
         except NotFound:
             raise ContainerGone("the node's container is gone") from None
         except APIError as exc:
             if _not_running(exc):
                 raise ContainerGone(f"cannot run the command: {_explain(exc)}") from None
             raise RuntimeStepError(f"cannot run the command: {_explain(exc)}") from None
+
+    # The exit status of an exec whose output has ended. The engine may say so a moment after the stream
+    # closes ("Running" still true, "ExitCode" null): it is asked again for a while rather than taking that
+    # for a success, and a command whose end is never seen is an error.
+    def _exit_code(self, exec_id: str, patience: float = 5.0) -> int:
+        deadline = time.monotonic() + patience
+        while True:
+            info = self.api.exec_inspect(exec_id)
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                return int(info["ExitCode"])
+            if time.monotonic() > deadline:
+                raise RuntimeStepError("the command's output ended but the engine never said how it exited")
+            time.sleep(0.02)
 
     # True when the image is present on this host.
     def has_image(self, image: str) -> bool:

@@ -1,0 +1,395 @@
+"""The check routes of the REST API, with the database and Redis: who may check which copy, every refusal
+(400 with paths, 404, 409, 429, 503, 504), what a student sees of hidden checks, trials, the results table,
+its CSV and a class re-run.
+
+The exec worker is faked by running :func:`topology.check_runner.run` in the test's process when the task is
+sent, with commands in nodes faked (:func:`fake_node`): the real worker and Docker are
+tests/integration/test_checks_live.py's. Transactional, since the task is sent once the run is committed.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+
+from tests.documents import reference_document
+from topology import check_runner, checking, leases, services, tasks, workers
+from topology.models import Assignment, CheckRun, CourseMember, Lab, LabNode, LabState, NodeStatus, Topology
+
+API = "/api/v1"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHECKS = [
+    {"node": "c1", "argv": ["ping", "-c1", "-W1", "192.168.11.2"], "expect": "exit0", "description": "c1 reaches c2"},
+    {"node": "c1", "argv": ["ip", "route"], "expect": "match", "pattern": r"^default via 192\.168\.10\.1",
+     "description": "c1 has a route via r1", "points": 2},
+    {"node": "r1", "argv": ["sysctl", "net.ipv4.ip_forward"], "expect": "match", "pattern": "= 1",
+     "description": "secret: r1 forwards", "points": 3, "hidden": True},
+]
+
+
+def fake_node(lab_id, node, argv, timeout):
+    """What the nodes of a correct reference lab answer (and ``sleep`` outlives its timeout)."""
+    if argv[0] == "ping":
+        return {"exit_code": 0, "output": "1 packets transmitted, 1 received", "timed_out": False, "truncated": False}
+    if argv[0] == "ip":
+        return {"exit_code": 0, "output": "default via 192.168.10.1 dev eth0\n", "timed_out": False, "truncated": False}
+    if argv[0] == "sysctl":
+        return {"exit_code": 0, "output": "net.ipv4.ip_forward = 1\n", "timed_out": False, "truncated": False}
+    if argv[0] == "sleep":
+        return {"exit_code": 124, "output": "", "timed_out": True, "truncated": False}
+    return {"error": "not_running", "detail": f"'{node}' is not running (the lab is stopped)"}
+
+
+class FakeResult:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def get(self, timeout=None, propagate=True):
+        return self.answer
+
+    def forget(self):
+        pass
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    """The exec worker, in this process: what was sent (``(args, options)``) is run at once."""
+    sent = []
+
+    def apply_async(args, **options):
+        sent.append((args, options))
+        return FakeResult(check_runner.run(*args))
+
+    monkeypatch.setattr(tasks.run_checks, "apply_async", apply_async)
+    monkeypatch.setattr(check_runner, "run_in_node", fake_node)
+    return sent
+
+
+@pytest.fixture(autouse=True)
+def _fresh(released, transactional_db):
+    # A transactional test starts from an emptied database: the migration's "instructors" group is made again.
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name="instructors")
+    group.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
+    yield
+    client = leases.client()
+    for key in client.scan_iter(f"topolab:{settings.TOPOLAB_SITE}:checks:*"):
+        client.delete(key)
+
+
+@pytest.fixture
+def assignment(course, carol):
+    return Assignment.objects.create(course=course, title="Static routes", template=reference_document(),
+                                     checks=CHECKS, created_by=carol, published=timezone.now())
+
+
+def copy_of(assignment, user, *, run=True) -> Topology:
+    topology = services.import_topology(user, reference_document() | {"name": f"copy-{user.username}"})
+    Topology.objects.filter(pk=topology.pk).update(assignment=assignment)
+    if run:
+        lab = topology.lab
+        Lab.objects.filter(pk=lab.pk).update(state=LabState.RUNNING, operation="op1")
+        for i, node in enumerate(("c1", "r1", "c2")):
+            LabNode.objects.create(lab=lab, name=node, state=NodeStatus.RUNNING, container_id=f"{i:064x}")
+    return Topology.objects.select_related("lab", "assignment", "owner").get(pk=topology.pk)
+
+
+def signed_in(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def post(client, url, body=None):
+    return client.post(url, json.dumps(body or {}), content_type="application/json")
+
+
+# -- check my work ----------------------------------------------------------------------------------------------
+def test_a_student_checks_their_work_and_sees_hidden_checks_masked(assignment, alice, worker):
+    copy = copy_of(assignment, alice)
+    response = post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["state"] == "done" and body["score"] == 6 and body["max_score"] == 6
+    assert body["user"] == "alice" and body["requested_by"] == "alice" and body["trial"] is False
+    assert [r["passed"] for r in body["results"]] == [True, True, True]
+    assert body["results"][1]["seen"].startswith("exit status 0; the pattern matched 'default via 192.168.10.1'")
+    assert body["results"][2] == {"index": 2, "description": "hidden check", "hidden": True, "points": 3,
+                                  "passed": True, "node": None, "seen": None, "exit_code": None, "timed_out": None,
+                                  "error": None}
+    assert "secret" not in response.content.decode()
+    [(args, options)] = worker
+    assert args == [body["id"], None]  # the worker reads the assignment's checks itself
+    assert options["queue"] == workers.exec_queue(copy.lab.queue)  # never the lab worker's queue
+    run = CheckRun.objects.get(pk=body["id"])
+    assert run.results[2]["description"] == "secret: r1 forwards" and run.finished and not run.late
+    # The lock is given back: a second check runs at once.
+    assert post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks").status_code == 200
+
+
+def test_the_list_of_runs_and_the_grade(assignment, alice, carol, worker):
+    copy = copy_of(assignment, alice)
+    post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
+    body = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks").json()
+    assert [c["description"] for c in body["checks"]] == ["c1 reaches c2", "c1 has a route via r1", "hidden check"]
+    assert body["checks"][2]["argv"] is None and body["checks"][0]["argv"] == CHECKS[0]["argv"]
+    assert len(body["runs"]) == 1 and body["runs"][0]["results"][2]["description"] == "hidden check"
+    assert body["grade"]["score"] == 6 and body["grade"]["counted"] is True
+    # Their instructor sees everything; so does the student once the due date has passed.
+    full = signed_in(carol).get(f"{API}/topologies/{copy.pk}/checks").json()
+    assert full["checks"][2]["description"] == "secret: r1 forwards"
+    Assignment.objects.filter(pk=assignment.pk).update(due=timezone.now() - timedelta(minutes=1))
+    after = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks").json()
+    assert after["runs"][0]["results"][2]["description"] == "secret: r1 forwards"
+
+
+def test_an_instructor_reruns_a_students_checks(assignment, alice, carol, worker):
+    copy = copy_of(assignment, alice)
+    body = post(signed_in(carol), f"{API}/topologies/{copy.pk}/checks").json()
+    assert body["user"] == "alice" and body["requested_by"] == "carol" and body["trial"] is False
+    assert body["results"][2]["description"] == "secret: r1 forwards"
+
+
+def test_an_instructors_own_copy_makes_a_trial(assignment, carol, worker):
+    copy = copy_of(assignment, carol)
+    body = post(signed_in(carol), f"{API}/topologies/{copy.pk}/checks").json()
+    assert body["trial"] is True and CheckRun.objects.get(pk=body["id"]).trial
+
+
+def test_strangers_get_404_and_the_anonymous_401(assignment, alice, bob, worker, course, django_user_model):
+    copy = copy_of(assignment, alice)
+    classmate = django_user_model.objects.create_user("erin", None, None)
+    CourseMember.objects.create(course=course, user=classmate, role=CourseMember.Role.STUDENT)
+    for user in (bob, classmate):
+        assert post(signed_in(user), f"{API}/topologies/{copy.pk}/checks").status_code == 404
+        assert signed_in(user).get(f"{API}/topologies/{copy.pk}/checks").status_code == 404
+    assert post(Client(), f"{API}/topologies/{copy.pk}/checks").status_code == 401
+    assert Client().get(f"{API}/topologies/{copy.pk}/checks").status_code == 401
+    assert worker == [] and not CheckRun.objects.exists()
+
+
+def test_refusals(assignment, alice, worker):
+    own = services.import_topology(alice, reference_document())
+    response = post(signed_in(alice), f"{API}/topologies/{own.pk}/checks")
+    assert response.status_code == 400 and response.json()["errors"][0]["message"].startswith("this topology is not a copy")
+
+    stopped = copy_of(assignment, alice, run=False)
+    response = post(signed_in(alice), f"{API}/topologies/{stopped.pk}/checks")
+    assert response.status_code == 409 and "it is stopped" in response.json()["detail"]
+
+    Assignment.objects.filter(pk=assignment.pk).update(checks=[])
+    Lab.objects.filter(pk=stopped.lab.pk).update(state=LabState.RUNNING)
+    response = post(signed_in(alice), f"{API}/topologies/{stopped.pk}/checks")
+    assert response.status_code == 400 and response.json()["errors"] == [{"path": "checks", "message": "no checks"}]
+    assert worker == [] and not CheckRun.objects.exists()
+
+
+def test_one_run_at_a_time_per_user(assignment, alice, worker):
+    copy = copy_of(assignment, alice)
+    ongoing = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    leases.client().set(checking._user_key(alice.pk), str(ongoing.pk), px=60_000)
+    response = post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
+    assert response.status_code == 429 and "already running" in response.json()["detail"]
+    assert worker == [] and CheckRun.objects.count() == 1  # the refused run left nothing behind
+    # A run that has finished gives its place back at once, without waiting for its key to lapse.
+    CheckRun.objects.filter(pk=ongoing.pk).update(state=CheckRun.State.DONE, finished=timezone.now())
+    assert post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks").status_code == 200
+
+
+def test_at_most_the_exec_pool_of_runs_per_host(assignment, alice, bob, worker, settings):
+    settings.TOPOLAB_EXEC_CONCURRENCY = 1
+    copy = copy_of(assignment, alice)
+    other = CheckRun.objects.create(assignment=assignment, user=bob)
+    key = checking._host_key(workers.exec_queue(copy.lab.queue))
+    leases.client().zadd(key, {str(other.pk): 10 ** 15})
+    response = post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
+    assert response.status_code == 429 and "this host already runs 1 check runs" in response.json()["detail"]
+    # Alice's own lock went back with the refusal.
+    assert leases.client().get(checking._user_key(alice.pk)) is None
+    CheckRun.objects.filter(pk=other.pk).update(state=CheckRun.State.DONE)
+    assert post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks").status_code == 200
+
+
+def test_no_exec_worker_is_503_and_nothing_runs(assignment, alice, worker):
+    copy = copy_of(assignment, alice)
+    Lab.objects.filter(pk=copy.lab.pk).update(queue="nowhere")
+    response = post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
+    assert response.status_code == 503 and "no exec worker is running" in response.json()["detail"]
+    assert worker == [] and not CheckRun.objects.exists()
+
+
+def test_a_worker_that_does_not_answer_in_time_is_504_and_the_run_failed(assignment, alice, monkeypatch):
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    class Silent(FakeResult):
+        def get(self, timeout=None, propagate=True):
+            raise CeleryTimeout("no answer")
+
+    monkeypatch.setattr(tasks.run_checks, "apply_async", lambda args, **options: Silent(None))
+    copy = copy_of(assignment, alice)
+    response = post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
+    assert response.status_code == 504 and "did not finish the checks" in response.json()["detail"]
+    run = CheckRun.objects.get()
+    assert run.state == "failed" and run.finished and "did not finish" in run.reason
+    assert leases.client().get(checking._user_key(alice.pk)) is None
+
+
+# -- trials -----------------------------------------------------------------------------------------------------
+def test_an_instructor_tries_unsaved_checks_on_their_own_copy(assignment, carol, worker):
+    copy_of(assignment, carol)
+    trial = [{"node": "c2", "argv": ["sleep", "30"], "expect": "exit0", "description": "too slow", "timeout": 1},
+             {"node": "c1", "argv": ["ping", "c2"], "expect": "exit0", "description": "pings"}]
+    response = post(signed_in(carol), f"{API}/assignments/{assignment.pk}/checks/try", {"checks": trial})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["trial"] is True and body["score"] == 1 and body["max_score"] == 2
+    assert body["results"][0]["timed_out"] is True and body["results"][0]["seen"].startswith("timed out after 1 s")
+    [(args, _)] = worker
+    assert args[1][0]["argv"] == ["sleep", "30"] and args[1][1]["timeout"] == 10  # normalised, defaults filled
+    assert Assignment.objects.get(pk=assignment.pk).checks == CHECKS  # nothing saved
+
+
+def test_trial_refusals(assignment, carol, alice, bob, worker):
+    url = f"{API}/assignments/{assignment.pk}/checks/try"
+    response = post(signed_in(carol), url, {"checks": CHECKS})
+    assert response.status_code == 404 and "start the assignment and deploy your copy first" in response.json()["detail"]
+    copy = copy_of(assignment, carol, run=False)
+    response = post(signed_in(carol), url, {"checks": CHECKS})
+    assert response.status_code == 409 and "start the assignment and deploy your copy first" in response.json()["detail"]
+    Lab.objects.filter(pk=copy.lab.pk).update(state=LabState.RUNNING)
+    response = post(signed_in(carol), url, {"checks": [{"node": "c9", "argv": [], "expect": "exit0",
+                                                        "description": "x"}]})
+    assert response.status_code == 400
+    assert [e["path"] for e in response.json()["errors"]] == ["checks[0].node", "checks[0].argv"]
+    response = post(signed_in(carol), url, {"checks": []})
+    assert response.status_code == 400 and response.json()["errors"][0]["path"] == "checks"
+    assert post(signed_in(carol), url, {}).status_code == 400
+    for user in (alice, bob):  # a student of the course, a stranger
+        assert post(signed_in(user), url, {"checks": CHECKS}).status_code == 404
+    assert post(signed_in(carol), f"{API}/assignments/999999/checks/try", {"checks": CHECKS}).status_code == 404
+    assert post(Client(), url, {"checks": CHECKS}).status_code == 401
+    assert worker == []
+
+
+# -- results ----------------------------------------------------------------------------------------------------
+def test_results_table_csv_and_class_rerun(assignment, carol, alice, bob, course, worker, django_user_model):
+    dave = django_user_model.objects.create_user("dave", None, None, first_name="@dave")
+    CourseMember.objects.create(course=course, user=dave, role=CourseMember.Role.STUDENT)
+    erin = django_user_model.objects.create_user("erin", None, None)
+    CourseMember.objects.create(course=course, user=erin, role=CourseMember.Role.STUDENT)
+    copy_of(assignment, alice)
+    copy_of(assignment, erin, run=False)
+    copy_of(assignment, carol)  # the instructor's own copy: not a student's
+
+    response = post(signed_in(carol), f"{API}/assignments/{assignment.pk}/results/rerun")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"queued": ["alice"], "skipped": [
+        {"username": "dave", "reason": "has not started the assignment"},
+        {"username": "erin", "reason": "the lab is not running (it is stopped)"}]}
+    [(args, options)] = worker
+    assert options["expires"] == checking.BULK_EXPIRES and options["queue"].endswith(".exec")
+
+    rows = signed_in(carol).get(f"{API}/assignments/{assignment.pk}/results").json()
+    assert [r["username"] for r in rows] == ["alice", "dave", "erin"]
+    assert rows[0]["grade"]["score"] == 6 and rows[1]["grade"] is None and rows[1]["copy_id"] is None
+
+    response = signed_in(carol).get(f"{API}/assignments/{assignment.pk}/results.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith("attachment; filename=") and ".csv" in response["Content-Disposition"]
+    lines = response.content.decode().splitlines()
+    assert lines[0].startswith("username,name,score,max_score,late,finished")
+    assert lines[2].startswith("dave,'@dave,")
+
+    for user in (alice, bob):
+        assert signed_in(user).get(f"{API}/assignments/{assignment.pk}/results").status_code == 404
+        assert signed_in(user).get(f"{API}/assignments/{assignment.pk}/results.csv").status_code == 404
+        assert post(signed_in(user), f"{API}/assignments/{assignment.pk}/results/rerun").status_code == 404
+    assert Client().get(f"{API}/assignments/{assignment.pk}/results").status_code == 401
+    assert len(worker) == 1
+
+
+def test_the_runner_records_a_lab_that_is_not_running_and_a_crash(assignment, alice, monkeypatch):
+    copy = copy_of(assignment, alice, run=False)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    monkeypatch.setattr(check_runner, "run_in_node", fake_node)
+    assert check_runner.run(run.pk)["state"] == "failed"
+    run.refresh_from_db()
+    assert run.finished and run.reason == "the lab is not running (it is stopped): deploy it, then check again"
+
+    copy = copy_of(assignment, alice.__class__.objects.create_user("fred", None, None))
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=copy.owner)
+    monkeypatch.setattr(check_runner, "_execute", lambda *a: 1 / 0)
+    assert check_runner.run(run.pk)["state"] == "failed"
+    run.refresh_from_db()
+    assert run.reason == "the check run crashed: division by zero"
+    assert check_runner.run(10 ** 9) == {"error": f"no check run {10 ** 9}"}
+
+
+def test_the_runner_fails_a_run_where_no_check_could_run(assignment, alice, monkeypatch):
+    copy = copy_of(assignment, alice)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    monkeypatch.setattr(check_runner, "run_in_node", lambda *a: {"error": "exec_failed", "detail": "engine down"})
+    check_runner.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == "failed" and run.reason == "no check could run: exec_failed: engine down"
+    assert len(run.results) == 3 and run.score == 0 and run.max_score == 6
+    assert run.results[0]["error"] == "exec_failed: engine down" and run.results[0]["passed"] is False
+
+
+def test_the_runner_marks_late_runs_and_tells_the_course_feed(assignment, alice, monkeypatch):
+    told = []
+    monkeypatch.setattr(check_runner.coursefeed, "check_run_changed", told.append)
+    monkeypatch.setattr(check_runner, "run_in_node", fake_node)
+    Assignment.objects.filter(pk=assignment.pk).update(due=timezone.now() - timedelta(hours=1))
+    copy = copy_of(assignment, alice)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    check_runner.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == "done" and run.late and run.score == 6 and told == [run.pk]
+    assert [r["hidden"] for r in run.results] == [False, False, True]
+
+
+def test_a_broker_that_cannot_be_reached_fails_the_run_and_answers_503(assignment, alice, monkeypatch):
+    def down(args, **options):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.run_checks, "apply_async", down)
+    copy = copy_of(assignment, alice)
+    response = post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
+    assert response.status_code == 503 and "cannot be reached: broker down" in response.json()["detail"]
+    run = CheckRun.objects.get()
+    assert run.state == "failed" and "broker down" in run.reason
+    assert leases.client().get(checking._user_key(alice.pk)) is None  # the next try is not refused as busy
+
+
+def test_a_class_rerun_without_an_exec_worker_is_503(assignment, carol, alice, worker):
+    copy = copy_of(assignment, alice)
+    Lab.objects.filter(pk=copy.lab.pk).update(queue="nowhere")
+    response = post(signed_in(carol), f"{API}/assignments/{assignment.pk}/results/rerun")
+    assert response.status_code == 503 and worker == [] and not CheckRun.objects.exists()
+
+
+def test_a_check_that_reads_output_and_saw_none_is_asked_once_more(assignment, alice, monkeypatch):
+    """The engine now and then loses a fast command's whole output (docker-py#2042): an empty answer to a
+    check that reads the output is asked again; a check of the exit status alone is not."""
+    copy = copy_of(assignment, alice)
+    calls = []
+
+    def flaky(lab_id, node, argv, timeout):
+        calls.append(argv[0])
+        if argv[0] == "ip" and calls.count("ip") == 1:
+            return {"exit_code": 0, "output": "", "timed_out": False, "truncated": False}
+        return fake_node(lab_id, node, argv, timeout)
+
+    monkeypatch.setattr(check_runner, "run_in_node", flaky)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    assert check_runner.run(run.pk)["state"] == "done"
+    run.refresh_from_db()
+    assert all(r["passed"] for r in run.results), run.results
+    assert calls.count("ip") == 2 and calls.count("ping") == 1
