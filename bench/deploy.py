@@ -40,6 +40,7 @@ from django.core.management import call_command  # noqa: E402
 
 from topology import services  # noqa: E402
 from topology.engine import netlink  # noqa: E402
+from topology.models import UserLimits  # noqa: E402
 from topology.testing.labs import wait_for  # noqa: E402
 from topology.testing.worker import WorkerProcess  # noqa: E402
 
@@ -141,6 +142,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     owner = get_user_model().objects.create_user("bench")
+    # The largest size must fit the user's limits (topology/quotas.py): the bench measures deploys, not refusals.
+    UserLimits.objects.create(user=owner, max_running_nodes=max(sizes), max_nodes_per_topology=max(sizes))
     worker = WorkerProcess(settings.TOPOLAB_QUEUE, Path(settings.DATA_DIR) / "worker.log")
     worker.start()
     baseline = Baseline()

@@ -1,7 +1,25 @@
-"""Django admin: topologies and labs, read mostly (labs change through the worker); courses and their members."""
+"""Django admin: topologies and labs, read mostly (labs change through the worker); courses and their members;
+assignments and their check runs (read-only); the limits: the site's defaults and per-user or per-course overrides."""
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.urls import reverse
 
-from .models import ApiToken, Course, CourseMember, Lab, LabEvent, LabNode, Topology, UserFlags
+from . import quotas
+from .models import (
+    ApiToken,
+    Assignment,
+    CheckRun,
+    Course,
+    CourseLimits,
+    CourseMember,
+    Lab,
+    LabEvent,
+    LabNode,
+    SiteLimits,
+    Topology,
+    UserFlags,
+    UserLimits,
+)
 
 
 @admin.register(Topology)
@@ -85,3 +103,78 @@ class UserFlagsAdmin(admin.ModelAdmin):
     list_filter = ("must_change_password",)
     search_fields = ("user__username",)
     autocomplete_fields = ("user",)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    """A course's assignments: template, instructions, checks, due date and publication."""
+
+    list_display = ("course", "title", "published", "due")
+    list_filter = ("course",)
+    search_fields = ("title", "course__name")
+    autocomplete_fields = ("course",)
+    readonly_fields = ("created", "updated")
+
+
+@admin.register(CheckRun)
+class CheckRunAdmin(admin.ModelAdmin):
+    """Every run of an assignment's checks, as it was recorded: read-only (the worker writes them)."""
+
+    list_display = ("started", "assignment", "user", "state", "score", "max_score", "late", "trial")
+    list_filter = ("state", "late", "trial")
+    search_fields = ("user__username", "assignment__title")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SiteLimits)
+class SiteLimitsAdmin(admin.ModelAdmin):
+    """The site's one row of default limits: edited, never added (it exists once) or deleted.
+
+    Its list goes straight to the row (made with the settings' node resources the first time, see
+    :func:`topology.quotas.site_limits`).
+    """
+
+    fieldsets = (
+        ("Per user (defaults; a user's limits override them)",
+         {"fields": ("max_running_labs", "max_running_nodes", "max_nodes_per_topology", "max_topologies")}),
+        ("Per course (default; a course's limits override it)", {"fields": ("course_max_running_nodes",)}),
+        ("Per node: what a node that asks for nothing gets",
+         {"fields": ("node_default_cpus", "node_default_memory_mb", "node_default_pids")}),
+        ("Per node: the most a node may ask for", {"fields": ("node_max_cpus", "node_max_memory_mb", "node_max_pids")}),
+    )
+
+    def has_add_permission(self, request):
+        return not SiteLimits.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        row = quotas.site_limits()
+        return redirect(reverse("admin:topology_sitelimits_change", args=[row.pk]))
+
+
+@admin.register(UserLimits)
+class UserLimitsAdmin(admin.ModelAdmin):
+    """One user's overrides of the site's per-user limits (an empty field keeps the site's default)."""
+
+    list_display = ("user", "max_running_labs", "max_running_nodes", "max_nodes_per_topology", "max_topologies")
+    search_fields = ("user__username",)
+    autocomplete_fields = ("user",)
+
+
+@admin.register(CourseLimits)
+class CourseLimitsAdmin(admin.ModelAdmin):
+    """One course's override of the site's per-course limit (empty: the site's default)."""
+
+    list_display = ("course", "max_running_nodes")
+    search_fields = ("course__name",)
+    autocomplete_fields = ("course",)

@@ -361,8 +361,13 @@ class SiteLimits(models.Model):
 
     @classmethod
     def current(cls) -> "SiteLimits":
-        """The one row (made with the defaults the first time)."""
-        row, _ = cls.objects.get_or_create(pk=1)
+        """The one row, made the first time with a node's resources from the settings
+        (``TOPOLAB_DEFAULT_RESOURCES``, ``TOPOLAB_MAX_RESOURCES``); after that the admin sets them."""
+        seed = {f"node_{which}_{key}": value
+                for which, values in (("default", settings.TOPOLAB_DEFAULT_RESOURCES),
+                                      ("max", settings.TOPOLAB_MAX_RESOURCES))
+                for key, value in values.items()}
+        row, _ = cls.objects.get_or_create(pk=1, defaults=seed)
         return row
 
 

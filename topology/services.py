@@ -5,7 +5,10 @@ the lab's state, record the intent (through :mod:`topology.labstate`, the one
 writer of lab state), and queue work for the root worker after the
 transaction commits, through :mod:`topology.tasks`, the one module both sides
 share. Nothing here touches Docker or the kernel, and the root side never
-imports this module.
+imports this module. The limits (:mod:`topology.quotas`) are checked here:
+a deploy or a new topology past one is refused before anything is written.
+The refusals are :mod:`topology.errors`' (and ``quotas.LimitReached``),
+named here as ``services.ServiceError`` and so on.
 """
 from __future__ import annotations
 
@@ -13,39 +16,12 @@ import uuid
 
 from django.db import transaction
 
-from . import labstate, leases, schema, tasks
+from . import labstate, leases, quotas, schema, tasks
 from .engine.plan import PlanError, check_deployable
+from .errors import Conflict, InvalidDocument, NoWorker, ServiceError  # noqa: F401 - callers name them services.X
 from .limits import document_limits
 from .models import Lab, LabState, Topology
-
-
-class ServiceError(Exception):
-    """A request was refused; ``status`` is the HTTP status that says why, ``problems`` the details."""
-
-    status = 400
-
-    def __init__(self, message: str, problems: list[schema.Problem] | None = None):
-        self.message = message
-        self.problems = problems or []
-        super().__init__(message)
-
-
-class InvalidDocument(ServiceError):
-    """The document breaks the format's rules (every problem is listed)."""
-
-    status = 400
-
-
-class Conflict(ServiceError):
-    """The lab's state does not allow this now (another operation runs, or it already runs)."""
-
-    status = 409
-
-
-class NoWorker(ServiceError):
-    """No lab worker is running for the lab's host: nothing was queued, nothing changed."""
-
-    status = 503
+from .quotas import LimitReached  # noqa: F401
 
 
 def validate(data) -> schema.Validation:
@@ -61,19 +37,22 @@ def parse(data) -> schema.Document:
     return result.document
 
 
-def import_topology(owner, data, *, replace: bool = False) -> Topology:
+def import_topology(owner, data, *, replace: bool = False, assignment=None) -> Topology:
     """Save a document as ``owner``'s topology (its name from the document); all or nothing.
 
     ``data`` is the document's JSON data, or its :class:`schema.Validation` when the caller has checked
     it already with this server's limits (the API's views: a body is checked once). Its warnings are
-    kept with it (``Topology.warnings``), so that reading it never checks it again.
+    kept with it (``Topology.warnings``), so that reading it never checks it again. A new topology is
+    refused (:class:`~topology.quotas.LimitReached`) past the owner's ``max_topologies``; ``assignment``
+    makes a new one that assignment's copy (``Topology.assignment``), in the same transaction.
     """
     result = data if isinstance(data, schema.Validation) else validate(data)
     if not result.ok:
         raise InvalidDocument("the document has errors", result.errors)
     document = result.document
     warnings = [p.as_dict() for p in result.warnings]
-    with transaction.atomic():
+    # The owner's topology lock from before they are counted until the new one is committed.
+    with quotas.topology_guard(owner) as guard, transaction.atomic():
         existing = Topology.objects.select_for_update().filter(owner=owner, name=document.name).first()
         if existing is not None and not replace:
             raise InvalidDocument(
@@ -85,8 +64,9 @@ def import_topology(owner, data, *, replace: bool = False) -> Topology:
             existing.warnings = warnings
             existing.save()
             return existing
+        guard.check()
         topology = Topology.objects.create(owner=owner, name=document.name, document=schema.dump(document),
-                                           warnings=warnings)
+                                           warnings=warnings, assignment=assignment)
         labstate.create_lab(topology)
         return topology
 
@@ -133,7 +113,12 @@ def _live_worker(lab: Lab) -> str:
 
 
 def request_deploy(lab: Lab) -> str:
-    """Queue a build of the lab's current document on its host's worker."""
+    """Queue a build of the lab's current document on its host's worker.
+
+    Refused (:class:`~topology.quotas.LimitReached`) before anything is written or queued if it would pass
+    a limit of the owner's or of the course the topology belongs to. Call it outside any transaction: the
+    limits' locks are held until the lab's new state is committed, which an enclosing transaction delays.
+    """
     document = parse(lab.topology.document)
     try:
         check_deployable(document)
@@ -144,8 +129,9 @@ def request_deploy(lab: Lab) -> str:
         raise Conflict("the lab is already running; destroy it first")
     if lab.state == LabState.DEGRADED:
         raise Conflict("the lab is degraded (a node exited or vanished); destroy it first")
-    return _begin(tasks.deploy_lab, lab, LabState.DEPLOYING, "deploy requested",
-                  nodes=[node.name for node in document.nodes])
+    with quotas.deploy_guard(lab, len(document.nodes)):
+        return _begin(tasks.deploy_lab, lab, LabState.DEPLOYING, "deploy requested",
+                      nodes=[node.name for node in document.nodes])
 
 
 def request_destroy(lab: Lab) -> str:

@@ -27,6 +27,7 @@ from .assignments import router as assignments_router  # noqa: E402
 from .checks import router as checks_router  # noqa: E402
 from .course_labs import router as course_labs_router  # noqa: E402
 from .courses import router as courses_router  # noqa: E402
+from .limits import router as limits_router  # noqa: E402
 from .views import router  # noqa: E402
 
 api.add_router("", router)
@@ -34,3 +35,4 @@ api.add_router("", courses_router)
 api.add_router("", assignments_router)
 api.add_router("", checks_router)
 api.add_router("", course_labs_router)
+api.add_router("", limits_router)

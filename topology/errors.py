@@ -1,0 +1,38 @@
+"""The refusals of the web tier's services: each says why, and ``status`` is the HTTP answer that says it.
+
+Here rather than in :mod:`topology.services` (which re-exports them, and where
+callers name them) so that the modules services call, such as
+:mod:`topology.quotas`, can raise them without importing services back.
+"""
+from __future__ import annotations
+
+from . import schema
+
+
+class ServiceError(Exception):
+    """A request was refused; ``status`` is the HTTP status that says why, ``problems`` the details."""
+
+    status = 400
+
+    def __init__(self, message: str, problems: list[schema.Problem] | None = None):
+        self.message = message
+        self.problems = problems or []
+        super().__init__(message)
+
+
+class InvalidDocument(ServiceError):
+    """The document breaks the format's rules (every problem is listed)."""
+
+    status = 400
+
+
+class Conflict(ServiceError):
+    """The lab's state does not allow this now (another operation runs, or it already runs)."""
+
+    status = 409
+
+
+class NoWorker(ServiceError):
+    """No lab worker is running for the lab's host: nothing was queued, nothing changed."""
+
+    status = 503
