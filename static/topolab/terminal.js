@@ -7,6 +7,11 @@
 // for (code other than 1000, no "closed" status) reconnects with the session token and the
 // shell comes back with what it printed meanwhile. Closing on purpose (close()) sends 1000,
 // which ends the shell. Output is acknowledged by the relay's numbers too (ackEvery, window).
+//
+// A supervisor's terminal has a mode: 'watch' (nothing typed is sent, the screen follows the
+// student's) or 'control' (typing is sent). Either way it never resizes the student's terminal.
+// The student's own console shows a banner over the screen while somebody watches or types
+// ("joined" status), until they dismiss it or that person leaves ("left", paired by `by`).
 // Paths, not bare names: an import map is inline script to the Content-Security-Policy.
 import {Terminal} from '../vendor/xterm/lib/xterm.mjs';
 import {FitAddon} from '../vendor/xterm-addon-fit/lib/addon-fit.mjs';
@@ -38,6 +43,16 @@ const THEMES = {
 const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
 const theme = () => THEMES[darkQuery.matches ? 'dark' : 'light'];
 
+// The banners' rules live in watch.css beside this module: the pages that hold a terminal (the
+// editor's dock, the pop-out) get it from here, once, unless they link it themselves.
+function watchStyles() {
+  if (document.querySelector('link[href$="/watch.css"]')) return;
+  const link = document.createElement('link');
+  link.rel = 'stylesheet';
+  link.href = new URL('./watch.css', import.meta.url).href;
+  document.head.append(link);
+}
+
 // "a minute", "2 minutes", "45 s": how long the host keeps a dropped shell, in words.
 function span(seconds) {
   if (seconds === 60) return 'a minute';
@@ -47,9 +62,9 @@ function span(seconds) {
 export class TerminalSession {
   // host: the element the terminal fills. options: {topology, node, kind: 'console' | 'logs',
   // session: a token to resume, console: the config's {keepSeconds, ackEvery, window},
-  // onState(state, message), onSession(token)}.
+  // mode: '' (one's own console) | 'watch' | 'control' (a supervisor's), onState(state, message), onSession(token)}.
   // States: connecting, open, reconnecting, closed (the server ended it, or the user), error.
-  constructor(host, {topology, node, kind = 'console', session = '', console: pacing, onState = () => {}, onSession = () => {}}) {
+  constructor(host, {topology, node, kind = 'console', session = '', mode = '', console: pacing, onState = () => {}, onSession = () => {}}) {
     const {keepSeconds, ackEvery, window: unacked} = {...CONSOLE_FALLBACK, ...pacing};
     this.keepSeconds = keepSeconds;
     // The server sends at most `window` bytes unacknowledged: acknowledge well before it fills.
@@ -58,7 +73,9 @@ export class TerminalSession {
     this.topology = topology;
     this.node = node;
     this.kind = kind;
-    this.token = session;
+    this.mode = kind === 'console' ? mode : '';
+    this.token = this.mode ? '' : session; // a watcher has no session of its own to resume
+    this.banners = new Map(); // who is watching or typing (their `by`) -> the banner shown for them
     this.onState = onState;
     this.onSession = onSession;
     this.state = 'connecting';
@@ -68,9 +85,10 @@ export class TerminalSession {
     this.attempt = 0;
     this.retry = null;
 
+    const typing = kind === 'console' && this.mode !== 'watch';
     this.term = new Terminal({
       // A shell's TTY sends CR LF itself; a container's own output (no TTY) has bare LF.
-      scrollback: 5000, convertEol: kind === 'logs', cursorBlink: kind === 'console', disableStdin: kind === 'logs',
+      scrollback: 5000, convertEol: kind === 'logs', cursorBlink: typing, disableStdin: !typing,
       fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace', fontSize: 13,
       theme: theme(),
     });
@@ -82,11 +100,12 @@ export class TerminalSession {
     this.term.open(box);
     if (kind === 'logs') this.term.write(HIDE_CURSOR); // nothing is typed there
     this.term.attachCustomKeyEventHandler((e) => this.key(e));
-    if (kind === 'console') this.term.onData((data) => this.send({type: 'input', data}));
+    if (typing) this.term.onData((data) => this.send({type: 'input', data}));
     this.term.onResize(({cols, rows}) => {
       host.dataset.cols = cols; host.dataset.rows = rows; // for the browser tests and a glance in devtools
-      this.send({type: 'resize', cols, rows});
+      if (!this.mode) this.send({type: 'resize', cols, rows}); // the student's window sizes their terminal
     });
+    if (kind === 'console' && !this.mode) watchStyles();
     this.themeChanged = () => { this.term.options.theme = theme(); };
     darkQuery.addEventListener('change', this.themeChanged);
     // Follow the host's size; debounced, since a dragged splitter reports every frame.
@@ -111,6 +130,7 @@ export class TerminalSession {
   url() {
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
     const q = new URLSearchParams({cols: this.term.cols, rows: this.term.rows, flow: '1'});
+    if (this.mode) q.set('mode', this.mode);
     if (this.kind === 'console' && this.token) q.set('session', this.token);
     return `${proto}://${location.host}/ws/topologies/${this.topology}/nodes/${encodeURIComponent(this.node)}/${this.kind}?${q}`;
   }
@@ -153,8 +173,15 @@ export class TerminalSession {
       this.setState('open', text);
     } else if (msg.state === 'dropped') {
       this.note(text || 'Some output was dropped: the connection was too slow.');
+    } else if (msg.state === 'joined') {
+      this.note(text);
+      this.banner(msg.by || '', text, msg.mode);
+    } else if (msg.state === 'left') {
+      this.note(text);
+      this.unbanner(msg.by || '');
     } else if (msg.state === 'closed' || msg.state === 'error') {
       this.final = true;
+      for (const by of [...this.banners.keys()]) this.unbanner(by); // nobody is watching an ended console
       this.note(text || (msg.state === 'closed' ? 'The console ended.' : 'The console could not open.'), msg.state === 'error');
       this.term.write(HIDE_CURSOR);
       this.setState(msg.state, text);
@@ -168,7 +195,7 @@ export class TerminalSession {
     if (code === FORBIDDEN || code === NOT_AVAILABLE || code === 1000) {
       // A refusal or an end without a status frame before it: nothing to come back to.
       this.final = true;
-      const text = code === FORBIDDEN ? 'Not allowed: sign in again (this console is only for its owner).' : code === NOT_AVAILABLE ? 'The console is not available.' : 'The console ended.';
+      const text = code === FORBIDDEN ? (this.mode ? 'Not allowed: you do not look after this console.' : 'Not allowed: sign in again (this console is only for its owner).') : code === NOT_AVAILABLE ? 'The console is not available.' : 'The console ended.';
       this.note(text, code !== 1000);
       this.setState(code === 1000 ? 'closed' : 'error', text);
       return;
@@ -201,6 +228,7 @@ export class TerminalSession {
     if (!this.final) return;
     this.final = false; this.lostAt = 0; this.attempt = 0; this.token = '';
     if (this.kind === 'logs') this.term.write(`\x1bc${HIDE_CURSOR}`); // the logs come again from the start
+    else if (this.mode) this.term.write(`\r\n${DIM}──── joining again ────${RESET}\r\n`);
     else this.term.write(`\r\n${DIM}──── new shell ────${RESET}\r\n\x1b[?25h`);
     this.setState('connecting', '');
     this.connect();
@@ -231,6 +259,43 @@ export class TerminalSession {
     this.state = state;
     this.host.dataset.state = state;
     this.onState(state, message);
+  }
+
+  // A banner over the screen: somebody (`by`) watches ('watch') or may type ('control'). One per person;
+  // the same person joining again (another window of theirs) replaces theirs.
+  banner(by, text, mode) {
+    this.unbanner(by);
+    let box = this.host.querySelector(':scope > .term-banners');
+    if (!box) {
+      box = document.createElement('div');
+      box.className = 'term-banners';
+      this.host.append(box);
+    }
+    const el = document.createElement('div');
+    el.className = 'term-banner';
+    el.setAttribute('role', 'alert');
+    el.dataset.mode = mode === 'control' ? 'control' : 'watch';
+    el.dataset.by = by;
+    const words = document.createElement('span');
+    words.className = 'term-banner-text';
+    words.textContent = text;
+    const dismiss = document.createElement('button');
+    dismiss.type = 'button';
+    dismiss.className = 'term-banner-close';
+    dismiss.title = 'Dismiss';
+    dismiss.setAttribute('aria-label', 'Dismiss');
+    dismiss.textContent = '✕';
+    dismiss.addEventListener('click', () => { if (this.banners.get(by) === el) this.unbanner(by); this.focus(); });
+    el.append(words, dismiss);
+    box.append(el);
+    this.banners.set(by, el);
+  }
+
+  unbanner(by) {
+    const el = this.banners.get(by);
+    if (!el) return;
+    this.banners.delete(by);
+    el.remove();
   }
 
   // A line of our own (not the shell's), dim, on a line of its own; errors in red.

@@ -20,10 +20,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.auth.models import Group
 from redis.asyncio.connection import DEFAULT_SOCKET_TIMEOUT
 
 from tests.websockets import ORIGIN, accepted, browser_socket, fresh_channel_layer, refused, run  # noqa: F401 (autouse)
-from topology.models import Lab, LabNode, Topology
+from topology.models import Assignment, CourseMember, Lab, LabNode, Topology, UserFlags
 from topology.relay import ACK_EVERY, LAYER, PROBE, channel_name, subscribe
 from topology.relay.buffer import OutputBuffer
 from topology.websockets.access import FORBIDDEN
@@ -419,3 +420,182 @@ def test_it_keeps_a_quiet_console_open(running, alice, monkeypatch):
     assert waited > consoles_socket_timeout()
     assert still_open
     assert frame == {"type": "websocket.send", "bytes": b"still here"}
+
+
+# -- supervisors: the logs, and watching or taking over the student's console ----------------------------
+
+
+@pytest.fixture
+def instructors(transactional_db):
+    """The migration's "instructors" group, made again: a transactional test starts from an emptied database."""
+    from django.contrib.auth.models import Permission
+
+    group, _ = Group.objects.get_or_create(name="instructors")
+    group.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
+    return group
+
+
+@pytest.fixture
+def dave(instructors, django_user_model):
+    """An instructor of another course: nothing of carol's course is his to see."""
+    from topology import courses
+
+    user = django_user_model.objects.create_user("dave", "dave@example.org", None)
+    user.groups.add(Group.objects.get(name="instructors"))
+    courses.create_course(user, "Other course")
+    return user
+
+
+@pytest.fixture
+def assigned(instructors, running, course, carol) -> Lab:
+    """Alice's running lab is her copy of an assignment of carol's course: carol supervises it."""
+    from tests.documents import reference_document
+
+    assignment = Assignment.objects.create(course=course, title="Lab 1", template=reference_document(), created_by=carol)
+    Topology.objects.filter(pk=running.topology_id).update(assignment=assignment)
+    return running
+
+
+def flag_password(user) -> None:
+    UserFlags.objects.update_or_create(user=user, defaults={"must_change_password": True})
+
+
+async def asked_of_relay(lab: Lab, ws: WebsocketCommunicator) -> dict:
+    """What the consumer asks the relay when ``ws`` connects (the test plays the relay's channel)."""
+    await subscribe(layer(), relay_channel(lab))
+    assert (await ws.connect())[0]
+    request = await next_message(relay_channel(lab))
+    await ws.disconnect()
+    return request
+
+
+WHO = ["alice", "carol", "bob", "dave", None]
+
+
+@pytest.mark.parametrize("query, allowed", [("", "alice"), ("?mode=watch", "carol"), ("?mode=control", "carol"),
+                                            ("?mode=other", None)], ids=["own", "watch", "control", "bad-mode"])
+@pytest.mark.parametrize("who", WHO, ids=["owner", "supervisor", "other-student", "other-instructor", "anonymous"])
+def test_a_console_opens_for_the_owner_and_the_watch_modes_for_a_supervisor_only(assigned, alice, bob, carol, dave,
+                                                                                   who, query, allowed):
+    user = {"alice": alice, "bob": bob, "carol": carol, "dave": dave, None: None}[who]
+    ws = communicator(assigned.topology_id, user=user, query=query)
+    if who is None or who != allowed:
+        assert run(refused, ws) == FORBIDDEN
+        return
+    request = run(asked_of_relay, assigned, ws)
+    if who == "alice":
+        assert request["type"] == "console.open"
+    else:
+        assert {k: request[k] for k in ("type", "lab", "node", "container", "mode", "name", "owner")} == {
+            "type": "console.watch", "lab": assigned.pk, "node": "c1", "container": "cid-c1-0123",
+            "mode": query.split("=")[1], "name": "Carol Teacher", "owner": "alice"}
+        assert "resume" not in request and "cols" not in request  # never a shell of its own
+
+
+@pytest.mark.parametrize("who", WHO, ids=["owner", "supervisor", "other-student", "other-instructor", "anonymous"])
+def test_logs_open_for_the_owner_and_a_supervisor_only(assigned, alice, bob, carol, dave, who):
+    user = {"alice": alice, "bob": bob, "carol": carol, "dave": dave, None: None}[who]
+    ws = communicator(assigned.topology_id, user=user, kind="logs")
+    if who not in ("alice", "carol"):
+        assert run(refused, ws) == FORBIDDEN
+        return
+    assert run(asked_of_relay, assigned, ws)["type"] == "logs.open"
+
+
+def test_a_topology_that_is_no_assignments_copy_has_no_supervisor(instructors, running, carol, course):
+    assert run(refused, communicator(running.topology_id, user=carol, query="?mode=watch")) == FORBIDDEN
+    assert run(refused, communicator(running.topology_id, user=carol, kind="logs")) == FORBIDDEN
+
+
+@pytest.mark.parametrize("who, kind, query", [("alice", "console", ""), ("alice", "logs", ""),
+                                              ("carol", "console", "?mode=watch"), ("carol", "logs", "")])
+def test_a_user_who_must_change_their_password_is_told_so_and_refused(assigned, alice, carol, who, kind, query):
+    user = {"alice": alice, "carol": carol}[who]
+    flag_password(user)
+    ws = communicator(assigned.topology_id, user=user, kind=kind, query=query)
+
+    async def body():
+        await subscribe(layer(), relay_channel(assigned))
+        status, code = await ended(ws)
+        try:
+            asked = await next_message(relay_channel(assigned), 0.3)
+        except asyncio.TimeoutError:
+            asked = None
+        return status, code, asked
+
+    status, code, asked = run(body)
+    assert status == {"type": "status", "state": "error", "message": "change your password first"}
+    assert code == FORBIDDEN
+    assert asked is None  # the relay was never asked
+
+
+def test_the_heartbeat_ends_a_console_once_its_user_must_change_their_password(running, alice, monkeypatch):
+    monkeypatch.setattr(ConsoleConsumer, "heartbeat", 0.2)
+
+    async def flagged(request):
+        await asyncio.sleep(0.5)  # a few heartbeats: still open
+        await database_sync_to_async(flag_password)(alice)
+
+    status, output = run(ended_after, running, communicator(running.topology_id, user=alice), flagged)
+    assert status == {"type": "status", "state": "closed", "message": "change your password first"}
+    assert output == {"type": "websocket.close", "code": FORBIDDEN}
+
+
+def test_the_heartbeat_ends_a_watch_once_the_watcher_no_longer_teaches_the_course(assigned, carol, monkeypatch):
+    monkeypatch.setattr(ConsoleConsumer, "heartbeat", 0.2)
+
+    async def demoted(request):
+        await asyncio.sleep(0.5)
+        await database_sync_to_async(lambda: CourseMember.objects.filter(user=carol).delete())()
+
+    ws = communicator(assigned.topology_id, user=carol, query="?mode=watch")
+    status, output = run(ended_after, assigned, ws, demoted)
+    assert status == {"type": "status", "state": "closed", "message": "you no longer look after this topology"}
+    assert output == {"type": "websocket.close", "code": FORBIDDEN}
+
+
+@pytest.mark.parametrize("mode", ["watch", "control"])
+def test_a_watcher_forwards_typing_only_in_control_mode_and_never_a_resize(assigned, carol, mode):
+    ws = communicator(assigned.topology_id, user=carol, query=f"?mode={mode}&flow=1")
+
+    async def body():
+        request, session = await play_relay(assigned, ws)
+        opened = await ws.receive_json_from(timeout=5)
+        await ws.send_to(text_data=json.dumps({"type": "resize", "cols": 10, "rows": 10}))
+        await ws.send_to(text_data=json.dumps({"type": "input", "data": "touch /tmp/marker\n"}))
+        await layer().send(request["reply"], {"type": "console.output", "data": b"screen"})
+        await ws.receive_output(timeout=5)
+        await ws.send_to(text_data=json.dumps({"type": "ack", "bytes": 6}))  # then its acknowledgement
+        relayed = [await next_message(session)]
+        if relayed[0]["type"] != "console.ack":
+            relayed.append(await next_message(session))
+        await ws.disconnect(code=1000)
+        relayed.append(await next_message(session))
+        return opened, [{k: v for k, v in m.items() if k != "reply"} for m in relayed]
+
+    opened, relayed = run(body)
+    assert opened["state"] == "open" and opened["mode"] == mode and "session" not in opened
+    assert opened["message"] == ("watching alice's console: you cannot type" if mode == "watch"
+                                 else "you can type in alice's console; they see that you joined")
+    typed = [{"type": "console.input", "data": "touch /tmp/marker\n"}] if mode == "control" else []
+    assert relayed == [*typed, {"type": "console.ack", "bytes": 6}, {"type": "console.close"}]
+
+
+def test_the_student_is_shown_who_joined_and_left(assigned, alice):
+    ws = communicator(assigned.topology_id, user=alice)
+
+    async def body():
+        request, _ = await play_relay(assigned, ws)
+        await ws.receive_json_from(timeout=5)
+        news = [{"type": "console.status", "state": "joined", "message": "Carol Teacher joined your console and can type",
+                 "by": "w1", "mode": "control"},
+                {"type": "console.status", "state": "left", "message": "Carol Teacher left your console", "by": "w1"}]
+        shown = []
+        for message in news:
+            await layer().send(request["reply"], message)
+            shown.append(await ws.receive_json_from(timeout=5))
+        await ws.disconnect(code=1000)
+        return news, shown
+
+    news, shown = run(body)
+    assert shown == [{**m, "type": "status"} for m in news]

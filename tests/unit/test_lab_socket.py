@@ -11,11 +11,13 @@ The reference lab::
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from tests.websockets import ORIGIN, accepted, browser_socket, refused, run
 from topology import broadcast as events
@@ -239,8 +241,10 @@ def test_it_leaves_the_labs_group_when_the_client_leaves(topology, alice):
     assert after == before
 
 
-@pytest.mark.parametrize("how", ["signed_out", "deleted"])
+@pytest.mark.parametrize("how", ["signed_out", "expired", "deleted"])
 def test_it_says_goodbye_when_the_user_signs_out_or_the_topology_is_deleted(topology, alice, monkeypatch, how):
+    """Signing out, the session expiring (its row is still there until ``clearsessions``) or deleting the
+    topology ends the socket."""
     from django.contrib.sessions.models import Session
 
     from topology.websockets.lab import LabConsumer
@@ -254,6 +258,8 @@ def test_it_says_goodbye_when_the_user_signs_out_or_the_topology_is_deleted(topo
         assert await ws.receive_nothing(timeout=0.6)  # a few checks: still there
         if how == "signed_out":
             await sync_to_async(lambda: Session.objects.all().delete())()
+        elif how == "expired":
+            await sync_to_async(lambda: Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1)))()
         else:
             await sync_to_async(services.delete_topology)(topology)
         goodbye = await ws.receive_json_from(timeout=5)
@@ -262,5 +268,108 @@ def test_it_says_goodbye_when_the_user_signs_out_or_the_topology_is_deleted(topo
         return goodbye, closed
 
     goodbye, closed = run(body)
-    assert goodbye["type"] == "gone" and goodbye["reason"] == how and goodbye["message"]
+    assert goodbye["type"] == "gone" and goodbye["reason"] == how.replace("expired", "signed_out") and goodbye["message"]
+    assert closed == {"type": "websocket.close", "code": FORBIDDEN}
+
+
+# -- supervisors, and users who must change their password ------------------------------------------------
+
+
+@pytest.fixture
+def instructors(transactional_db):
+    """The migration's "instructors" group, made again: a transactional test starts from an emptied database."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name="instructors")
+    group.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
+    return group
+
+
+@pytest.fixture
+def dave(instructors, django_user_model):
+    """An instructor of another course."""
+    from django.contrib.auth.models import Group
+
+    from topology import courses
+
+    user = django_user_model.objects.create_user("dave", "dave@example.org", None)
+    user.groups.add(Group.objects.get(name="instructors"))
+    courses.create_course(user, "Other course")
+    return user
+
+
+@pytest.fixture
+def copy(instructors, topology, course, carol) -> Topology:
+    """Alice's topology as her copy of an assignment of carol's course: carol supervises it."""
+    from tests.documents import reference_document
+    from topology.models import Assignment
+
+    assignment = Assignment.objects.create(course=course, title="Lab 1", template=reference_document(), created_by=carol)
+    Topology.objects.filter(pk=topology.pk).update(assignment=assignment)
+    return topology
+
+
+async def first_message(ws: WebsocketCommunicator) -> dict:
+    assert (await ws.connect())[0]
+    message = await ws.receive_json_from(timeout=5)
+    await ws.disconnect()
+    return message
+
+
+@pytest.mark.parametrize("who", ["alice", "carol", "bob", "dave", None],
+                         ids=["owner", "supervisor", "other-student", "other-instructor", "anonymous"])
+def test_the_owner_and_a_supervisor_follow_the_lab_and_nobody_else(copy, alice, bob, carol, dave, who):
+    user = {"alice": alice, "bob": bob, "carol": carol, "dave": dave, None: None}[who]
+    ws = communicator(copy.pk, user)
+    if who in ("alice", "carol"):
+        message = run(first_message, ws)
+        assert message == {"type": "snapshot", "lab": events.lab_snapshot(copy.lab)}
+    else:
+        assert run(refused, ws) == FORBIDDEN
+
+
+def test_an_instructor_supervises_only_assignment_copies(topology, instructors, course, carol):
+    assert run(refused, communicator(topology.pk, carol)) == FORBIDDEN
+
+
+@pytest.mark.parametrize("who", ["alice", "carol"], ids=["owner", "supervisor"])
+def test_a_user_who_must_change_their_password_is_told_so_and_refused(copy, alice, carol, who):
+    from topology.models import UserFlags
+
+    user = {"alice": alice, "carol": carol}[who]
+    UserFlags.objects.create(user=user, must_change_password=True)
+    ws = communicator(copy.pk, user)
+
+    async def body():
+        assert (await ws.connect())[0]
+        message = await ws.receive_json_from(timeout=5)
+        closed = await ws.receive_output(timeout=5)
+        await ws.disconnect()
+        return message, closed
+
+    message, closed = run(body)
+    assert message == {"type": "gone", "reason": "change_password", "message": "change your password first"}
+    assert closed == {"type": "websocket.close", "code": FORBIDDEN}
+
+
+def test_a_supervisor_who_stops_teaching_the_course_is_let_go(copy, carol, monkeypatch):
+    from topology.models import CourseMember
+    from topology.websockets.lab import LabConsumer
+
+    monkeypatch.setattr(LabConsumer, "recheck", 0.2)
+    ws = communicator(copy.pk, carol)
+
+    async def body():
+        assert (await ws.connect())[0]
+        assert (await ws.receive_json_from(timeout=5))["type"] == "snapshot"
+        assert await ws.receive_nothing(timeout=0.5)
+        await sync_to_async(lambda: CourseMember.objects.filter(user=carol).delete())()
+        goodbye = await ws.receive_json_from(timeout=5)
+        closed = await ws.receive_output(timeout=5)
+        await ws.disconnect()
+        return goodbye, closed
+
+    goodbye, closed = run(body)
+    assert goodbye == {"type": "gone", "reason": "deleted",
+                       "message": "This topology was deleted, or you no longer look after it."}
     assert closed == {"type": "websocket.close", "code": FORBIDDEN}

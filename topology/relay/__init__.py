@@ -18,18 +18,39 @@ web -> relay, on the host's relay channel (:func:`channel_name`)::
     {"type": "console.open", "reply": <consumer channel>, "lab": <id>, "node": <name>,
      "container": <id>, "cols": 80, "rows": 24, "deadline": <unix time>, "resume": <token or "">}
     {"type": "logs.open", "reply": ..., "lab": ..., "node": ..., "container": ..., "deadline": ...}
+    {"type": "console.watch", "reply": ..., "lab": ..., "node": ..., "container": ..., "deadline": ...,
+     "mode": "watch" | "control", "name": <the watcher's name>, "owner": <the student's name>}
     {"type": "console.cancel", "reply": <consumer channel>}      # the browser left before "opened"
+
+"console.watch" (a supervisor, :data:`WATCH_MODES`) never starts a shell: it joins the console
+session already open on that container (the most recently active one), or is told
+``{"state": "closed", "message": "<owner> has no console open on <node>"}``. A watcher gets
+"opened" (with no token: a watcher can never resume, i.e. take, the student's session), then
+the session's latest :data:`RECENT_OUTPUT` bytes, then its output live, from a buffer of its
+own (:data:`WATCH_BUFFER`): a watcher that falls behind loses the oldest output and is told
+"dropped"; the student's shell never waits for it. Its input counts only in "control" mode; its
+resizes never (the student's window sizes the terminal). Its "close" or "detach" is only its
+own leaving. When the session ends, every watcher is told "closed" with why ("the student
+closed this console", "the node stopped", ...).
 
 relay -> web, on the consumer's channel::
 
     {"type": "console.opened", "session": <session channel>, "token": <token>, "resumed": bool}
     {"type": "console.output", "data": b"..."}                   # at most OUTPUT_BATCH bytes
     {"type": "console.status", "state": "dropped" | "closed" | "error", "message": "..."}
+    {"type": "console.status", "state": "joined", "message": "<name> is watching your console" (watch) |
+     "<name> joined your console and can type" (control), "by": <watcher id>, "mode": "watch" | "control"}
+    {"type": "console.status", "state": "left", "message": "<name> left your console", "by": <watcher id>}
     {"type": "console.pong"}
+
+"joined" reaches the session's own consumer before the watcher is told "opened" (so before any
+of the watcher's input can be accepted), and again to a consumer that attaches later while the
+watcher stays; "left" when the watcher goes (it closed, detached or went silent).
 
 web -> relay, on the session's channel; every message carries "reply" (the
 consumer's channel), and the relay ignores messages from a consumer that is not
-the session's current one (a window that lost the session to a reconnect)::
+the session's current one (a window that lost the session to a reconnect) or one of its
+watchers::
 
     {"type": "console.input", "data": "..."}
     {"type": "console.resize", "cols": 120, "rows": 40}
@@ -52,6 +73,9 @@ MAX_INPUT = 64 * 1024             # the most characters of one input message
 MAX_SIZE = 1000                   # the largest cols or rows accepted
 SILENCE = 35.0                    # seconds without a word after which either side counts the other gone
                                   # (consumers ping every settings.TOPOLAB_HEARTBEAT seconds, 10 by default)
+RECENT_OUTPUT = 64 * 1024         # the latest output a session keeps for a watcher who joins (the screen, about)
+WATCH_BUFFER = 256 * 1024         # output held for one watcher; beyond it the oldest goes (it never slows the shell)
+WATCH_MODES = ("watch", "control")  # a supervisor's ways of joining a student's console: look only, or type too
 KEEP_DETACHED = 60.0              # seconds a shell waits for its client to come back
 SHELL_ARGV = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi"]
 

@@ -67,3 +67,29 @@ class OutputBuffer:
             else:
                 self.chunks[0] = head[count:]
                 count = 0
+
+
+class RecentOutput:
+    """The latest ``limit`` bytes a console printed (about the screen as it stands), for a watcher who joins late.
+
+    Unlike :class:`OutputBuffer` nothing is ever consumed: bytes stay until newer ones push them out.
+    Whole chunks are kept (and only the first one trimmed on the way out), so appending costs no copy.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+
+    def append(self, data: bytes) -> None:
+        """Keep ``data``; forget the oldest chunks once the rest alone reaches the limit."""
+        if not data:
+            return
+        self.chunks.append(bytes(data))
+        self.size += len(data)
+        while len(self.chunks) > 1 and self.size - len(self.chunks[0]) >= self.limit:
+            self.size -= len(self.chunks.popleft())
+
+    def contents(self) -> bytes:
+        """The last ``limit`` bytes (fewer when less was printed)."""
+        return b"".join(self.chunks)[-self.limit:]

@@ -14,6 +14,10 @@ the oldest output (and is told so); it never blocks the relay nor grows its
 memory. (A full buffer first pauses reading that one shell for up to
 :data:`STALL` seconds, so a client that is only briefly behind loses nothing:
 the shell waits on its TTY meanwhile.)
+
+A console session may also have watchers (:class:`Watcher`: supervisors joined with
+"console.watch"), each with a buffer and pacing of its own, fed beside the session's: a slow
+watcher loses output, the student's shell never waits for one.
 """
 from __future__ import annotations
 
@@ -33,14 +37,16 @@ from . import (
     LAYER,
     MAX_INPUT,
     OUTPUT_BATCH,
+    RECENT_OUTPUT,
     SESSION_BUFFER,
     SILENCE,
+    WATCH_BUFFER,
     WINDOW,
     channel_name,
     clamp_size,
     subscribe,
 )
-from .buffer import OutputBuffer
+from .buffer import OutputBuffer, RecentOutput
 from .singleton import SingletonLock
 from .sources import LogSource, ShellSource
 
@@ -50,6 +56,60 @@ STALL = 1.0            # seconds a full session buffer pauses reading its source
 WATCH_EVERY = 1.0      # seconds between a session's checks for a silent client and for expiry
 FLUSH = 5.0            # seconds an ended source waits for its last output to reach the client
 SEE_END = 5.0          # seconds a failed write to a shell waits for the reader to see the shell's end
+CONTROL = "control"    # the watch mode whose input reaches the shell
+
+
+class Watcher:
+    """A supervisor's consumer joined to a console session: the session's output in a buffer of its own.
+
+    It is fed beside the session's own buffer and paced by its own acknowledgements; when it falls
+    more than its buffer behind, it loses the oldest output (and is told so) and the shell goes on.
+    """
+
+    def __init__(self, session: "Session", reply: str, mode: str, name: str, limit: int):
+        self.session = session
+        self.reply = reply
+        self.mode = mode
+        self.name = name
+        self.id = secrets.token_hex(6)     # names it in "joined" and "left" (its channel stays private)
+        self.buffer = OutputBuffer(limit)
+        self.sent = self.acked = 0
+        self.last_heard = time.monotonic()
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    def feed(self, data: bytes) -> None:
+        """Output of the session (never waits: beyond the limit the oldest is dropped)."""
+        if data:
+            self.buffer.append(data)
+            self.wake.set()
+
+    def joined(self) -> dict:
+        """The status its session's own consumer gets about it."""
+        text = f"{self.name} joined your console and can type" if self.mode == CONTROL \
+            else f"{self.name} is watching your console"
+        return {"type": "console.status", "state": "joined", "message": text, "by": self.id, "mode": self.mode}
+
+    def left(self) -> dict:
+        return {"type": "console.status", "state": "left", "message": f"{self.name} left your console", "by": self.id}
+
+    async def pump(self) -> None:
+        """The buffer to the watcher's consumer, never more than WINDOW unacknowledged."""
+        layer = self.session.layer
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            try:
+                while len(self.buffer) and self.sent - self.acked < WINDOW:
+                    if self.buffer.dropped:
+                        await self.session.tell(self.reply, "dropped", f"{self.buffer.take_dropped()} bytes of output "
+                                                                       "were dropped: the connection was too slow")
+                    start, chunk = self.buffer.peek(min(OUTPUT_BATCH, WINDOW - (self.sent - self.acked)))
+                    await layer.send(self.reply, {"type": "console.output", "data": chunk})
+                    self.buffer.consume(start + len(chunk))
+                    self.sent += len(chunk)
+            except (OSError, RedisError) as exc:  # Redis away for a moment: try again at the next output
+                log.warning("console %s: cannot reach a watcher (%s)", self.session.channel, exc)
 
 
 class Session:
@@ -74,6 +134,10 @@ class Session:
         self.emptied = asyncio.Event()    # the buffer became empty, or its consumer left: nothing to deliver
         self.source_ended = asyncio.Event()  # the reader saw the end of the source
         self.lagging = False
+        self.recent = RecentOutput(relay.recent_limit)   # what a watcher who joins sees first
+        self.watchers: dict[str, Watcher] = {}           # consumer channel -> supervisor watching
+        self.active = time.monotonic()                   # when its own client last attached or typed
+        self.ended_by: str | None = None                 # why it ended, for the watchers, when its client ended it
 
     # -- talking to the consumer ---------------------------------------------------------------
 
@@ -91,7 +155,37 @@ class Session:
         await self.layer.send(reply, {"type": "console.opened", "session": self.channel, "token": self.token,
                                       "resumed": resumed})
         self.reply = reply
+        self.active = time.monotonic()
         self.wake.set()
+        for watcher in list(self.watchers.values()):  # a window that comes (back) learns who is here
+            await self.layer.send(reply, watcher.joined())
+
+    async def add_watcher(self, reply: str, mode: str, name: str) -> None:
+        """Join a supervisor's consumer: the student is told first, then the watcher gets "opened",
+        the recent output and everything live."""
+        watcher = Watcher(self, reply, mode, name, self.relay.watch_limit)
+        watcher.feed(self.recent.contents())
+        self.watchers[reply] = watcher
+        log.info("console %s: a supervisor joins (%s)", self.channel, mode)
+        if self.reply:
+            await self._quietly(self.layer.send(self.reply, watcher.joined()))
+        await self.layer.send(reply, {"type": "console.opened", "session": self.channel, "token": "",
+                                      "resumed": False, "mode": mode})
+        if self.watchers.get(reply) is watcher:  # not cancelled meanwhile
+            watcher.task = asyncio.create_task(watcher.pump())
+
+    async def remove_watcher(self, reply: str, message: str | None = None) -> None:
+        """A watcher leaves (told ``message`` when not None); the student is told "left"."""
+        watcher = self.watchers.pop(reply, None)
+        if watcher is None:
+            return
+        if watcher.task:
+            watcher.task.cancel()
+        log.info("console %s: a supervisor left", self.channel)
+        if message is not None:
+            await self._quietly(self.tell(reply, "closed", message))
+        if self.reply:
+            await self._quietly(self.layer.send(self.reply, watcher.left()))
 
     def detach(self) -> None:
         if self.reply is not None:
@@ -112,10 +206,12 @@ class Session:
                 await self.tell(reply, "error", problem)
                 return
             try:
-                self.buffer.append(await self.source.open())
+                early = await self.source.open()
             except RuntimeStepError as exc:
                 await self.tell(reply, "error", str(exc))
                 return
+            self.buffer.append(early)
+            self.recent.append(early)
             self.channel = await self.layer.new_channel("relay-session.")
             if self.relay.cancelled.pop(reply, False):
                 return  # the browser left while the shell was starting
@@ -131,18 +227,26 @@ class Session:
             await self._quietly(self.tell(self.reply or reply, "error", f"the {self.source.kind} failed on the host"))
         finally:
             self.relay.sessions.pop(self.token, None)
-            for task in tasks:
+            watchers, self.watchers = list(self.watchers.values()), {}
+            for task in tasks + [w.task for w in watchers if w.task]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *[w.task for w in watchers if w.task], return_exceptions=True)
             await self.source.close()
             if self.channel:
                 log.info("%s %s closed%s", self.source.kind, self.channel, f": {reason}" if reason else "")
+            for watcher in watchers:
+                await self._quietly(self.tell(watcher.reply, "closed", reason or self.ended_by or "the console ended"))
         if reason:
             await self._quietly(self.tell(self.reply, "closed", reason))
 
     async def end(self, message: str) -> None:
-        """Say ``message`` to the attached consumer and end the session (the relay is stopping)."""
+        """Say ``message`` to the attached consumer and the watchers, and end the session (the relay is stopping)."""
         await self._quietly(self.tell(self.reply, "closed", message))
+        for reply in list(self.watchers):
+            watcher = self.watchers.pop(reply)
+            if watcher.task:
+                watcher.task.cancel()
+            await self._quietly(self.tell(reply, "closed", message))
         self.reply = None
         self.emptied.set()
 
@@ -171,6 +275,9 @@ class Session:
             if not data:
                 break
             self.buffer.append(data)
+            self.recent.append(data)
+            for watcher in self.watchers.values():
+                watcher.feed(data)
             self.wake.set()
         self.source_ended.set()
         # Let the sender deliver the last output before the session ends (for up to FLUSH seconds).
@@ -228,6 +335,10 @@ class Session:
                 log.warning("%s %s: cannot read its channel (%s); retrying", self.source.kind, self.channel, exc)
                 await asyncio.sleep(1)
                 continue
+            watcher = self.watchers.get(message.get("reply"))
+            if watcher is not None:
+                await self._from_watcher(watcher, message)
+                continue
             if self.reply is None or message.get("reply") != self.reply:
                 continue  # from a window that is not (or no longer) this session's
             self.last_heard = time.monotonic()
@@ -235,6 +346,7 @@ class Session:
             if kind == "console.input" and self.source.writable:
                 data = message.get("data")
                 if isinstance(data, str) and data:
+                    self.active = self.last_heard
                     if not await self.source.write(data[:MAX_INPUT].encode("utf-8", "replace")):
                         # The shell is gone: the reader will see the end and say so. Hold the rest
                         # of the input until it has (SEE_END seconds at most).
@@ -256,7 +368,28 @@ class Session:
             elif kind == "console.detach":
                 self.detach()
             elif kind == "console.close":
+                self.ended_by = "the student closed this console"
                 return None
+
+    async def _from_watcher(self, watcher: Watcher, message: dict) -> None:
+        """A watcher's message: input only in control mode, never a resize; its close is its leaving."""
+        watcher.last_heard = time.monotonic()
+        kind = message.get("type")
+        if kind == "console.input" and watcher.mode == CONTROL and self.source.writable:
+            data = message.get("data")
+            if isinstance(data, str) and data:
+                await self.source.write(data[:MAX_INPUT].encode("utf-8", "replace"))  # a shell gone: the reader says so
+        elif kind == "console.ack":
+            try:
+                acked = int(message.get("bytes"))
+            except (TypeError, ValueError):
+                return
+            watcher.acked = max(watcher.acked, min(acked, watcher.sent))
+            watcher.wake.set()
+        elif kind == "console.ping":
+            await self.layer.send(watcher.reply, {"type": "console.pong"})
+        elif kind in ("console.detach", "console.close"):
+            await self.remove_watcher(watcher.reply)
 
     async def _watch(self) -> None:
         """Detach a consumer that went silent (its web process died); end a session left alone too long."""
@@ -266,8 +399,11 @@ class Session:
             if self.reply is not None and now - self.last_heard > self.relay.silence:
                 log.info("%s %s: its consumer went silent", self.source.kind, self.channel)
                 self.detach()
+            for watcher in [w for w in self.watchers.values() if now - w.last_heard > self.relay.silence]:
+                await self.remove_watcher(watcher.reply)
             if self.reply is None and self.detached_at is not None \
                     and now - self.detached_at > self.relay.keep_detached:
+                self.ended_by = "the student left this console"
                 return None
 
 
@@ -276,7 +412,7 @@ class Relay:
 
     def __init__(self, site: str, queue: str, *, layer=None, runtime: DockerRuntime | None = None,
                  buffer_limit: int = SESSION_BUFFER, keep_detached: float = KEEP_DETACHED,
-                 silence: float = SILENCE):
+                 silence: float = SILENCE, recent_limit: int = RECENT_OUTPUT, watch_limit: int = WATCH_BUFFER):
         self.site = site
         self.channel = channel_name(site, queue)
         self.layer = layer or get_channel_layer(LAYER)
@@ -284,6 +420,8 @@ class Relay:
         self.buffer_limit = buffer_limit
         self.keep_detached = keep_detached
         self.silence = silence
+        self.recent_limit = recent_limit
+        self.watch_limit = watch_limit
         self.tasks: set[asyncio.Task] = set()
         self.sessions: dict[str, Session] = {}     # token -> open session
         self.cancelled: dict[str, bool] = {}       # consumers that left before their session opened
@@ -316,9 +454,32 @@ class Relay:
         await session.source.resize(clamp_size(request.get("cols"), 80), clamp_size(request.get("rows"), 24))
         await session.attach(request["reply"], resumed=True)
 
+    async def _join(self, message: dict) -> None:
+        """A supervisor's "console.watch": join the node's open console (the most recently active), never a new one."""
+        reply = message["reply"]
+        key = (str(message.get("lab")), str(message.get("node")), str(message.get("container")))
+        mode = CONTROL if message.get("mode") == CONTROL else "watch"
+        open_here = [s for s in self.sessions.values() if s.key == key and s.source.kind == "console" and s.channel]
+        if self.cancelled.pop(reply, False):
+            return  # the browser left already
+        try:
+            if not open_here:
+                owner = str(message.get("owner") or "the student")[:150]
+                await self.layer.send(reply, {"type": "console.status", "state": "closed",
+                                              "message": f"{owner} has no console open on {key[1]}"})
+                return
+            session = max(open_here, key=lambda s: (s.reply is not None, s.active))
+            await session.add_watcher(reply, mode, str(message.get("name") or "an instructor")[:150])
+        except (OSError, RedisError) as exc:
+            log.warning("cannot reach a watcher: %s", exc)
+
     async def _handle(self, message: dict) -> None:
         kind, reply = message.get("type"), message.get("reply")
         if not isinstance(reply, str):
+            return
+        if kind == "console.watch":
+            if float(message.get("deadline") or 0) >= time.time():
+                self._start(self._join(message))
             return
         if kind in ("console.open", "logs.open"):
             if float(message.get("deadline") or 0) < time.time():
@@ -335,6 +496,10 @@ class Relay:
             source = ShellSource(self.runtime, key[2], clamp_size(message.get("cols"), 80), clamp_size(message.get("rows"), 24))
             self._start(Session(self, message, source).run())
         elif kind == "console.cancel":
+            watched = next((s for s in self.sessions.values() if reply in s.watchers), None)
+            if watched is not None:
+                await watched.remove_watcher(reply)
+                return
             session = next((s for s in self.sessions.values() if s.reply == reply), None)
             if session is None:
                 self.cancelled[reply] = True

@@ -1,4 +1,4 @@
-"""``/ws/topologies/<id>/``: a lab's live state for its owner's browser (web side, unprivileged)."""
+"""``/ws/topologies/<id>/``: a lab's live state for its owner's browser, or a supervisor's (web side, unprivileged)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,20 +7,25 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .. import broadcast
-from .access import FORBIDDEN, owned_lab, signed_out
+from .access import CHANGE_PASSWORD, FORBIDDEN, OWNER, lab_and_role, must_change_password, signed_out
+
+PASSWORD = "change_password"  # _access's answer for a user who must change their password first
 
 
 class LabConsumer(AsyncJsonWebsocketConsumer):
     """``/ws/topologies/<topology_id>/``: the lab's snapshot first, then every change as it happens.
 
-    Only the topology's owner may subscribe; anybody else (signed out, another
+    The topology's owner may subscribe, and so may a supervisor of it
+    (:func:`topology.courses.supervises`); anybody else (signed out, another
     user, a topology that does not exist) is accepted and closed at once with
     code 4403, so a browser can tell "forbidden" from a dropped connection and
-    stop retrying. Read-only: whatever the client sends is ignored. The
-    messages are described in :mod:`topology.broadcast`, plus one of its own:
-    ``{"type": "gone", "reason": "signed_out" | "deleted", "message": ...}``
-    just before it closes with 4403 because the user signed out (in any tab)
-    or the topology was deleted.
+    stop retrying. Read-only: whatever the client sends is ignored (nothing sent
+    here is anything to act on, so a supervisor gets the same). The messages
+    are described in :mod:`topology.broadcast`, plus one of its own:
+    ``{"type": "gone", "reason": "signed_out" | "deleted" | "change_password", "message": ...}``
+    just before it closes with 4403 because the user signed out (in any tab),
+    the topology was deleted (or is no longer theirs to follow), or the user
+    must change their one-time password first (checked on connecting too).
     """
 
     group: str | None = None
@@ -28,13 +33,19 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
     recheck: float | None = None  # seconds between checks that the user is still signed in and the topology
     # still theirs; None: settings.TOPOLAB_HEARTBEAT
     watcher: asyncio.Task | None = None
+    role: str = OWNER
 
     async def connect(self) -> None:
-        lab_id = await self._lab_id_for(self.scope.get("user"), self.scope["url_route"]["kwargs"]["topology_id"])
+        access = await self._access(self.scope.get("user"), self.scope["url_route"]["kwargs"]["topology_id"])
         await self.accept()
-        if lab_id is None:
+        if access is None:
             await self.close(code=FORBIDDEN)
             return
+        if access == PASSWORD:
+            await self.send_json({"type": "gone", "reason": PASSWORD, "message": CHANGE_PASSWORD})
+            await self.close(code=FORBIDDEN)
+            return
+        lab_id, self.role = access
         # Join before reading the snapshot: a change made meanwhile arrives after it, never gets lost.
         self.group = broadcast.group_name(lab_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -53,7 +64,7 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
 
         while True:
             await asyncio.sleep(self.recheck or settings.TOPOLAB_HEARTBEAT)
-            gone = await self._gone(self.scope.get("session"), self.scope.get("user"), topology_id)
+            gone = await self._gone(self.scope.get("session"), self.scope.get("user"), topology_id, self.role)
             if gone:
                 reason, message = gone
                 await self.send_json({"type": "gone", "reason": reason, "message": message})
@@ -81,17 +92,26 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
 
     @staticmethod
     @database_sync_to_async
-    def _lab_id_for(user, topology_id: int) -> int | None:
-        lab = owned_lab(user, topology_id)
-        return lab.pk if lab else None
+    def _access(user, topology_id: int) -> tuple[int, str] | str | None:
+        """(lab id, role), :data:`PASSWORD`, or None (not theirs to follow, or no such topology)."""
+        found = lab_and_role(user, topology_id)
+        if found is None:
+            return None
+        if must_change_password(user):
+            return PASSWORD
+        return found[0].pk, found[1]
 
     @staticmethod
     @database_sync_to_async
-    def _gone(session, user, topology_id: int) -> tuple[str, str] | None:
+    def _gone(session, user, topology_id: int, role: str = OWNER) -> tuple[str, str] | None:
         if signed_out(session):
             return "signed_out", "You signed out. Sign in again to follow this lab."
-        if owned_lab(user, topology_id) is None:
-            return "deleted", "This topology was deleted."
+        if must_change_password(user):
+            return PASSWORD, CHANGE_PASSWORD
+        found = lab_and_role(user, topology_id)
+        if found is None or found[1] != role:
+            return "deleted", "This topology was deleted." if role == OWNER else \
+                "This topology was deleted, or you no longer look after it."
         return None
 
     @staticmethod

@@ -5,6 +5,7 @@ from .relayed import RelayedTerminalConsumer
 
 
 class LogsConsumer(RelayedTerminalConsumer):
-    """A node's container output (what its main process prints), from the start, read-only."""
+    """A node's container output (what its main process prints), from the start, read-only: for the
+    topology's owner and its supervisors alike (:meth:`RelayedTerminalConsumer.allowed`)."""
 
     open_kind = "logs.open"

@@ -2,6 +2,8 @@
 pacing, heartbeats and the end.
 
 ``/ws/topologies/<id>/nodes/<name>/console[?cols=C&rows=R&session=TOKEN&flow=1]``: a shell.
+``/ws/topologies/<id>/nodes/<name>/console?mode=watch|control[&flow=1]``: a supervisor's view of the
+student's open console (:mod:`.console`).
 ``/ws/topologies/<id>/nodes/<name>/logs[?flow=1]``: the container's own output, from the start.
 
 The browser sends JSON text frames ``{"type": "input", "data": "..."}``,
@@ -11,15 +13,23 @@ this connection; the server never has more than ``WINDOW`` bytes unacknowledged,
 so a flood cannot pile up in the page). It receives the terminal's bytes as
 binary frames and the server's news as JSON text frames
 ``{"type": "status", "state": "open" | "dropped" | "closed" | "error", "message": "..."}``;
-"open" also carries the console's ``session`` token and whether it ``resumed``.
+"open" also carries the console's ``session`` token and whether it ``resumed`` (a watcher's
+carries its ``mode`` instead, and no token). The student's console also gets
+``{"type": "status", "state": "joined", "message": "...", "by": <id>, "mode": "watch" | "control"}``
+when a supervisor joins it, and ``{"type": "status", "state": "left", "message": "...", "by": <id>}``
+when they leave (``by`` pairs the two).
 
 A console survives a dropped connection: closing with code 1000 ends the
 shell; any other end of the connection leaves it running on the host for a
 minute, and reconnecting with ``session=TOKEN`` gets it back with what it
 printed meanwhile.
 
-Only the topology's owner gets a console (anybody else: close 4403, as for the
-lab's websocket). The node is resolved to its container here, from the
+Only the topology's owner gets a console; a supervisor
+(:func:`topology.courses.supervises`) gets the logs and the watch modes of a
+console, and the owner does not get those modes (anybody else: close 4403, as
+for the lab's websocket). A user who must change their one-time password is
+told so (``"change your password first"``) and closed with 4403, on connecting
+and at the next heartbeat. The node is resolved to its container here, from the
 database; the browser never names one. The shell itself runs in the root
 relay (:mod:`topology.relay`), reached through the channel layer only.
 """
@@ -35,11 +45,20 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..models import LIVE_STATES, Lab, LabNode, LabState, NodeStatus
 from ..relay import ACK_EVERY, LAYER, SILENCE, channel_name
-from .access import FORBIDDEN, owned_lab, signed_out
+from .access import (
+    CHANGE_PASSWORD,
+    FORBIDDEN,
+    SUPERVISOR,
+    display_name,
+    lab_and_role,
+    must_change_password,
+    signed_out,
+)
 
 NOT_AVAILABLE = 4409  # close code: the node has no console now (lab or node not running, no relay)
 ENDED = 1000          # close code: the console ended (shell exited, node stopped, lab destroyed)
 NO_RELAY = "the console relay of this lab's host is not answering"
+PASSWORD = object()   # _target's answer for a user who must change their password first
 
 
 class RelayedTerminalConsumer(AsyncWebsocketConsumer):
@@ -53,6 +72,9 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
     relay: str | None = None
     session: str | None = None
     ended = False
+    role: str | None = None
+    mode = ""                # "" (the owner's own terminal), or one of relay.WATCH_MODES (a supervisor's)
+    owner_name = user_name = ""
 
     async def connect(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
@@ -63,10 +85,15 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         self.last_heard = time.monotonic()
         self.tasks: list[asyncio.Task] = []
         self.pending: list[dict] = []
-        target = await self._target(self.scope.get("user"), kwargs["topology_id"], self.node)
+        self.mode = self._param("mode")
+        self.topology_id = kwargs["topology_id"]
+        target = await self._target(self.scope.get("user"), self.topology_id, self.node)
         await self.accept()
         if target is None:
             await self.close(code=FORBIDDEN)
+            return
+        if target is PASSWORD:
+            await self._end("error", CHANGE_PASSWORD, FORBIDDEN)
             return
         if isinstance(target, str):
             await self._end("error", target, NOT_AVAILABLE)
@@ -74,12 +101,21 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         self.lab_id, queue, container = target
         self.relay = channel_name(self._site(), queue)
         await self.channel_layer.send(self.relay, {
-            "type": self.open_kind, "reply": self.channel_name, "lab": self.lab_id, "node": self.node,
+            "type": self.open_type(), "reply": self.channel_name, "lab": self.lab_id, "node": self.node,
             "container": container, "deadline": time.time() + self.open_timeout, **self.open_options()})
         self.tasks = [asyncio.create_task(self._expire()), asyncio.create_task(self._keep_alive())]
 
+    def open_type(self) -> str:
+        """The relay's "open" message type for this connection."""
+        return self.open_kind
+
     def open_options(self) -> dict:
         return {}
+
+    def allowed(self, role: str, mode: str) -> bool:
+        """Whether a user of ``role`` (access.OWNER or SUPERVISOR) may open this socket in ``mode``: both may
+        follow a node's output (read-only)."""
+        return True
 
     async def disconnect(self, code) -> None:
         for task in self.tasks:
@@ -141,7 +177,8 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
             self.session = None
             await self._end(state, text, ENDED if state == "closed" else NOT_AVAILABLE)
         else:
-            await self.send(text_data=json.dumps({"type": "status", "state": state, "message": text}))
+            extra = {k: message[k] for k in ("by", "mode") if k in message}  # "joined", "left": who
+            await self.send(text_data=json.dumps({"type": "status", "state": state, "message": text, **extra}))
 
     async def console_pong(self, message: dict) -> None:
         self.last_heard = time.monotonic()
@@ -195,7 +232,7 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
             await self._to_session({"type": "console.ping"})
             problem = await self._still_there()
             if problem:
-                await self._end("closed", problem, ENDED)
+                await self._end("closed", *problem)
             elif time.monotonic() - self.last_heard > SILENCE:
                 await self._end("error", NO_RELAY, NOT_AVAILABLE)
 
@@ -213,13 +250,16 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
 
         return settings.TOPOLAB_SITE
 
-    @staticmethod
     @database_sync_to_async
-    def _target(user, topology_id: int, node: str):
-        """None (forbidden), a reason the node has no terminal (str), or (lab id, queue, container id)."""
-        lab = owned_lab(user, topology_id)
-        if lab is None:
+    def _target(self, user, topology_id: int, node: str):
+        """None (forbidden), PASSWORD, a reason the node has no terminal (str), or (lab id, queue, container id)."""
+        found = lab_and_role(user, topology_id)
+        if found is None or not self.allowed(found[1], self.mode):
             return None
+        if must_change_password(user):
+            return PASSWORD
+        lab, self.role = found
+        self.owner_name, self.user_name = display_name(lab.topology.owner), display_name(user)
         if lab.state not in LIVE_STATES:  # a degraded lab's other nodes still run
             return f"the lab is {lab.state}, not running"
         row = LabNode.objects.filter(lab=lab, name=node).values_list("state", "container_id").first()
@@ -231,16 +271,24 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         return lab.pk, lab.queue, container
 
     @database_sync_to_async
-    def _still_there(self) -> str | None:
-        """Why this terminal must end (the user signed out, the lab was destroyed, the node stopped), or None."""
+    def _still_there(self) -> tuple[str, int] | None:
+        """Why this terminal must end, and its close code (the user signed out or must change their password,
+        the lab was destroyed, the node stopped, a supervisor no longer is one), or None."""
         if signed_out(self.scope.get("session")):
-            return "you signed out"
+            return "you signed out", ENDED
+        user = self.scope.get("user")
+        if must_change_password(user):
+            return CHANGE_PASSWORD, FORBIDDEN
         lab = Lab.objects.filter(pk=self.lab_id).values_list("state", flat=True).first()
         if lab not in LIVE_STATES:
-            return "the lab was destroyed" if lab in (None, LabState.STOPPED, LabState.DESTROYING) \
-                else f"the lab is {lab}"
+            return ("the lab was destroyed" if lab in (None, LabState.STOPPED, LabState.DESTROYING)
+                    else f"the lab is {lab}"), ENDED
         state = LabNode.objects.filter(lab_id=self.lab_id, name=self.node).values_list("state", flat=True).first()
-        if state == NodeStatus.RUNNING:
-            return None
-        return {NodeStatus.EXITED: "the node exited", NodeStatus.GONE: "the node's container is gone"}.get(
-            state, "the node stopped")
+        if state != NodeStatus.RUNNING:
+            return {NodeStatus.EXITED: "the node exited", NodeStatus.GONE: "the node's container is gone"}.get(
+                state, "the node stopped"), ENDED
+        if self.role == SUPERVISOR:
+            found = lab_and_role(user, self.topology_id)
+            if found is None or found[1] != SUPERVISOR:
+                return "you no longer look after this topology", FORBIDDEN
+        return None

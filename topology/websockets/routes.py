@@ -5,6 +5,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import path, re_path
 
 from .console import ConsoleConsumer
+from .course import CourseConsumer
 from .lab import LabConsumer
 from .logs import LogsConsumer
 
@@ -37,5 +38,6 @@ websocket_urlpatterns: list = [
     path("ws/topologies/<int:topology_id>/", LabConsumer.as_asgi()),
     path("ws/topologies/<int:topology_id>/nodes/<str:node>/console", ConsoleConsumer.as_asgi()),
     path("ws/topologies/<int:topology_id>/nodes/<str:node>/logs", LogsConsumer.as_asgi()),
+    path("ws/courses/<int:course_id>/", CourseConsumer.as_asgi()),
     re_path(r"", NoSuchSocket.as_asgi()),  # last: matches every path
 ]
