@@ -20,13 +20,16 @@ from django.db import transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
-from . import broadcast
+from . import broadcast, coursefeed
 from .models import LIVE_STATES, Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
 
 
 def create_lab(topology: Topology) -> Lab:
-    """The (stopped) lab of a new topology, on this host's queue; nobody watches it yet, so nothing is said."""
-    return Lab.objects.create(topology=topology, queue=settings.TOPOLAB_QUEUE)
+    """The (stopped) lab of a new topology, on this host's queue; nobody watches it yet, so nothing is said,
+    but to the instructors of a course whose assignment it copies ("Start": their grid's cell, once committed)."""
+    lab = Lab.objects.create(topology=topology, queue=settings.TOPOLAB_QUEUE)
+    transaction.on_commit(lambda: coursefeed.lab_changed(lab.pk))
+    return lab
 
 
 # -- the web tier: an operation begins ---------------------------------------------------------------
@@ -55,6 +58,7 @@ def do_begin(lab: Lab, state: LabState, step: str, operation: str, nodes: Iterab
 
         def committed() -> None:
             broadcast.publish_many(lab.pk, messages)
+            coursefeed.lab_changed(lab.pk)
             if then is not None:
                 then()
 
@@ -67,6 +71,7 @@ def do_not_queued(lab: Lab, operation: str, reason: str) -> None:
     Lab.objects.filter(pk=lab.pk, operation=operation).update(state=LabState.FAILED, reason=reason,
                                                               state_changed=timezone.now())
     broadcast.publish(lab.pk, broadcast.lab_message(LabState.FAILED, reason, False, operation))
+    coursefeed.lab_changed(lab.pk)
 
 
 # -- the root worker: what the engine did ------------------------------------------------------------
@@ -91,6 +96,7 @@ def do_nodes_running(lab: Lab, nodes: dict[str, tuple[str, list]]) -> None:
         LabNode.objects.filter(lab=lab, name=name).update(state=NodeStatus.RUNNING, reason="",
                                                           container_id=container, interfaces=interfaces)
     broadcast.publish_many(lab.pk, broadcast.node_messages(lab))
+    coursefeed.lab_changed(lab.pk)
 
 
 def do_nodes_stopped(lab: Lab, failed: str = "", reason: str = "") -> None:
@@ -99,6 +105,7 @@ def do_nodes_stopped(lab: Lab, failed: str = "", reason: str = "") -> None:
     if failed:
         LabNode.objects.filter(lab=lab, name=failed).update(state=NodeStatus.FAILED, reason=reason)
     broadcast.publish_many(lab.pk, broadcast.node_messages(lab))
+    coursefeed.lab_changed(lab.pk)
 
 
 def do_finish(lab: Lab, operation: str, state: LabState, reason: str = "", later: list | None = None) -> None:
@@ -122,6 +129,7 @@ def do_finish(lab: Lab, operation: str, state: LabState, reason: str = "", later
             broadcast.publish_many(lab.pk, messages)
         else:
             later.extend(messages)
+        coursefeed.lab_changed(lab.pk)  # the course page shows the state, not the lease: no need to wait for it
 
 
 # -- the root worker's watcher: what happened to a node behind the engine's back -----------------------
@@ -166,5 +174,5 @@ def do_node_lost(lab: Lab | int, node: str, state: str, reason: str, *, containe
                                         status=LabEvent.Status.FAILED, message=reason)
         messages = [broadcast.node_message(node, state, reason), broadcast.events_message([event]),
                     broadcast.lab_message(LabState.DEGRADED, summary, False, operation)]
-        transaction.on_commit(lambda: broadcast.publish_many(lab_id, messages))
+        transaction.on_commit(lambda: (broadcast.publish_many(lab_id, messages), coursefeed.lab_changed(lab_id)))
     return True

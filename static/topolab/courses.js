@@ -8,6 +8,9 @@ const $ = (id) => document.getElementById(id);
 
 const message = (text, level = 'ok', extra = null) => notice($('list-message'), text, level, extra);
 
+// The live grid (course-grid.js) fetches its rows again when the roster changes here.
+const rosterChanged = () => document.dispatchEvent(new CustomEvent('topolab:roster-changed'));
+
 const when = (iso) => iso ? el('span', {title: new Date(iso).toLocaleString()}, ago(iso)) : '';
 
 // --- /courses/ ------------------------------------------------------------------------------------
@@ -111,6 +114,7 @@ function coursePage(config) {
           left.length ? el('ul', {}, left.map((t) => el('li', {}, el('code', {}, t.name), ' ', t.reason))) : null);
       }
       await load();
+      rosterChanged();
     }, {once: true});
     dialog.showModal();
   }
@@ -130,6 +134,7 @@ function coursePage(config) {
       $('enrol-username').value = '';
       message(`${username} is enrolled.`);
       await load();
+      rosterChanged();
     } catch (err) { message(`Not enrolled: ${err.message}`, 'error'); }
   });
 
@@ -155,6 +160,7 @@ function coursePage(config) {
     box.replaceChildren(el('div', {class: 'csv-report'}, parts));
     $('csv-text').value = '';
     await load();
+    rosterChanged();
   }
 
   $('csv-form').addEventListener('submit', (e) => {
