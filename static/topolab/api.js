@@ -74,3 +74,28 @@ export const coursesApi = {
   regenerate: (id) => request('POST', `courses/${id}/code`),
   remove: (id, username, mode) => request('POST', `courses/${id}/students/${encodeURIComponent(username)}/remove`, {mode}),
 };
+
+// Assignments (issue 10): instructors write them, students start their copy; the editor's panel reads a copy's.
+export const assignmentsApi = {
+  list: (courseId) => request('GET', `courses/${courseId}/assignments`),
+  create: (courseId, data) => request('POST', `courses/${courseId}/assignments`, data),
+  get: (id) => request('GET', `assignments/${id}`),
+  put: (id, data) => request('PUT', `assignments/${id}`, data),
+  remove: (id) => request('DELETE', `assignments/${id}`),
+  publish: (id) => request('POST', `assignments/${id}/publish`),
+  unpublish: (id) => request('POST', `assignments/${id}/unpublish`),
+  start: (id) => request('POST', `assignments/${id}/start`),
+  reset: (id) => request('POST', `assignments/${id}/reset`, {confirm: true}),
+  ofTopology: (topologyId) => request('GET', `topologies/${topologyId}/assignment`),
+  markdown: (text) => request('POST', 'markdown', {text}),
+};
+
+// Checks: "Check my work" on a copy, "Try on my lab" with unsaved checks, the class's results.
+export const checksApi = {
+  run: (topologyId) => request('POST', `topologies/${topologyId}/checks`),
+  runs: (topologyId) => request('GET', `topologies/${topologyId}/checks`),
+  tryChecks: (assignmentId, checks) => request('POST', `assignments/${assignmentId}/checks/try`, {checks}),
+  results: (assignmentId) => request('GET', `assignments/${assignmentId}/results`),
+  rerun: (assignmentId) => request('POST', `assignments/${assignmentId}/results/rerun`),
+  csvUrl: (assignmentId) => `/api/v1/assignments/${assignmentId}/results.csv`,
+};

@@ -3,6 +3,8 @@
 // the websocket paints the lab's state on the nodes; the dock below holds the events and the
 // nodes' consoles. The node kinds, the server's patterns and limits and the consoles' pacing
 // come in the page's config (topology/pages/views.py); nothing here names a kind.
+// An assignment copy gets the instructions panel (instructions-panel.js) beside the canvas and the dock;
+// a supervisor (config.readonly) sees the page read-only: no change is ever committed or saved.
 import {api, ApiError} from './api.js';
 import {el, paintKind} from './dom.js';
 import * as model from './document-model.js';
@@ -34,6 +36,7 @@ const ed = {
   saving: false,
 
   commit(doc, {key = null, source = null, renamed = null} = {}) {
+    if (config.readonly) { status(`Read-only: ${config.owner}'s topology cannot be changed here.`, 'warning'); render(); return; }
     const now = Date.now();
     const merge = key && key === this.lastKey && now - this.lastTime < 2000;
     if (!merge) { this.undo.push(JSON.stringify(this.doc)); if (this.undo.length > HISTORY) this.undo.shift(); }
@@ -61,10 +64,17 @@ const ed = {
   openTerminal(name, kind = 'console') {
     const why = this.terminalWhy(name);
     if (why) { status(why, 'warning'); return; }
+    if (config.readonly && kind === 'console') {
+      // A supervisor never gets a shell of their own in the student's node: they watch the student's console.
+      const url = `/topologies/${config.id}/nodes/${encodeURIComponent(name)}/console/?mode=watch`;
+      if (!window.open(url, `topolab-${config.id}-watch-${name}`, 'popup,width=860,height=540')) status('The browser blocked the new window: allow pop-ups for this site.', 'warning');
+      return;
+    }
     dock.open(name, kind);
   },
 
   deleteSelection() {
+    if (config.readonly) { this.commit(this.doc); return; } // says why nothing happens
     const sel = canvas.selection();
     if (!sel.nodes.length && !sel.links.length) return;
     this.commit(model.removeElements(this.doc, sel));
@@ -90,6 +100,7 @@ function status(text, level = '') {
 const tooltip = $('tooltip');
 const canvas = new Canvas($('cy'), {
   onAddLink(a, b) {
+    if (config.readonly) return;
     const {doc, index} = model.addLink(ed.doc, a, b);
     if (index < 0) return;
     ed.commit(doc);
@@ -152,6 +163,7 @@ function markDirty() {
 }
 
 function addNode(kind, position) {
+  if (config.readonly) return;
   const pos = position || canvas.freeSpot();
   const {doc, name} = model.addNode(ed.doc, {kind, position: pos});
   ed.commit(doc);
@@ -205,7 +217,7 @@ function setProblems(errors, warnings) {
 // --- save, deploy, destroy -----------------------------------------------------------------
 
 async function save() {
-  if (ed.saving) return false;
+  if (ed.saving || config.readonly) return false;
   if (document.activeElement && $('panel').contains(document.activeElement)) document.activeElement.blur();
   ed.saving = true;
   $('btn-save').disabled = true;
@@ -229,6 +241,7 @@ async function save() {
 }
 
 async function deploy() {
+  if (config.readonly) return;
   if (markDirty() && !(await save())) return;
   try {
     await api.deploy(config.id);
@@ -242,6 +255,7 @@ async function deploy() {
 }
 
 async function destroy() {
+  if (config.readonly) return;
   try {
     await api.destroy(config.id);
     setLab({...ed.lab, state: 'destroying', busy: true});
@@ -304,6 +318,7 @@ function setLab(lab) {
   }
   updateButtons();
   repaintStates(); // the panel's Console and Logs buttons, the dock's Reopen buttons
+  if (instructions) instructions.setLab(ed.lab.state);
 }
 
 // What a degraded lab's status line says: which nodes it lost, and what to do.
@@ -426,7 +441,7 @@ function copy() {
 }
 
 function paste() {
-  if (!ed.clipboard) return;
+  if (!ed.clipboard || config.readonly) return;
   const {doc, names} = model.pasteFragment(ed.doc, ed.clipboard);
   ed.commit(doc);
   canvas.select({nodes: names});
@@ -559,5 +574,41 @@ async function load() {
   loadImages();
 }
 
+// --- read-only (a supervisor) and the assignment's instructions ------------------------------------------
+
+function lockPanel() {
+  // Every field and button of the properties panel, however often it is drawn again, except Console and Logs.
+  const lock = () => $('panel').querySelectorAll('input, select, textarea, button').forEach((f) => {
+    if (f.closest('.node-actions') || f.disabled) return;
+    f.disabled = true;
+    f.title = f.title || 'Read-only';
+  });
+  new MutationObserver(lock).observe($('panel'), {childList: true, subtree: true});
+  lock();
+}
+
+if (config.readonly) {
+  canvas.cy.autoungrabify(true);
+  canvas.eh.disable();
+  // The link handle that shows on hover would promise a link: it stays invisible (a Cytoscape style, not CSS).
+  canvas.cy.on('add', 'node.eh-handle', (e) => e.target.style('display', 'none'));
+  lockPanel();
+}
+
+let instructions = null;
+if (config.assignment && $('assign-panel')) {
+  import('./instructions-panel.js').then(({InstructionsPanel}) => {
+    instructions = new InstructionsPanel($('assign-panel'), $('editor'), {
+      topology: config.id,
+      readonly: config.readonly,
+      // The panel's column changes the canvas's width: keep the drawing where it was (as the dock does for height).
+      onResize: (change) => { const before = canvas.cy.width(); change(); canvas.cy.resize(); canvas.cy.panBy({x: (canvas.cy.width() - before) / 2, y: 0}); },
+    });
+    instructions.setLab(ed.lab.state);
+    instructions.load();
+    window.topolab.instructions = instructions;
+  }).catch((e) => status(`The instructions could not be shown: ${e.message}`, 'error'));
+}
+
 load();
-window.topolab = {ed, canvas, dock}; // for the browser tests and the benchmark
+window.topolab = {ed, canvas, dock, instructions}; // for the browser tests and the benchmark

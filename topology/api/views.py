@@ -19,7 +19,7 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router, Status
 
-from .. import labview, leases, schema, services, tasks, workers
+from .. import courses, labview, leases, schema, services, tasks, workers
 from ..limits import EXEC_DEFAULT_TIMEOUT, EXEC_MAX_TIMEOUT, document_limits
 from ..models import LIVE_STATES, NodeStatus, Topology
 from ..schema.models import MAX_DOCUMENT_BYTES
@@ -75,10 +75,15 @@ def _refused(exc: services.ServiceError, warnings=()) -> Status:
     return Status(exc.status, {"detail": exc.message})
 
 
-def _topology(request: HttpRequest, topology_id: int) -> Topology:
-    """The caller's topology, or 404 (another user's topology does not exist for them)."""
-    topology = Topology.objects.select_related("lab", "owner").filter(pk=topology_id, owner=request.auth).first()
-    if topology is None:
+def _topology(request: HttpRequest, topology_id: int, *, supervised: bool = False) -> Topology:
+    """The caller's topology, or 404 (another user's topology does not exist for them).
+
+    ``supervised``: a read that a supervisor of the copy may make too (:func:`topology.courses.supervises`,
+    an instructor of the course of its assignment), for the read-only editor; every change stays the owner's.
+    """
+    topology = Topology.objects.select_related("lab", "owner").filter(pk=topology_id).first()
+    if topology is None or (topology.owner_id != request.auth.pk
+                            and not (supervised and courses.supervises(request.auth, topology))):
         raise Http404("no such topology")
     return topology
 
@@ -170,7 +175,7 @@ def list_topologies(request):
     return [_item(t) for t in rows]
 
 
-@route(["POST"], "/topologies", response={201: TopologyFull, 400: Errors}, openapi_extra=DOCUMENT_BODY,
+@route(["POST"], "/topologies", response={201: TopologyFull, 400: Errors, 429: Detail}, openapi_extra=DOCUMENT_BODY,
        summary="Create a topology from a topolab/v1 document")
 def create_topology(request):
     result = _document(request)
@@ -189,7 +194,7 @@ def create_topology(request):
 @route(["GET"], "/topologies/{int:topology_id}", response={200: TopologyFull, 404: Detail},
        summary="A topology: its document, metadata, lab summary and warnings")
 def get_topology(request, topology_id: int):
-    return _full(_topology(request, topology_id))
+    return _full(_topology(request, topology_id, supervised=True))
 
 
 @route(["PUT"], "/topologies/{int:topology_id}", response={200: TopologyFull, 400: Errors, 404: Detail},
@@ -224,7 +229,7 @@ def delete_topology(request, topology_id: int):
 @route(["GET"], "/topologies/{int:topology_id}/export", response={200: dict, 404: Detail},
        summary="The bare topolab/v1 document, as a download")
 def export_topology(request, topology_id: int):
-    topology = _topology(request, topology_id)
+    topology = _topology(request, topology_id, supervised=True)
     text = json.dumps(topology.document, indent=2, ensure_ascii=False) + "\n"
     try:
         body = text.encode("utf-8")
@@ -244,7 +249,7 @@ def validate(request):
 
 # -- labs ----------------------------------------------------------------------------------------------------
 @route(["POST"], "/topologies/{int:topology_id}/deploy",
-       response={202: OperationOut, 400: Errors, 404: Detail, 409: Detail, 503: Detail}, tags=["labs"],
+       response={202: OperationOut, 400: Errors, 404: Detail, 409: Detail, 429: Detail, 503: Detail}, tags=["labs"],
        summary="Queue the build of the topology's lab")
 def deploy(request, topology_id: int):
     return _operate(request, topology_id, services.request_deploy)
@@ -270,7 +275,7 @@ def _operate(request, topology_id: int, start):
 @route(["GET"], "/topologies/{int:topology_id}/lab", response={200: LabOut, 404: Detail}, tags=["labs"],
        summary="The lab's state, its nodes and interfaces, and the events of its current or last operation")
 def lab(request, topology_id: int):
-    return labview.detail(_topology(request, topology_id))
+    return labview.detail(_topology(request, topology_id, supervised=True))
 
 
 def _exec_request(request) -> tuple[list[str] | None, float, list[schema.Problem]]:

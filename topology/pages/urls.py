@@ -2,18 +2,21 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import courses, tokens, views
+from ..signin import SignIn
+from . import assignments, courses, tokens, views
 from . import help as help_pages
 from .password import PasswordChange
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", SignIn.as_view(), name="login"),  # Django's, with the attempt limits of topology/signin.py
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/change/", PasswordChange.as_view(), name="password_change"),
     path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("", views.topology_list, name="topology-list"),
     path("courses/", courses.course_list, name="course-list"),
     path("courses/<int:pk>/", courses.course_detail, name="course-detail"),
+    path("courses/<int:course_id>/assignments/new/", assignments.assignment_new, name="assignment-new"),
+    path("courses/<int:course_id>/assignments/<int:pk>/", assignments.assignment_detail, name="assignment-detail"),
     path("topologies/<int:pk>/", views.editor, name="topology-editor"),
     path("topologies/<int:pk>/nodes/<str:name>/console/", views.terminal, {"kind": "console"}, name="node-console"),
     path("topologies/<int:pk>/nodes/<str:name>/logs/", views.terminal, {"kind": "logs"}, name="node-logs"),

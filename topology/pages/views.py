@@ -6,12 +6,13 @@ the browser must know before its first request (the node kinds, the
 server's patterns and limits, the console's pacing) comes in the page's
 config, rendered with ``json_script``, so that no module re-declares it.
 """
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from .. import kinds, relay
+from .. import courses, kinds, relay
+from ..limits import node_resources
 from ..models import Topology
 from ..schema import models as schema_models
 
@@ -48,11 +49,23 @@ def topology_list(request):
 @login_required
 @ensure_csrf_cookie
 def editor(request, pk: int):
-    """The editor of one topology; 404 when it is not the user's (existence is not revealed)."""
-    topology = get_object_or_404(Topology, pk=pk, owner=request.user)
+    """The editor of one topology; 404 when it is not the user's (existence is not revealed).
+
+    A supervisor of an assignment copy (:func:`topology.courses.supervises`: an instructor of its course)
+    gets the same page read-only (``readonly`` in the config, with the owner's name): the canvas and the
+    panels cannot change anything, and the API answers them only the reads.
+    """
+    topology = get_object_or_404(Topology.objects.select_related("owner"), pk=pk)
+    readonly = topology.owner_id != request.user.pk
+    if readonly and not courses.supervises(request.user, topology):
+        raise Http404("no such topology")
     registry = kinds_config()
     config = {
         "id": topology.pk,
+        "readonly": readonly,
+        "owner": topology.owner.get_username() if readonly else "",
+        # The copy's assignment, for the instructions panel (None: no panel, and no request for one).
+        "assignment": topology.assignment_id,
         "kinds": registry,
         "defaultKind": kinds.DEFAULT,
         # The server's own patterns, so that fields are checked as you type by the same rules.
@@ -61,23 +74,41 @@ def editor(request, pk: int):
             "interface": schema_models.INTERFACE_RE, "mac": schema_models.MAC_RE, "envKey": schema_models.ENV_KEY_RE,
             "sysctl": schema_models.SYSCTL_RE, "mode": schema_models.MODE_RE, "image": schema_models.IMAGE_RE,
         },
-        "limits": {"maxResources": settings.TOPOLAB_MAX_RESOURCES},
+        "limits": {"maxResources": node_resources()["max"]},
         "console": console_config(),
     }
     modules = [f"topolab/{name}.js" for name in
                ("editor", "api", "dom", "document-model", "canvas", "panel", "live", "problems", "dock")]
+    if topology.assignment_id is not None:
+        modules.append("topolab/instructions-panel.js")
     return render(request, "topology/editor.html",
-                  {"topology": topology, "kinds": registry, "config": config, "modules": modules})
+                  {"topology": topology, "kinds": registry, "config": config, "modules": modules, "readonly": readonly})
 
 
 @login_required
 def terminal(request, pk: int, name: str, kind: str):
-    """One node's console or logs filling a window of its own (the dock's pop-out); owner only, as the editor.
+    """One node's console or logs filling a window of its own (the dock's pop-out); the owner's, as the editor.
 
-    Whether the node runs is the websocket's business: it says so in the terminal. The console's
-    pacing travels in a script of its own (``console-config``), beside the page's ``terminal-config``.
+    A supervisor (:func:`topology.courses.supervises`) gets the logs, and the console only as
+    ``?mode=watch`` (look) or ``?mode=control`` (take over); a console address without a mode sends them
+    to watch. The owner has no such modes (404, as for anybody else). Whether the node runs is the
+    websocket's business: it says so in the terminal. The console's pacing travels in a script of its
+    own (``console-config``), beside the page's ``terminal-config``.
     """
-    topology = get_object_or_404(Topology, pk=pk, owner=request.user)
+    topology = get_object_or_404(Topology.objects.select_related("owner"), pk=pk)
+    mode = request.GET.get("mode", "") if kind == "console" else ""
+    own = topology.owner_id == request.user.pk
+    if not own and not courses.supervises(request.user, topology):
+        raise Http404("no such topology")
+    if kind == "console" and not own and not mode:
+        return redirect(f"{request.path}?mode=watch")
+    if mode and (own or mode not in relay.WATCH_MODES):
+        raise Http404("no such console")
     config = {"topology": topology.pk, "topologyName": topology.name, "node": name, "kind": kind}
-    return render(request, "topology/terminal.html", {"topology": topology, "node": name, "kind": kind,
-                                                      "config": config, "console": console_config()})
+    student = ""
+    if mode:
+        student = topology.owner.get_full_name().strip() or topology.owner.get_username()
+        config.update(mode=mode, student=student)
+    return render(request, "topology/terminal.html", {"topology": topology, "node": name, "kind": kind, "mode": mode,
+                                                      "student": student, "config": config,
+                                                      "console": console_config()})
