@@ -122,9 +122,18 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every password a user chooses (the forced change of a one-time password too, TOPOLAB_ADMIN_PASSWORD too) passes
+# these: at least TOPOLAB_PASSWORD_MIN_LENGTH characters (10), not like the user name or email, not one of
+# the common passwords, not digits only. (One-time passwords from a course's CSV are 16 random characters.)
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": int(os.environ.get("TOPOLAB_PASSWORD_MIN_LENGTH", "10"))}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The first backend refuses sign-ins that have failed too often (topology/signin.py); the second checks passwords.
+AUTHENTICATION_BACKENDS = ["topology.signin.AttemptLimit", "django.contrib.auth.backends.ModelBackend"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -224,6 +233,23 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# --- Sign-in, sessions, attempt limits ------------------------------------------------------------------------
+# A session lasts TOPOLAB_SESSION_SECONDS (12 h: a school day) from sign-in, however busy, and its cookie
+# also ends with the browser (TOPOLAB_SESSION_AT_BROWSER_CLOSE=0 keeps it across restarts until then): a
+# classroom's shared computers do not stay signed in for the next student.
+SESSION_COOKIE_AGE = int(os.environ.get("TOPOLAB_SESSION_SECONDS", str(12 * 3600)))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = os.environ.get("TOPOLAB_SESSION_AT_BROWSER_CLOSE", "1") != "0"
+SESSION_SAVE_EVERY_REQUEST = False  # said out loud: using the site does not extend a session
+# Failed sign-ins (topology/signin.py): TOPOLAB_SIGNIN_ACCOUNT_FAILURES per user name as typed and
+# TOPOLAB_SIGNIN_ADDRESS_FAILURES per client address within TOPOLAB_SIGNIN_WINDOW_SECONDS refuse every
+# further sign-in of that name or from that address (a correct password too) until the window ends.
+# Wrong join codes: TOPOLAB_JOIN_FAILURES per user per TOPOLAB_JOIN_WINDOW_SECONDS, then 429.
+TOPOLAB_SIGNIN_ACCOUNT_FAILURES = int(os.environ.get("TOPOLAB_SIGNIN_ACCOUNT_FAILURES", "5"))
+TOPOLAB_SIGNIN_ADDRESS_FAILURES = int(os.environ.get("TOPOLAB_SIGNIN_ADDRESS_FAILURES", "20"))
+TOPOLAB_SIGNIN_WINDOW_SECONDS = int(os.environ.get("TOPOLAB_SIGNIN_WINDOW_SECONDS", str(15 * 60)))
+TOPOLAB_JOIN_FAILURES = int(os.environ.get("TOPOLAB_JOIN_FAILURES", "10"))
+TOPOLAB_JOIN_WINDOW_SECONDS = int(os.environ.get("TOPOLAB_JOIN_WINDOW_SECONDS", str(15 * 60)))
+
 # --- Security -----------------------------------------------------------------
 # Local development (compose/up) is plain HTTP on 127.0.0.1:8000, and nothing here changes it.
 # A site served over HTTPS sits behind a reverse proxy that ends TLS and says so in
@@ -236,6 +262,10 @@ LOGOUT_REDIRECT_URL = "/login/"
 # and API calls are accepted when the proxy does not pass the browser's Host on.
 # `manage.py check --deploy --fail-level WARNING` is clean with these (tests/unit/test_security.py).
 TOPOLAB_HTTPS = os.environ.get("TOPOLAB_HTTPS", "") == "1"
+# Behind that proxy, a client's address (counted by the sign-in limit) is the last X-Forwarded-For hop, the
+# one the proxy wrote; TOPOLAB_TRUSTED_PROXY (1 or 0, default: as TOPOLAB_HTTPS) says whether there is one.
+# Without a proxy the header is the client's own words and REMOTE_ADDR is used.
+TOPOLAB_TRUSTED_PROXY = os.environ.get("TOPOLAB_TRUSTED_PROXY", "1" if TOPOLAB_HTTPS else "0") == "1"
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("TOPOLAB_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 SILENCED_SYSTEM_CHECKS: list[str] = []
 if TOPOLAB_HTTPS:

@@ -23,7 +23,7 @@ from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.text import slugify
 
-from . import services
+from . import services, signin
 from .models import Course, CourseMember, LabState, Topology, UserFlags
 
 Role = CourseMember.Role
@@ -179,11 +179,31 @@ def enrol(course: Course, username: str) -> CourseMember:
         return CourseMember.objects.create(course=course, user=user, role=Role.STUDENT)
 
 
+class TooManyCodes(services.ServiceError):
+    """Too many wrong join codes lately (:mod:`topology.signin`): ``retry_after`` seconds to wait."""
+
+    status = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many wrong join codes: try again in {signin.in_words(retry_after)} "
+                         "(ask your instructor for the current code)")
+        self.retry_after = retry_after
+
+
 def join(user, code: str) -> tuple[Course, bool]:
-    """Join the course whose code this is, as a student: (course, newly joined). A wrong code is 404."""
+    """Join the course whose code this is, as a student: (course, newly joined). A wrong code is 404.
+
+    After ``TOPOLAB_JOIN_FAILURES`` wrong codes in ``TOPOLAB_JOIN_WINDOW_SECONDS`` every code is refused
+    (:class:`TooManyCodes`, 429), a right one too, until the window ends: 80 bits are not guessed, but
+    nobody hammers the database either.
+    """
+    waiting = signin.join_wait(user)
+    if waiting:
+        raise TooManyCodes(waiting)
     normal = normalise_code(code or "")
     course = Course.objects.filter(join_code=normal).first() if normal else None
     if course is None:
+        signin.join_failed(user)
         raise NotFound("no course has this code (ask your instructor for the current one)")
     member = CourseMember.objects.filter(course=course, user=user).first()
     if member is not None:

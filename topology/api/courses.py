@@ -110,11 +110,15 @@ def enrol_csv(request, course_id: int, response: HttpResponse):
     return answer
 
 
-@route(["POST"], "/courses/join", response={200: JoinOut, 201: JoinOut, 404: Detail, 409: Detail},
-       summary="Join a course as a student with its code (201 joined, 200 already a student; a wrong code is 404)")
-def join_course(request, body: JoinIn):
+@route(["POST"], "/courses/join", response={200: JoinOut, 201: JoinOut, 404: Detail, 409: Detail, 429: Detail},
+       summary="Join a course as a student with its code (201 joined, 200 already a student; a wrong code is 404; "
+               "too many wrong codes lately: 429 with Retry-After, every code refused until then)")
+def join_course(request, body: JoinIn, response: HttpResponse):
     try:
         course, new = courses.join(request.auth, body.code)
+    except courses.TooManyCodes as exc:
+        response["Retry-After"] = str(exc.retry_after)
+        return _refused(exc)
     except courses.services.ServiceError as exc:
         return _refused(exc)
     role = CourseMember.Role.STUDENT
