@@ -24,6 +24,8 @@ PACKAGE = "topology"
 SIDES = {
     "topology.services": "web",
     "topology.courses": "web",
+    "topology.assignments": "web",
+    "topology.quotas": "web",              # the limits' guards, called by the services
     "topology.api": "web",
     "topology.pages": "web",
     "topology.websockets": "web",
@@ -36,6 +38,9 @@ SIDES = {
     "topology.engine": "root",
     "topology.relay": "root",
     "topology.watcher": "root",            # the lab worker's Docker events thread
+    "topology.check_runner": "root",       # runs an assignment's checks in the exec worker
+    "topology.checking": "web",            # asks for check runs
+    "topology.signin": "web",              # the sign-in attempt limits (an authentication backend)
     "topology.engine.plan": "neutral",     # pure: the web tier checks deployability with it
     "topology.engine.names": "neutral",
     "topology.engine.states": "neutral",

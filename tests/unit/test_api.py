@@ -757,6 +757,18 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/courses", "/api/v1/courses/{course_id}", "/api/v1/courses/join", "/api/v1/courses/{course_id}/code",
         "/api/v1/courses/{course_id}/students", "/api/v1/courses/{course_id}/students/csv",
         "/api/v1/courses/{course_id}/students/{username}/remove",
+        "/api/v1/courses/{course_id}/instructors", "/api/v1/courses/{course_id}/instructors/{username}/remove",
+        # classrooms: assignments, their checks and results, the course's labs, limits
+        "/api/v1/courses/{course_id}/assignments", "/api/v1/assignments/{assignment_id}",
+        "/api/v1/assignments/{assignment_id}/publish", "/api/v1/assignments/{assignment_id}/unpublish",
+        "/api/v1/assignments/{assignment_id}/start", "/api/v1/assignments/{assignment_id}/reset",
+        "/api/v1/topologies/{topology_id}/assignment", "/api/v1/markdown",
+        "/api/v1/topologies/{topology_id}/checks", "/api/v1/assignments/{assignment_id}/checks/try",
+        "/api/v1/assignments/{assignment_id}/results", "/api/v1/assignments/{assignment_id}/results/rerun",
+        "/api/v1/assignments/{assignment_id}/results.csv",
+        "/api/v1/courses/{course_id}/grid", "/api/v1/courses/{course_id}/labs/destroy",
+        "/api/v1/courses/{course_id}/students/{username}/topologies/{topology_id}/destroy",
+        "/api/v1/limits",
     }
     assert set(paths["/api/v1/topologies/{topology_id}"]) == {"get", "put", "delete"}
     assert "requestBody" in paths["/api/v1/topologies"]["post"]
