@@ -73,6 +73,8 @@ export const coursesApi = {
   join: (code) => request('POST', 'courses/join', {code}),
   regenerate: (id) => request('POST', `courses/${id}/code`),
   remove: (id, username, mode) => request('POST', `courses/${id}/students/${encodeURIComponent(username)}/remove`, {mode}),
+  addInstructor: (id, username) => request('POST', `courses/${id}/instructors`, {username}),
+  removeInstructor: (id, username) => request('POST', `courses/${id}/instructors/${encodeURIComponent(username)}/remove`),
 };
 
 // Assignments (issue 10): instructors write them, students start their copy; the editor's panel reads a copy's.

@@ -94,7 +94,33 @@ function coursePage(config) {
       el('td', {}, m.username), el('td', {}, m.name), el('td', {}, m.email),
       el('td', {}, el('span', {class: 'badge'}, m.role)), el('td', {}, when(m.joined)),
       el('td', {class: 'actions'}, m.role === 'student'
-        ? el('button', {class: 'btn btn-small btn-danger-quiet', onclick: () => remove(m.username)}, 'Remove') : null))));
+        ? [el('button', {class: 'btn btn-small', onclick: () => addInstructor(m.username)}, 'Make instructor'), ' ',
+          el('button', {class: 'btn btn-small btn-danger-quiet', onclick: () => remove(m.username)}, 'Remove')]
+        : el('button', {class: 'btn btn-small btn-danger-quiet', onclick: () => removeInstructor(m.username)},
+          'Remove as instructor')))));
+  }
+
+  async function addInstructor(username) {
+    try {
+      await coursesApi.addInstructor(config.id, username);
+      message(`${username} is an instructor of this course.`);
+      $('instructor-username').value = '';
+      await load();
+      rosterChanged();
+    } catch (err) { message(`${username} was not made an instructor: ${err.message}`, 'error'); }
+  }
+
+  async function removeInstructor(username) {
+    const self = username === config.username;
+    if (!window.confirm(self ? 'Stop teaching this course? You will no longer see it.'
+      : `Take ${username} off this course's instructors?`)) return;
+    try {
+      const answer = await coursesApi.removeInstructor(config.id, username);
+      if (self || answer.detail) { window.location.assign('/courses/'); return; }
+      message(`${username} no longer teaches this course.`);
+      await load();
+      rosterChanged();
+    } catch (err) { message(`Not removed: ${err.message}`, 'error'); }
   }
 
   if (config.role !== 'instructor') { load(); return; }
@@ -124,6 +150,11 @@ function coursePage(config) {
       $('join-code-value').textContent = (await coursesApi.regenerate(config.id)).join_code;
       message('A new join code is set; the old one no longer works.');
     } catch (err) { message(`No new code: ${err.message}`, 'error'); }
+  });
+
+  $('instructor-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    addInstructor($('instructor-username').value.trim());
   });
 
   $('enrol-form').addEventListener('submit', async (e) => {

@@ -152,3 +152,29 @@ def test_the_grid_follows_a_students_cell_live(page, classroom, owner):
     to_grid(page)
     shot(page, "course-grid-stopped")
     assert refused == []
+
+
+def test_co_instructors_are_managed_from_the_roster(page, classroom, owner):
+    """Add an instructor by name, promote a student, take one off; the last instructor stays."""
+    course = classroom["course"]
+    get_user_model().objects.create_user("ivan", password="pw-ivan-12345")
+    page.on("dialog", lambda d: d.accept())  # the confirm before taking an instructor off
+    sign_in(page, "tess", TEACHER_PASSWORD)
+    page.goto(f"/courses/{course.pk}/")
+    roster = page.locator("#roster")
+    expect(roster.locator("tr[data-username='tess']")).to_contain_text("instructor")
+    page.locator("#instructor-username").fill("ivan")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#list-message")).to_contain_text("ivan is an instructor of this course")
+    expect(roster.locator("tr[data-username='ivan']")).to_contain_text("instructor")
+    roster.locator(f"tr[data-username='{owner.username}']").get_by_role("button", name="Make instructor").click()
+    expect(roster.locator(f"tr[data-username='{owner.username}']")).to_contain_text("instructor")
+    assert CourseMember.objects.get(course=course, user=owner).role == "instructor"
+    roster.locator("tr[data-username='ivan']").get_by_role("button", name="Remove as instructor").click()
+    expect(roster.locator("tr[data-username='ivan']")).to_have_count(0)
+    page.locator("#instructor-username").fill("nobody-here")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#list-message")).to_contain_text("nobody-here was not made an instructor")
+    shot(page, "course-co-instructors")
+    assert set(CourseMember.objects.filter(course=course, role="instructor").values_list("user__username", flat=True)) \
+        == {"tess", owner.username}

@@ -24,4 +24,5 @@ def course_detail(request, pk: int):
     except courses.NotFound:
         raise Http404("no such course") from None
     return render(request, "topology/course.html", {"course": course, "role": role,
-                                                     "config": {"id": course.pk, "role": role}})
+                                                     "config": {"id": course.pk, "role": role,
+                                                                "username": request.user.get_username()}})
