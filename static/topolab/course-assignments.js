@@ -125,6 +125,14 @@ function section(root) {
   }
 
   load();
+  if (instructor) {
+    // The Class work grid (course-grid.js) says when a student starts: count again, once per burst.
+    let pending = null;
+    document.addEventListener('topolab:copies-changed', () => {
+      clearTimeout(pending);
+      pending = setTimeout(load, 300);
+    });
+  }
 }
 
 const root = $('course-assignments');

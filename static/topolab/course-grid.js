@@ -225,9 +225,14 @@ export function courseGrid(config) {
     const student = grid.students.find((s) => s.username === msg.student);
     const assignment = grid.assignments.find((a) => a.id === msg.assignment);
     if (!student || !assignment) { refetch(); return; }  // enrolled or made after the snapshot
+    const before = grid.cells[student.username][String(assignment.id)];
     grid.cells[student.username][String(assignment.id)] = msg.cell;
     paintCell(student, assignment, msg.cell);
     updateDestroyAll();
+    if ((before && before.status) !== msg.cell.status && [before && before.status, msg.cell.status].includes('not started')) {
+      // A student started (or their copy went): the assignments table's "Started" count follows.
+      document.dispatchEvent(new CustomEvent('topolab:copies-changed', {detail: {assignment: assignment.id}}));
+    }
   }
 
   function onState(state, why) {

@@ -112,6 +112,7 @@ def test_an_instructor_sees_a_students_work_and_score_live(browser, web, labs, e
         teacher.evaluate("() => { window.__sameDocument = true; }")
         cell = teacher.locator(f"[data-student='{owner.username}'][data-assignment='{assignment.pk}']")
         expect(cell).to_contain_text("not started")
+        expect(teacher.locator(f"#assignments tr[data-id='{assignment.pk}'] td.num")).to_have_text("0")
         teacher.locator("#course-grid").scroll_into_view_if_needed()
         shot(teacher, "classroom-1-instructor-not-started")
 
@@ -126,6 +127,8 @@ def test_an_instructor_sees_a_students_work_and_score_live(browser, web, labs, e
         expect(student.locator("#assign-title")).to_have_text("Route between two clients")
         expect(student.locator("#assign-instructions strong")).to_have_text("c1")
         expect(cell).to_contain_text("editing")
+        started = teacher.locator(f"#assignments tr[data-id='{assignment.pk}'] td.num")
+        expect(started).to_have_text("1")  # the assignments table's count follows too, without a reload
 
         # Deploy from the editor; the instructor's cell follows.
         student.get_by_role("button", name="Deploy ▶").click()
