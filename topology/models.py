@@ -324,6 +324,9 @@ class CheckRun(models.Model):
     trial = models.BooleanField(default=False)
     results = models.JSONField(default=list, blank=True)
     reason = models.TextField(blank=True)
+    # A trial's own checks (the form's, unsaved), checked by the web tier and read back by the runner: the
+    # task carries the run's ID only. Empty for a graded run, which runs its assignment's checks.
+    checks = models.JSONField(default=list, blank=True, help_text="A trial's unsaved checks; [] for a graded run.")
 
     class Meta:
         ordering = ["-started", "-id"]
