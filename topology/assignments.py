@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy as copying
 import re
+import uuid
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -23,7 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import checks as check_rules
-from . import courses, labview, markdown, schema, services
+from . import courses, labview, leases, markdown, schema, services
 from .engine.plan import PlanError, check_deployable
 from .models import Assignment, Course, CourseMember, LabState, Topology
 
@@ -382,6 +383,21 @@ def start(user, assignment_id: int) -> tuple[Topology, bool]:
     raise services.Conflict("could not make your copy right now (its name was taken each time); try again")
 
 
+def _reset_stopped(topology: Topology, lab, result) -> None:
+    """Replace a stopped lab's document, holding the lab's lease, so that a deploy asked for meanwhile (another
+    tab) builds either the old document or the template, never starts in between unnoticed."""
+    holder = uuid.uuid4().hex
+    if not leases.acquire(lab.pk, holder):
+        raise services.Conflict("the lab is busy (an operation just began); try again when it has ended")
+    try:
+        lab.refresh_from_db()
+        if lab.state != LabState.STOPPED:
+            raise services.Conflict(f"the lab is {lab.state} now; try again")
+        services.update_topology(topology, result)
+    finally:
+        leases.release(lab.pk, holder)
+
+
 def reset(user, assignment_id: int, confirm: bool) -> dict:
     """Give the user's copy the assignment's template back (keeping the copy's name), destroying its lab
     first unless it is stopped.
@@ -411,8 +427,13 @@ def reset(user, assignment_id: int, confirm: bool) -> dict:
                       [_prefixed("template", p) for p in result.errors])
     if labview.operation_running(lab):  # a stale one (its worker died) is destroyed like any other
         raise services.Conflict(f"the lab is {lab.state}; try again when that has ended")
-    operation = services.request_destroy(lab) if needs_destroy else None
-    services.update_topology(topology, result)
+    if needs_destroy:
+        # The destroy holds the lab's lease from here on: no deploy can start before the document is the template.
+        operation = services.request_destroy(lab)
+        services.update_topology(topology, result)
+    else:
+        operation = None
+        _reset_stopped(topology, lab, result)
     if operation:
         detail = f"'{topology.name}' is the template again; its lab is being destroyed (deploy it again when it is stopped)"
     else:

@@ -118,9 +118,15 @@ def taught(user, course_id: int) -> Course:
 
 def supervises(user, topology) -> bool:
     """True when ``user`` may look after ``topology`` without owning it: they instruct the course of the
-    assignment it is a copy of (a superuser looks after every copy). Read-only views, watching and taking
+    assignment it is a copy of, and its owner is still a member of that course (a superuser looks after
+    every such copy). Read-only views, watching and taking
     over consoles, destroying the lab and re-running checks ask this; the owner is not asked."""
     if user is None or not user.is_authenticated or not user.is_active or topology.assignment_id is None:
+        return False
+    # The copy's owner must still be in the course: a student removed "keeping their work" keeps a copy
+    # that is theirs alone from then on.
+    owner_in = CourseMember.objects.filter(course__assignments=topology.assignment_id, user_id=topology.owner_id)
+    if not owner_in.exists():
         return False
     if user.is_superuser:
         return True

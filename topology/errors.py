@@ -36,3 +36,9 @@ class NoWorker(ServiceError):
     """No lab worker is running for the lab's host: nothing was queued, nothing changed."""
 
     status = 503
+
+
+class Unavailable(ServiceError):
+    """Something the request needs (Redis, which holds the locks and leases) cannot be reached: nothing changed."""
+
+    status = 503

@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 
 from . import leases
-from .errors import Conflict, ServiceError
+from .errors import Conflict, ServiceError, Unavailable
 from .models import Course, CourseLimits, Lab, LabNode, LabState, SiteLimits, Topology, UserLimits
 
 USER_FIELDS = ("max_running_labs", "max_running_nodes", "max_nodes_per_topology", "max_topologies")
@@ -123,7 +123,12 @@ def _lock_key(kind: str, pk: int) -> str:
 def _locked(kind: str, pk: int) -> Iterator[None]:
     """Hold the lock ``kind``/``pk`` while the body runs; :class:`~topology.services.Conflict` if it stays taken."""
     lock = leases.client().lock(_lock_key(kind, pk), timeout=LOCK_TTL, blocking_timeout=LOCK_WAIT)
-    if not lock.acquire():
+    try:
+        acquired = lock.acquire()
+    except redis.RedisError as exc:  # limits cannot be checked safely without their lock: refuse, change nothing
+        raise Unavailable(f"the limits cannot be checked right now (Redis cannot be reached: {exc}); try again") \
+            from None
+    if not acquired:
         raise Conflict("too many requests are being checked against your limits at once; try again")
     try:
         yield

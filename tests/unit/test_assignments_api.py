@@ -372,6 +372,32 @@ def test_reset_while_the_lab_deploys_is_409_and_changes_nothing(alice, published
     assert topology.document["description"] == "my own work" and topology.lab.state == LabState.DEPLOYING
 
 
+def test_reset_of_a_stopped_lab_holds_its_lease(alice, published, broker, monkeypatch):
+    """A deploy that takes the lab's lease between Reset's look at the lab and its change (another tab) makes
+    Reset refuse, the document unchanged; and Reset gives the lease back when it is done."""
+    from topology import assignments, leases
+
+    topology = edited_copy(alice, published)
+    lab = topology.lab
+    real = assignments._reset_stopped
+
+    def deploy_sneaks_in(*args):
+        assert leases.acquire(lab.pk, "another-tab")
+        try:
+            return real(*args)
+        finally:
+            leases.release(lab.pk, "another-tab")
+
+    monkeypatch.setattr(assignments, "_reset_stopped", deploy_sneaks_in)
+    response = send(signed_in(alice), "POST", f"{API}/assignments/{published.pk}/reset", {"confirm": True})
+    assert response.status_code == 409 and "busy" in response.json()["detail"]
+    topology.refresh_from_db()
+    assert topology.document["description"] == "my own work"
+    monkeypatch.setattr(assignments, "_reset_stopped", real)
+    assert send(signed_in(alice), "POST", f"{API}/assignments/{published.pk}/reset", {"confirm": True}).status_code == 200
+    assert not leases.is_held(lab.pk)
+
+
 def test_reset_without_a_copy_or_by_an_outsider_is_404(alice, bob, dave, published):
     assert send(signed_in(alice), "POST", f"{API}/assignments/{published.pk}/reset", {"confirm": True}).status_code == 404
     edited_copy(alice, published)
@@ -429,19 +455,22 @@ def test_an_unknown_assignment_is_404(carol):
 
 
 # -- Markdown preview -----------------------------------------------------------------------------------------
-def test_the_markdown_preview(alice):
-    response = send(signed_in(alice), "POST", f"{API}/markdown", {"text": "**hi** <script>x</script> [a](javascript:x)"})
+def test_the_markdown_preview(carol, alice):
+    response = send(signed_in(carol), "POST", f"{API}/markdown", {"text": "**hi** <script>x</script> [a](javascript:x)"})
     assert response.status_code == 200
     html = response.json()["html"]
     assert "<strong>hi</strong>" in html and "&lt;script&gt;" in html and "<a " not in html
-    too_long = send(signed_in(alice), "POST", f"{API}/markdown", {"text": "a" * (64 * 1024 + 1)})
+    too_long = send(signed_in(carol), "POST", f"{API}/markdown", {"text": "a" * (64 * 1024 + 1)})
     assert too_long.status_code == 400 and paths(too_long) == ["text"]
-    assert paths(send(signed_in(alice), "POST", f"{API}/markdown", {"txt": "a"})) == ["text"]
-    assert paths(send(signed_in(alice), "POST", f"{API}/markdown", {"text": "a", "x": 1})) == ["x"]
-    huge = signed_in(alice).generic("POST", f"{API}/markdown", b"{}", content_type="application/json",
+    assert paths(send(signed_in(carol), "POST", f"{API}/markdown", {"txt": "a"})) == ["text"]
+    assert paths(send(signed_in(carol), "POST", f"{API}/markdown", {"text": "a", "x": 1})) == ["x"]
+    huge = signed_in(carol).generic("POST", f"{API}/markdown", b"{}", content_type="application/json",
                                     CONTENT_LENGTH=str(1024 * 1024))
     assert huge.status_code == 400
     assert send(Client(), "POST", f"{API}/markdown", {"text": "a"}).status_code == 401
+    # a student (no course of their own to teach) gets no preview: rendering costs CPU
+    refused = send(signed_in(alice), "POST", f"{API}/markdown", {"text": "a"})
+    assert refused.status_code == 403 and refused.json() == {"detail": "the Markdown preview is for instructors"}
 
 
 def test_the_schema_documents_the_routes(client):
@@ -455,15 +484,17 @@ def test_the_schema_documents_the_routes(client):
     assert "requestBody" in found[f"{API}/courses/{{course_id}}/assignments"]["post"]
 
 
-def test_the_markdown_preview_is_rate_limited_per_user(alice, bob, monkeypatch):
+def test_the_markdown_preview_is_rate_limited_per_user(carol, course, django_user_model, monkeypatch):
     from django.core.cache import cache
 
     from topology.api import assignments as api
 
     cache.clear()
     monkeypatch.setattr(api._PreviewThrottle, "timer", lambda self: 1000.0)
-    client = signed_in(alice)
+    client = signed_in(carol)
+    other = django_user_model.objects.create_user("olga")
+    courses.add_instructor(course, "olga")
     answers = [send(client, "POST", f"{API}/markdown", {"text": "x"}).status_code for _ in range(61)]
     assert answers == [200] * 60 + [429]
-    assert send(signed_in(bob), "POST", f"{API}/markdown", {"text": "x"}).status_code == 200
+    assert send(signed_in(other), "POST", f"{API}/markdown", {"text": "x"}).status_code == 200
     cache.clear()

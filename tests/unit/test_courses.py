@@ -167,6 +167,17 @@ def test_delete_removes_only_this_courses_copies(course, alice, carol):
         courses.remove_student(other, "alice", "shred")
 
 
+def test_a_removed_students_copy_is_no_longer_supervised(course, alice, carol, django_user_model):
+    """Removed keeping their work, the copy is theirs alone: the course's instructors lose sight of it."""
+    admin = django_user_model.objects.create_superuser("root", "root@example.org", None)
+    copy = course_copy(course, alice)
+    assert courses.supervises(carol, copy) and courses.supervises(admin, copy)
+    courses.remove_student(course, "alice", "keep")
+    copy.refresh_from_db()
+    assert not courses.supervises(carol, copy) and not courses.supervises(admin, copy)
+    assert not courses.supervises(alice, copy)  # the owner is never "supervising" their own work
+
+
 # -- co-instructors -------------------------------------------------------------------------------------------
 def test_add_and_remove_co_instructors(course, carol, alice, bob):
     with pytest.raises(services.ServiceError, match="no such user"):

@@ -239,6 +239,23 @@ def test_the_api_refuses_a_topology_past_the_limit_with_429(client, alice):
     assert not Topology.objects.exists()
 
 
+def test_without_redis_a_new_topology_is_refused_with_503_and_nothing_is_made(client, alice, monkeypatch):
+    """The limits' lock lives in Redis: without it nothing can be counted safely, so nothing is made."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    nowhere = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setattr(leases, "client", lambda: nowhere)
+    with pytest.raises(services.ServiceError) as refused:
+        services.import_topology(alice, document("no-redis"))
+    assert refused.value.status == 503 and "Redis cannot be reached" in refused.value.message
+    client.force_login(alice)
+    response = client.post("/api/v1/topologies", document("no-redis"), content_type="application/json")
+    assert response.status_code == 503 and "the limits cannot be checked right now" in response.json()["detail"]
+    assert not Topology.objects.filter(owner=alice).exists()
+
+
 def test_an_assignment_copy_is_made_in_the_same_transaction(alice, assignment, monkeypatch):
     from topology import labstate
 

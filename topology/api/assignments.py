@@ -171,7 +171,7 @@ def unpublish(request, assignment_id: int):
 
 
 @route(["POST"], "/assignments/{int:assignment_id}/start",
-       response={200: StartOut, 201: StartOut, 400: Errors, 404: Detail, 409: Detail, 429: Detail},
+       response={200: StartOut, 201: StartOut, 400: Errors, 404: Detail, 409: Detail, 429: Detail, 503: Detail},
        summary="Start: your own copy of the template (201 made now, 200 you had it already)")
 def start(request, assignment_id: int):
     try:
@@ -219,11 +219,15 @@ def topology_assignment(request, topology_id: int):
 
 
 # -- Markdown preview -----------------------------------------------------------------------------------------
-@route(["POST"], "/markdown", response={200: MarkdownOut, 400: Errors, 429: Detail}, openapi_extra=MARKDOWN_BODY,
-       throttle=[_PreviewThrottle(PREVIEW_RATE)],
-       summary="Markdown rendered as the instructions are (no raw HTML, safe links): the editor's preview "
-               "(at most 60 a minute per user: 429 past that)")
+@route(["POST"], "/markdown", response={200: MarkdownOut, 400: Errors, 403: Detail, 429: Detail},
+       openapi_extra=MARKDOWN_BODY, throttle=[_PreviewThrottle(PREVIEW_RATE)],
+       summary="Markdown rendered as the instructions are (no raw HTML, safe links): the assignment page's "
+               "preview, for instructors (403 for others; at most 60 a minute per user: 429 past that)")
 def render_markdown(request):
+    # Rendering a hostile text costs CPU: only those who write instructions may ask for it.
+    if not (courses.may_create(request.auth) or courses.CourseMember.objects.filter(
+            user=request.auth, role=courses.Role.INSTRUCTOR).exists()):
+        return Status(403, {"detail": "the Markdown preview is for instructors"})
     try:
         data = _json_body(request, MAX_SMALL_BODY)
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):

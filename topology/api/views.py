@@ -175,7 +175,8 @@ def list_topologies(request):
     return [_item(t) for t in rows]
 
 
-@route(["POST"], "/topologies", response={201: TopologyFull, 400: Errors, 429: Detail}, openapi_extra=DOCUMENT_BODY,
+@route(["POST"], "/topologies", response={201: TopologyFull, 400: Errors, 409: Detail, 429: Detail, 503: Detail},
+       openapi_extra=DOCUMENT_BODY,
        summary="Create a topology from a topolab/v1 document")
 def create_topology(request):
     result = _document(request)
