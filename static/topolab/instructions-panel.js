@@ -135,6 +135,15 @@ export class InstructionsPanel {
     try {
       a = await assignmentsApi.ofTopology(this.hooks.topology);
     } catch (e) {
+      if (e.status === 404) {
+        // Unpublished, deleted, or you left the course: the topology stays yours, without its assignment.
+        this.instructions.replaceChildren(el('p', {class: 'muted'},
+          'This topology was copied from an assignment that is no longer available to you; it stays yours.'));
+        this.checks.previousElementSibling.hidden = this.checks.hidden = true;
+        this.button.hidden = true;
+        this.fold(true, false);
+        return;
+      }
       this.instructions.replaceChildren(el('p', {class: 'alert'}, `Could not load the assignment: ${e.message}`));
       return;
     }

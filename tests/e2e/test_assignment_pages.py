@@ -267,3 +267,20 @@ def test_try_on_my_lab_runs_the_unsaved_checks_on_the_instructors_deployed_copy(
         if mine.lab.state != "stopped":
             wait_for(mine.lab, services.request_destroy(mine.lab))
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_a_copy_of_an_assignment_taken_back_keeps_its_editor_without_the_panel(signed_in, course, owner):
+    """Unpublished (or deleted) after the student started it: the copy stays theirs, the panel says why it is
+    empty and offers no "Check my work"."""
+    from django.utils import timezone
+
+    assignment = Assignment.objects.create(course=course, title="Taken back", template=reference_document(),
+                                           published=timezone.now())
+    copy = services.import_topology(owner, {**reference_document(), "name": "taken-back"}, assignment=assignment)
+    Assignment.objects.filter(pk=assignment.pk).update(published=None)
+    page = signed_in
+    page.goto(f"/topologies/{copy.pk}/")
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#assign-instructions")).to_contain_text("no longer available to you; it stays yours")
+    expect(page.locator("#check-my-work")).to_be_hidden()
+    expect(page.locator("#assign-body")).to_be_hidden()  # folded away: the canvas gets the room
