@@ -39,6 +39,8 @@ SIDES = {
     "topology.relay": "root",
     "topology.watcher": "root",            # the lab worker's Docker events thread
     "topology.check_runner": "root",       # runs an assignment's checks in the exec worker
+    "topology.pingall": "root",            # "ping all": every node pings every address, in the exec worker
+    "topology.probes": "root",             # checks run in a probe container in a node's network namespace
     "topology.checking": "web",            # asks for check runs
     "topology.signin": "web",              # the sign-in attempt limits (an authentication backend)
     "topology.engine.plan": "neutral",     # pure: the web tier checks deployability with it

@@ -203,14 +203,14 @@ def join(user, code: str) -> tuple[Course, bool]:
     (:class:`TooManyCodes`, 429), a right one too, until the window ends: 80 bits are not guessed, but
     nobody hammers the database either.
     """
-    waiting = signin.join_wait(user)
+    waiting = signin.join_attempt(user)  # counted before the look-up: codes sent at once cannot all pass
     if waiting:
         raise TooManyCodes(waiting)
     normal = normalise_code(code or "")
     course = Course.objects.filter(join_code=normal).first() if normal else None
     if course is None:
-        signin.join_failed(user)
         raise NotFound("no course has this code (ask your instructor for the current one)")
+    signin.join_right(user)
     member = CourseMember.objects.filter(course=course, user=user).first()
     if member is not None:
         if member.role == Role.INSTRUCTOR:

@@ -8,15 +8,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from tests.unit.test_security import ROOT, SECURITY_VARIABLES
@@ -187,7 +189,7 @@ def test_api_tokens_are_not_sign_ins(user):
     assert response.status_code == 200
 
 
-def test_without_redis_sign_in_still_works(user, monkeypatch):
+def test_without_redis_sign_in_still_works(user, monkeypatch, caplog):
     import redis
 
     def broken():
@@ -196,6 +198,7 @@ def test_without_redis_sign_in_still_works(user, monkeypatch):
     monkeypatch.setattr(signin, "leases", SimpleNamespace(client=broken))
     assert sign_in("alice", "wrong")[1].status_code == 200
     assert sign_in("alice", PASSWORD)[1].status_code == 302
+    assert "cannot count an attempt: no Redis here" in caplog.text
 
 
 # -- passwords and sessions --------------------------------------------------------------------------------------
@@ -295,6 +298,243 @@ def test_right_join_codes_do_not_count(course, bob, settings):
     assert join(c, course.join_code).status_code == 200
 
 
+def test_concurrent_wrong_join_codes_are_looked_up_at_most_the_limit(course, bob, monkeypatch):
+    """Codes sent at once are counted before they are looked up: 30 at once look up 10, the rest wait."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from topology import courses
+    from topology.models import Course
+
+    looked_up = []
+    real_filter = Course.objects.filter
+
+    def slow_filter(*args, **kwargs):
+        if "join_code" in kwargs:
+            looked_up.append(kwargs["join_code"])
+            time.sleep(0.2)  # every request is past the limit check before any look-up ends
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(Course.objects, "filter", slow_filter)
+
+    def guess(i):
+        try:
+            courses.join(bob, f"NOPE-NOPE-NOPE-{i:04d}")
+        except courses.TooManyCodes:
+            return "429"
+        except courses.NotFound:
+            return "404"
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(guess, range(30)))
+    assert answers.count("404") == settings.TOPOLAB_JOIN_FAILURES == 10 and answers.count("429") == 20
+    assert len(looked_up) == 10
+
+
 def test_the_join_route_documents_429(client):
     route = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/courses/join"]["post"]
     assert "429" in route["responses"]
+
+
+# -- concurrent guesses ------------------------------------------------------------------------------------------
+def race(monkeypatch, guesses):
+    """Runs every ``(request, username)`` of ``guesses`` through ``authenticate`` at once, each in its own thread,
+    and answers the user names whose password was checked (ModelBackend reached) and what each call answered.
+
+    The check is made slow (as a real hasher is) so that every guess is in flight while the others count."""
+    from django.contrib.auth.backends import ModelBackend
+    from django.db import connection
+
+    checked, lock = [], threading.Lock()
+    real = ModelBackend.authenticate
+
+    def slow_check(self, request, username=None, password=None, **kwargs):
+        with lock:
+            checked.append(username)
+        time.sleep(0.3)
+        return real(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(ModelBackend, "authenticate", slow_check)
+    start = threading.Barrier(len(guesses))
+    answers = [Exception("not run")] * len(guesses)
+
+    def guess(i, request, username):
+        try:
+            start.wait(timeout=30)
+            answers[i] = authenticate(request, username=username, password="wrong")
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            answers[i] = exc
+        finally:
+            connection.close()  # this thread's own database connection
+
+    threads = [threading.Thread(target=guess, args=(i, request, username)) for i, (request, username) in enumerate(guesses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert answers == [None] * len(guesses)
+    return checked
+
+
+def test_concurrent_guesses_of_one_account_check_at_most_the_limit(user, monkeypatch):
+    factory = RequestFactory()
+    guesses = [(factory.post("/login/", REMOTE_ADDR=f"198.51.100.{i}"), "alice") for i in range(25)]
+    checked = race(monkeypatch, guesses)
+    assert len(checked) == settings.TOPOLAB_SIGNIN_ACCOUNT_FAILURES == 5
+    assert leases.client().get(signin._key(signin.ACCOUNT, "alice")) == "5"
+    assert sign_in("alice", PASSWORD)[1].status_code == 429
+
+
+def test_concurrent_guesses_from_one_address_check_at_most_the_limit(user, monkeypatch):
+    factory = RequestFactory()
+    guesses = [(factory.post("/login/", REMOTE_ADDR="203.0.113.7"), f"guess{i}") for i in range(40)]
+    checked = race(monkeypatch, guesses)
+    assert len(checked) == settings.TOPOLAB_SIGNIN_ADDRESS_FAILURES == 20
+    assert sign_in("alice", PASSWORD, REMOTE_ADDR="203.0.113.7")[1].status_code == 429
+    assert sign_in("alice", PASSWORD, REMOTE_ADDR="203.0.113.8")[1].status_code == 302
+
+
+def test_successes_from_one_address_neither_count_nor_clear_its_failures(user):
+    # A classroom behind one address signs in far more often than the address limit.
+    for _ in range(settings.TOPOLAB_SIGNIN_ADDRESS_FAILURES + 5):
+        assert sign_in("alice", PASSWORD, REMOTE_ADDR="203.0.113.7")[1].status_code == 302
+    assert leases.client().get(signin._key(signin.ADDRESS, "203.0.113.7")) is None
+    for i in range(19):
+        fail(f"guess{i}", 1, REMOTE_ADDR="203.0.113.7")
+    for _ in range(3):
+        assert sign_in("alice", PASSWORD, REMOTE_ADDR="203.0.113.7")[1].status_code == 302
+    assert leases.client().get(signin._key(signin.ADDRESS, "203.0.113.7")) == "19"
+    fail("guess19", 1, REMOTE_ADDR="203.0.113.7")  # the twentieth failure
+    assert sign_in("alice", PASSWORD, REMOTE_ADDR="203.0.113.7")[1].status_code == 429
+
+
+def test_only_a_counted_sign_in_gives_its_attempt_back(user):
+    fail("guess", 1)
+    assert leases.client().get(signin._key(signin.ADDRESS, "127.0.0.1")) == "1"
+    c = Client()
+    c.force_login(user)  # no password, no attempt counted: nothing to give back
+    Client().login(username="alice", password=PASSWORD)  # no request: no address counted
+    assert leases.client().get(signin._key(signin.ADDRESS, "127.0.0.1")) == "1"
+
+
+def test_giving_back_after_the_window_ended_leaves_no_counter(settings):
+    settings.TOPOLAB_SIGNIN_WINDOW_SECONDS = 1
+    assert signin.attempt([(signin.ADDRESS, "192.0.2.1", 3)], 1) == 0
+    assert 0 < leases.client().pttl(signin._key(signin.ADDRESS, "192.0.2.1")) <= 1000
+    time.sleep(1.2)
+    signin.release(signin.ADDRESS, "192.0.2.1")
+    assert leases.client().exists(signin._key(signin.ADDRESS, "192.0.2.1")) == 0
+
+
+def test_an_attempt_is_refused_whole_when_one_counter_is_at_its_limit():
+    for _ in range(2):
+        assert signin.attempt([(signin.ACCOUNT, "x", 2)], 60) == 0
+    assert 55 <= signin.attempt([(signin.ADDRESS, "192.0.2.1", 20), (signin.ACCOUNT, "x", 2)], 60) <= 60
+    assert leases.client().get(signin._key(signin.ADDRESS, "192.0.2.1")) is None  # not counted either
+    assert leases.client().get(signin._key(signin.ACCOUNT, "x")) == "2"
+
+
+# -- the old password when changing it ---------------------------------------------------------------------------
+WRONG_OLD = "Your old password was entered incorrectly"
+LIMITED_OLD = "Too many wrong current passwords. Try again in 15 minutes."
+NEW = "a-Better-pass-42"
+
+
+def change(c, old, new=NEW, again=None):
+    return c.post("/password/change/", {"old_password": old, "new_password1": new, "new_password2": again or new})
+
+
+def test_wrong_old_passwords_are_limited(user, django_user_model):
+    UserFlags.objects.create(user=user, must_change_password=True)
+    c = Client()
+    c.force_login(user)
+    for _ in range(5):
+        response = change(c, "wrong")
+        assert response.status_code == 200 and WRONG_OLD in response.content.decode()
+    response = change(c, PASSWORD)  # the right one too, now
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert LIMITED_OLD in page and WRONG_OLD not in page
+    assert 890 <= int(response["Retry-After"]) <= 900
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD) and UserFlags.objects.get(user=user).must_change_password
+    # Per user: bob is not limited by alice's guesses; and alice's sign-in has its own counter.
+    bob = django_user_model.objects.create_user("bob", None, PASSWORD)
+    other = Client()
+    other.force_login(bob)
+    assert change(other, PASSWORD).status_code == 302
+    assert sign_in("alice", PASSWORD)[1].status_code == 302
+
+
+def test_the_right_old_password_clears_the_count(user, settings):
+    c = Client()
+    c.force_login(user)
+    for _ in range(4):
+        assert change(c, "wrong").status_code == 200
+    response = change(c, PASSWORD, NEW, "not-the-same-42")  # right old password, new ones differ
+    assert response.status_code == 200 and WRONG_OLD not in response.content.decode()
+    for _ in range(4):
+        assert change(c, "wrong").status_code == 200  # four more: the count started again
+    assert change(c, PASSWORD).status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW)
+
+
+def test_the_old_password_limit_ends_with_its_window(user, settings):
+    settings.TOPOLAB_SIGNIN_WINDOW_SECONDS = 2
+    c = Client()
+    c.force_login(user)
+    for _ in range(5):
+        assert change(c, "wrong").status_code == 200
+    assert change(c, PASSWORD).status_code == 429
+    time.sleep(2.2)
+    assert change(c, PASSWORD).status_code == 302
+
+
+def test_concurrent_old_password_guesses_check_at_most_the_limit(user, monkeypatch):
+    from topology.pages.password import LimitedPasswordChangeForm
+
+    checked, lock = [], threading.Lock()
+    real = type(user).check_password
+
+    def slow_check(self, raw):
+        with lock:
+            checked.append(raw)
+        time.sleep(0.3)  # as a real hasher: every guess is in flight while the others count
+        return real(self, raw)
+
+    monkeypatch.setattr(type(user), "check_password", slow_check)
+    start = threading.Barrier(20)
+    valid = []
+
+    def guess(i):
+        start.wait(timeout=30)
+        form = LimitedPasswordChangeForm(user, {"old_password": f"wrong{i}", "new_password1": NEW, "new_password2": NEW})
+        valid.append((form.is_valid(), form.limited_for))
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(valid) == 20 and not any(ok for ok, _ in valid)
+    assert len(checked) == settings.TOPOLAB_SIGNIN_ACCOUNT_FAILURES == 5
+    assert sum(1 for _, limited in valid if limited) == 15
+
+
+def test_without_redis_the_password_can_still_be_changed(user, monkeypatch, caplog):
+    import redis
+
+    def broken():
+        raise redis.ConnectionError("no Redis here")
+
+    monkeypatch.setattr(signin, "leases", SimpleNamespace(client=broken))
+    c = Client()
+    c.force_login(user)
+    assert change(c, "wrong").status_code == 200
+    assert change(c, PASSWORD).status_code == 302
+    assert "attempt limit old-password: cannot count an attempt: no Redis here" in caplog.text

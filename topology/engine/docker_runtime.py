@@ -1,8 +1,11 @@
 """The container runtime: the only module that imports docker. Root-only.
 
-Every container is made with no network (``network_mode="none"``), the lab's
+Every node container is made with no network (``network_mode="none"``), the lab's
 labels, a CPU, a memory and a pids limit, Docker's default capabilities plus
 the ones its kind needs, an init process and no restart policy; never privileged.
+A check's probe (:mod:`topology.probes`) joins one node's network namespace
+(``network_mode="container:<node>"``) and nothing else, with every capability
+dropped but NET_RAW: it has no network of its own either.
 
 Failures are :class:`RuntimeStepError`; a command or console asked of a
 container that is gone or not running is its subclass :class:`ContainerGone`.
@@ -342,3 +345,51 @@ class DockerRuntime:
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and self.exec_pid(exec_id) is not None:
                 time.sleep(0.05)
+
+    # -- probes (topology/probes.py): Topolab's own image inside a node's network namespace ----------
+
+    # Create a probe (not started): a container of ``image`` that joins the network namespace of the running
+    # container ``target`` (so it has no network of its own), every capability dropped but ``capabilities``,
+    # no new privileges, a read-only root with a small /tmp, no init, no restart, removed by the engine once
+    # its main process ends (``command`` is meant to end by itself: a probe a crash leaves behind goes too).
+    def create_probe(self, *, name, image, labels, target, command, cpus, memory_mb, pids, capabilities) -> str:
+        host_config = self.api.create_host_config(
+            network_mode=f"container:{target}",
+            nano_cpus=int(cpus * 1e9),
+            mem_limit=f"{memory_mb}m",
+            memswap_limit=f"{memory_mb}m",
+            pids_limit=pids,
+            cap_drop=["ALL"],
+            cap_add=list(capabilities),
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            tmpfs={"/tmp": "size=1m,mode=1777"},
+            init=False,
+            auto_remove=True,
+            restart_policy={"Name": "no"},
+        )
+        try:
+            created = self.api.create_container(
+                image=image, name=name, labels=dict(labels), command=list(command), host_config=host_config,
+                detach=True, tty=False, stdin_open=False,
+            )
+        except ImageNotFound:
+            raise RuntimeStepError(f"image '{image}' is not on this host (build the node images with "
+                                   "'manage.py lab images --build')") from None
+        except APIError as exc:
+            if exc.status_code == 404 and "image" in str(exc.explanation).lower():
+                raise RuntimeStepError(f"image '{image}' is not on this host") from None
+            raise RuntimeStepError(f"cannot create the probe: {_explain(exc)}") from None
+        return created["Id"]
+
+    # Start a created probe. ContainerGone when the node's container it joins is gone (404) or not running
+    # (409 "cannot join network of a non running container"); RuntimeStepError for another refusal.
+    def start_probe(self, container_id: str) -> None:
+        try:
+            self.api.start(container_id)
+        except NotFound as exc:
+            raise ContainerGone(f"cannot start the probe: {_explain(exc)}") from None
+        except APIError as exc:
+            if exc.status_code == 409 and "running" in str(exc.explanation).lower():
+                raise ContainerGone(f"cannot start the probe: {_explain(exc)}") from None
+            raise RuntimeStepError(f"cannot start the probe: {_explain(exc)}") from None
