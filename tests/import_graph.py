@@ -43,6 +43,10 @@ SIDES = {
     "topology.probes": "root",             # checks run in a probe container in a node's network namespace
     "topology.checking": "web",            # asks for check runs
     "topology.signin": "web",              # the sign-in attempt limits (an authentication backend)
+    "topology.live": "root",               # links changed on a running lab, on the lab worker
+    "topology.kernel": "root",             # the kernel's capability probe
+    "topology.links": "web",               # the rules of a live link change
+    "topology.engine.impair": "neutral",   # pure: the web tier checks an impairment against the capabilities
     "topology.engine.plan": "neutral",     # pure: the web tier checks deployability with it
     "topology.engine.names": "neutral",
     "topology.engine.states": "neutral",

@@ -48,6 +48,16 @@ where ``<event>`` is::
 be ``null``: the "deploy requested" and "lab running" events have no index,
 nor has a lost node's "c2 gone".)
 
+``link``, after a live change of a link of a running lab has been applied on both ends (its
+administrative state, its impairment or both; the document was saved with it first)::
+
+    {"type": "link", "end": "c1:eth0", "peer": "r1:eth0", "state": "down|up",
+     "impairment": {"delay_ms": 20, "loss_percent": 5, ...} or null}
+
+(``end`` is the end the change was asked for, ``peer`` the other one; ``impairment`` as the
+document now has it, null when there is none.) It is published by the lab worker
+(:mod:`topology.live`) once the change is in the kernel, after the lab's lease is given back.
+
 States beyond an operation's
 ----------------------------
 
@@ -196,6 +206,12 @@ def node_messages(lab: Lab | int, names: Iterable[str] | None = None) -> list[di
     if names is not None:
         nodes = nodes.filter(name__in=list(names))
     return [node_message(name, state, reason) for name, state, reason in nodes.values_list("name", "state", "reason")]
+
+
+def link_message(end: str, peer: str, state: str, impairment: dict | None) -> dict:
+    """A link of a running lab was changed live (see ``link`` above)."""
+    return {"type": "link", "end": end, "peer": peer, "state": str(state),
+            "impairment": dict(impairment) if impairment is not None else None}
 
 
 def events_message(events: Iterable[LabEvent]) -> dict | None:

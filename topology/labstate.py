@@ -176,3 +176,18 @@ def do_node_lost(lab: Lab | int, node: str, state: str, reason: str, *, containe
                     broadcast.lab_message(LabState.DEGRADED, summary, False, operation)]
         transaction.on_commit(lambda: (broadcast.publish_many(lab_id, messages), coursefeed.lab_changed(lab_id)))
     return True
+
+
+# -- the root worker: a link changed live (topology.live) ----------------------------------------------
+
+
+def do_link_changed(lab: Lab, interfaces: dict[str, list], message: dict, later: list | None = None) -> None:
+    """A link of a running lab was changed in the kernel: its nodes' interfaces are now ``interfaces``
+    (``{node: interfaces}``, as the kernel reports them); its watchers get ``message`` (a ``link`` message),
+    now or appended to ``later`` for a caller that first gives the lab's lease back."""
+    for name, found in interfaces.items():
+        LabNode.objects.filter(lab=lab, name=name).update(interfaces=found)
+    if later is None:
+        broadcast.publish(lab.pk, message)
+    else:
+        later.append(message)

@@ -99,14 +99,28 @@ def exec_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) -
     return run_in_node(lab_id, node_name, argv, timeout)
 
 
+@shared_task(name="topology.ping_all")
+def ping_all(lab_id: int, deadline: float = 30) -> dict:
+    """Ping every address of a running lab from each of its nodes (see :func:`pingall.ping_all`).
+
+    Sent to the exec worker's queue (:func:`workers.exec_queue` of the lab's), like a command in a node.
+    """
+    from .pingall import ping_all as run
+
+    return run(lab_id, deadline)
+
+
 @shared_task(name="topology.run_checks")
-def run_checks(run_id: int, checks: list | None = None) -> dict:
-    """Run an assignment's checks on a copy and record them in its CheckRun (see :func:`check_runner.run`);
-    ``checks``: an instructor's unsaved ones, for a trial. Sent to the exec worker's queue, never the lab worker's.
+def run_checks(run_id: int, legacy=None) -> dict:
+    """Run an assignment's checks on a copy and record them in its CheckRun (see :func:`check_runner.run`); a
+    trial's own checks are in the row. Sent to the exec worker's queue, never the lab worker's.
+
+    ``legacy``: the trial checks that messages queued before they moved to the row still carry; ignored, so
+    that such a message is still taken (the row is the one source of what a run runs).
     """
     from .check_runner import run
 
-    return run(run_id, checks)
+    return run(run_id)
 
 
 @shared_task(name="topology.list_images")
@@ -121,3 +135,26 @@ def list_images() -> dict:
         return {"error": str(exc)}
     return {"images": [{"name": s.name, "kinds": list(s.kinds), "present": s.present, "up_to_date": s.up_to_date,
                         "size_bytes": s.size_bytes} for s in found]}
+
+
+@shared_task(name="topology.change_link")
+def change_link(lab_id: int, operation: str, end: str) -> dict:
+    """Apply a link's saved state and impairment to a running lab, both ends (see :func:`live.change_link`);
+    the web tier holds the lab's lease as ``operation`` and waits for the answer. On the lab worker's queue."""
+    from .live import change_link as apply
+
+    return apply(int(lab_id), str(operation), str(end))
+
+
+@worker_ready.connect
+def probe_kernel_on_start(sender=None, **kwargs) -> None:
+    """The lab worker probes what its kernel can do to a link, once, and keeps the answer in Redis for the web
+    tier (``GET /api/v1/capabilities``; see :mod:`topology.kernel`)."""
+    if settings.TOPOLAB_QUEUE not in _queues(sender):
+        return
+    from .kernel import probe_and_publish
+
+    try:
+        probe_and_publish(settings.TOPOLAB_QUEUE)
+    except Exception:  # a failed probe must not stop the worker; live link changes then answer 503
+        log.exception("kernel probe at worker start failed")

@@ -57,6 +57,11 @@ export const api = {
   destroy: (id) => request('POST', `topologies/${id}/destroy`),
   lab: (id) => request('GET', `topologies/${id}/lab`),
   images: () => request('GET', 'images'),
+  // Links live (issue 11): change a running lab's link by either end, 'node:interface'; what this host's kernel can do.
+  patchLink: (id, end, body) => request('PATCH', `topologies/${id}/links/${encodeURIComponent(end)}`, body),
+  capabilities: () => request('GET', 'capabilities'),
+  // "Ping all" (issue 11): every node with an address pings every address of the running lab; answers the matrix.
+  pingAll: (id) => request('POST', `topologies/${id}/ping-all`),
   exportUrl: (id) => `/api/v1/topologies/${id}/export`,
 };
 

@@ -4,6 +4,7 @@
 // server's registry (topology/kinds.py), handed over by the editor from the page's config.
 // A path, not a bare name: an import map is inline script to the Content-Security-Policy.
 import cytoscape from '../vendor/cytoscape/cytoscape.esm.min.mjs';
+import {linkLabel} from './link-live.js';
 
 if (window.cytoscapeEdgehandles) cytoscape.use(window.cytoscapeEdgehandles);
 
@@ -56,8 +57,15 @@ function stylesheet(showLabels, kinds) {
       'text-background-color': bg, 'text-background-opacity': 0.85, 'text-background-padding': 1,
       'font-family': 'ui-monospace, monospace', 'min-zoomed-font-size': 7,
     }},
-    {selector: 'edge[linkState="down"]', style: {'line-style': 'dashed'}},
-    {selector: 'edge[?impaired]', style: {label: '≈', 'font-size': 14, color: css('--warn'), 'text-background-opacity': 1}},
+    // A down link: dashed and faint, and its middle label says "down" (not colour alone); an impaired
+    // one: thicker, in the warning colour, with its impairment as words ("50% loss · 1 Mbit/s").
+    // (The label's colour and weight would apply to the end labels too: they stay the plain ones.)
+    {selector: 'edge[linkState="down"]', style: {'line-style': 'dashed', 'line-dash-pattern': [7, 5], 'line-opacity': 0.5}},
+    {selector: 'edge[?impaired]', style: {width: 3, 'line-color': css('--warn')}},
+    // The middle label sits on the line, or beside the end labels when a short link leaves it no room (midOffset).
+    {selector: 'edge.doc[midLabel != ""]', style: {label: 'data(midLabel)', 'font-size': 11,
+      'text-background-opacity': 1, 'text-background-padding': 2, 'text-background-shape': 'roundrectangle',
+      'font-family': 'system-ui, sans-serif', 'text-margin-x': 'data(midDx)', 'text-margin-y': 'data(midDy)'}},
     {selector: '.warning', style: {'border-color': css('--warn'), 'line-color': css('--warn'), 'border-width': 3}},
     {selector: '.error', style: {'border-color': css('--error'), 'line-color': css('--error'), 'border-width': 4, 'border-style': 'solid'}},
     {selector: 'edge.error, edge.warning', style: {width: 4}},
@@ -74,6 +82,28 @@ function stylesheet(showLabels, kinds) {
 function endpointLabel(ep) {
   if (!ep) return '';
   return [ep.interface || '', ...(ep.addresses || [])].filter(Boolean).join('\n');
+}
+
+// Where a link's middle label goes, as a shift from the link's middle: none when the end labels
+// leave it room on the line, else beside them, to the right of an upright link or above a flat one.
+// From the labels' lengths (a character is about 6 px at these sizes): no text is measured.
+function midOffset(edge, showLabels) {
+  const label = edge.data('midLabel');
+  if (!label) return {x: 0, y: 0};
+  const s = edge.source().position(), t = edge.target().position();
+  const len = Math.hypot(t.x - s.x, t.y - s.y) || 1;
+  const dx = (t.x - s.x) / len, dy = (t.y - s.y) / len;
+  let nx = -dy, ny = dx;
+  if (ny > 0 || (ny === 0 && nx < 0)) { nx = -nx; ny = -ny; }
+  const ends = showLabels ? [edge.data('sourceLabel'), edge.data('targetLabel')].map((l) => (l || '').split('\n').filter(Boolean)) : [];
+  const endW = Math.max(0, ...ends.flat().map((l) => l.length * 6.1)) + 4;
+  const endH = Math.max(0, ...ends.map((l) => l.length * 12.5)) + 2;
+  const midW = label.length * 6.2 + 8, midH = 17;
+  const half = (w, h, ux, uy) => (Math.abs(ux) * w + Math.abs(uy) * h) / 2; // a box's half extent along a direction
+  const room = (len - 44) / 2 - 40; // from the middle to an end label's centre (40: the end labels' offset)
+  if (!showLabels || !ends.flat().length || room >= half(endW, endH, dx, dy) + half(midW, midH, dx, dy) + 4) return {x: 0, y: 0};
+  const off = half(endW, endH, nx, ny) + half(midW, midH, nx, ny) + 4;
+  return {x: Math.round(nx * off), y: Math.round(ny * off)};
 }
 
 export class Canvas {
@@ -108,6 +138,8 @@ export class Canvas {
       e.preventDefault();
       this.cb.onDrop(kind, this.modelPosition(e.clientX, e.clientY));
     });
+    // A moved node moves its links' middle labels out of the way of their end labels again.
+    this.cy.on('position', 'node.doc', (e) => this.placeMidLabels(e.target.connectedEdges('.doc')));
     this.pulse = setInterval(() => this.cy.nodes('[state="creating"]').toggleClass('pulse'), 600);
   }
 
@@ -171,6 +203,15 @@ export class Canvas {
   setLabels(on) {
     this.showLabels = on;
     this.restyle();
+    this.placeMidLabels(this.cy.edges('.doc'));
+  }
+
+  placeMidLabels(edges) {
+    edges.forEach((e) => {
+      const o = midOffset(e, this.showLabels);
+      if (e.data('midDx') !== o.x) e.data('midDx', o.x);
+      if (e.data('midDy') !== o.y) e.data('midDy', o.y);
+    });
   }
 
   // Again from the page's colours (the colour scheme changed, or the labels were toggled).
@@ -194,7 +235,8 @@ export class Canvas {
       const [a, b] = (l && l.endpoints) || [];
       if (!a || !b || !want.has(nodeId(a.node)) || !want.has(nodeId(b.node)) || a.node === b.node) return;
       want.set(linkId(i), {group: 'edges', data: {id: linkId(i), index: i, source: nodeId(a.node), target: nodeId(b.node),
-        sourceLabel: endpointLabel(a), targetLabel: endpointLabel(b), linkState: l.state || 'up', impaired: !!l.impairment}});
+        sourceLabel: endpointLabel(a), targetLabel: endpointLabel(b), linkState: l.state || 'up',
+        impaired: !!l.impairment && Object.keys(l.impairment).length > 0, midLabel: linkLabel(l)}});
     });
     const selected = new Set(cy.elements(':selected').map((e) => e.id()));
     if (renamed) for (const [from, to] of Object.entries(renamed)) if (selected.delete(nodeId(from))) selected.add(nodeId(to));
@@ -222,6 +264,7 @@ export class Canvas {
       cy.add(add.filter((a) => a.group === 'nodes'));
       cy.add(add.filter((a) => a.group === 'edges'));
       for (const id of selected) { const e = cy.getElementById(id); if (e.nonempty() && !e.selected()) e.select(); }
+      this.placeMidLabels(cy.edges('.doc'));
     });
     return unplaced;
   }

@@ -13,6 +13,8 @@ import {Panel} from './panel.js';
 import {Live} from './live.js';
 import {Dock} from './dock.js';
 import {problemLine} from './problems.js';
+import {LinkLive} from './link-live.js';
+import {PingMatrix} from './ping-matrix.js';
 
 const config = JSON.parse(document.getElementById('editor-config').textContent);
 model.setKinds(config.kinds, config.defaultKind);
@@ -131,6 +133,10 @@ const canvas = new Canvas($('cy'), {
   },
 }, {kinds: config.kinds, defaultKind: config.defaultKind});
 const panel = new Panel($('panel'), ed);
+// A running lab's links, changed live (link-live.js): drawn again without a new check by the server, whose
+// "No errors." would hide what the status line says about the change.
+ed.links = new LinkLive(ed, {render: () => { canvas.sync(ed.doc, {states: ed.states}); panel.render(); markDirty(); }, status});
+const pings = new PingMatrix(ed, {run: () => api.pingAll(config.id), setDisabled}); // "Ping all" (ping-matrix.js)
 const dock = new Dock($('dock'), $('editor'), {
   topology: config.id,
   console: config.console,
@@ -287,6 +293,7 @@ function updateButtons() {
   if (lab.state === 'stopped' && !lab.busy) destroyWhy = 'Nothing is running.';
   else if (lab.busy && lab.state === 'destroying') destroyWhy = 'Already destroying.';
   setDisabled($('btn-destroy'), $('destroy-wrap'), destroyWhy);
+  pings.update();
   $('btn-save').disabled = ed.saving;
   $('btn-undo').disabled = !ed.undo.length;
   $('btn-redo').disabled = !ed.redo.length;
@@ -383,7 +390,7 @@ function repaintStates() {
     paintQueued = false;
     if (!ed.doc) return;
     canvas.sync(ed.doc, {states: ed.states});
-    if (panel.ref.type === 'node' && !$('panel').contains(document.activeElement)) panel.render();
+    if ((panel.ref.type === 'node' || panel.ref.type === 'link') && !$('panel').contains(document.activeElement)) panel.render();
     dock.refresh();
   });
 }
@@ -411,6 +418,7 @@ function startLive() {
     onLab(msg) { setLab(msg); },
     onNode(msg) { setNode(msg.name, msg.state, msg.reason); repaintStates(); },
     onEvents(list) { addEvents(list); },
+    onLink(msg) { ed.links.received(msg); },
     onConnection(ok) { $('lab-state').classList.toggle('offline', !ok); if (!ok) status('Live updates lost; reconnecting…', 'warning'); },
     // Signed out (in any tab) or the topology was deleted: no more live updates, and why.
     onGone(msg) { ed.gone = msg.message; $('lab-state').classList.add('offline'); status(msg.message, 'error'); repaintStates(); },

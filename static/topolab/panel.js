@@ -5,6 +5,7 @@
 import {el, kindIcon} from './dom.js';
 import * as model from './document-model.js';
 import {problemLine} from './problems.js';
+import {IMPAIRMENTS, checkValue} from './link-live.js';
 
 export class Panel {
   constructor(root, editor) {
@@ -304,6 +305,11 @@ export class Panel {
     this.add(el('h2', {class: 'pane-title'}, `Link ${a.node} ${a.interface} — ${b.node} ${b.interface}`));
     const problems = this.problems('link', index);
     if (problems) this.add(problems);
+    // On a running lab the state and the impairment change the lab itself (link-live.js), first in the panel;
+    // stopped, they are document fields like the others.
+    const links = this.ed.links;
+    const live = !!(links && links.live());
+    if (live) this.add(links.section(this, link, index));
     link.endpoints.forEach((ep, end) => {
       const bridged = model.bridges(model.kindOf(this.ed.doc, ep.node)); // a switch port
       const macRe = this.pattern('mac');
@@ -315,16 +321,18 @@ export class Panel {
           apply: (v) => this.commitLink(index, (l) => { if (v) l.endpoints[end].mac = v; else delete l.endpoints[end].mac; return l; }, `link.mac${end}`)})));
     });
     this.add(this.section('Link', true,
-      this.select('State', link.state || 'up', ['up', 'down'], {key: 'link.state', apply: (v) => this.commitLink(index, (l) => ({...l, state: v === 'up' ? undefined : v}), null)}),
+      live ? null : this.select('State', link.state || 'up', ['up', 'down'], {key: 'link.state', apply: (v) => this.commitLink(index, (l) => ({...l, state: v === 'up' ? undefined : v}), null)}),
       this.field('MTU', link.mtu, {key: 'link.mtu', placeholder: 'kernel default', width: '7em',
         check: (v) => { if (!v) return ''; const x = Number(v); return Number.isInteger(x) && x >= 68 && x <= 65535 ? '' : 'a whole number from 68 to 65535'; },
         apply: (v) => this.commitLink(index, (l) => ({...l, mtu: v === '' ? undefined : (Number.isFinite(Number(v)) ? Number(v) : v)}), 'link.mtu')})));
-    const imp = link.impairment || {};
-    const impField = (label, k, {max, integer} = {}) => this.field(label, imp[k], {key: `link.imp.${k}`, placeholder: 'none', width: '7em',
-      check: (v) => { if (!v) return ''; const x = Number(v); if (!Number.isFinite(x) || x < 0) return 'a number, 0 or more'; if (integer && !Number.isInteger(x)) return 'a whole number'; return max !== undefined && x > max ? `at most ${max}` : ''; },
-      apply: (v) => this.commitLink(index, (l) => { const i = {...(l.impairment || {})}; if (v === '') delete i[k]; else i[k] = Number.isFinite(Number(v)) ? Number(v) : v; return {...l, impairment: i}; }, `link.imp.${k}`)});
-    this.add(this.section('Impairment (both directions)', !!link.impairment,
-      impField('Delay (ms)', 'delay_ms'), impField('Jitter (ms)', 'jitter_ms'), impField('Loss (%)', 'loss_percent', {max: 100}), impField('Rate (kbit/s)', 'rate_kbit', {integer: true})));
+    if (!live) {
+      const imp = link.impairment || {};
+      const impField = (f) => this.field(f.label, imp[f.key], {key: `link.imp.${f.key}`, placeholder: 'none', width: '7em',
+        help: links ? links.documentHelp(f) : '', check: (v) => checkValue(f, v),
+        apply: (v) => this.commitLink(index, (l) => { const i = {...(l.impairment || {})}; if (v === '') delete i[f.key]; else i[f.key] = Number.isFinite(Number(v)) ? Number(v) : v;
+          const out = {...l, impairment: i}; if (!Object.keys(i).length) delete out.impairment; return out; }, `link.imp.${f.key}`)});
+      this.add(this.section('Impairment (both directions)', !!link.impairment, ...IMPAIRMENTS.map(impField)));
+    }
     this.add(el('button', {class: 'btn btn-danger-quiet', onclick: () => this.ed.deleteSelection()}, 'Delete link'));
   }
 }

@@ -769,6 +769,8 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/courses/{course_id}/grid", "/api/v1/courses/{course_id}/labs/destroy",
         "/api/v1/courses/{course_id}/students/{username}/topologies/{topology_id}/destroy",
         "/api/v1/limits",
+        "/api/v1/topologies/{topology_id}/ping-all",
+        "/api/v1/topologies/{topology_id}/links/{end}", "/api/v1/capabilities",
     }
     assert set(paths["/api/v1/topologies/{topology_id}"]) == {"get", "put", "delete"}
     assert "requestBody" in paths["/api/v1/topologies"]["post"]

@@ -328,3 +328,70 @@ def test_it_refuses_exec_without_a_command(admin, write):
     lab("import", write(REFERENCE))
     error, _, _ = lab_failing("exec", "router-between-two-clients", "c1", "--")
     assert error.returncode == 2 and "no command given" in str(error)
+
+
+# -- ping-all ------------------------------------------------------------------------------
+PING_ALL_ANSWER = {
+    "sources": ["c1", "r1"],
+    "targets": [{"node": "c1", "interface": "eth0", "address": "192.168.10.2"},
+                {"node": "r1", "interface": "eth0", "address": "192.168.10.1"},
+                {"node": "r1", "interface": "eth1", "address": "192.168.11.1"}],
+    "results": {"c1": {"192.168.10.1": {"ok": True, "rtt_ms": 0.091, "error": ""},
+                       "192.168.11.1": {"ok": False, "rtt_ms": None, "error": "Network is unreachable"}},
+                "r1": {"192.168.10.2": {"ok": True, "rtt_ms": 0.05, "error": ""}}},
+    "took_ms": 1200,
+}
+
+
+@pytest.fixture
+def pinged(monkeypatch):
+    """The reference lab looks running; ping all answers PING_ALL_ANSWER (the real one runs in
+    tests/integration/test_pingall.py). Records the lab IDs it was asked for."""
+    asked = []
+
+    def ping_all(lab_id, deadline=30):
+        asked.append(lab_id)
+        return copy.deepcopy(pinged.answer)
+    pinged = type("Pinged", (), {"answer": PING_ALL_ANSWER, "asked": asked})
+    monkeypatch.setattr("topology.pingall.ping_all", ping_all)
+    return pinged
+
+
+def test_it_refuses_ping_all_on_a_stopped_lab(admin, write, pinged):
+    lab("import", write(REFERENCE))
+    error, _, _ = lab_failing("ping-all", "router-between-two-clients")
+    assert "'router-between-two-clients' is not running (the lab is stopped" in str(error)
+    assert pinged.asked == []
+
+
+def test_it_prints_who_reaches_whom_and_exits_1_for_a_hole(admin, write, pinged):
+    lab("import", write(REFERENCE))
+    Lab.objects.update(state=LabState.RUNNING)
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("lab", "ping-all", "router-between-two-clients", stdout=out)
+    assert exited.value.code == 1 and pinged.asked == [Lab.objects.get().pk]
+    lines = out.getvalue().splitlines()
+    assert [line.split() for line in lines] == [
+        ["c1", "->", "192.168.10.1", "r1:eth0", "0.091", "ms"],
+        ["c1", "->", "192.168.11.1", "r1:eth1", "UNREACHABLE", "Network", "is", "unreachable"],
+        ["r1", "->", "192.168.10.2", "c1:eth0", "0.050", "ms"],
+        ["2", "of", "3", "reachable", "(1200", "ms)"]]
+
+
+def test_it_exits_0_when_everyone_reaches_everyone_and_prints_json(admin, write, pinged):
+    lab("import", write(REFERENCE))
+    Lab.objects.update(state=LabState.RUNNING)
+    pinged.answer = {**PING_ALL_ANSWER, "results": {"c1": {"192.168.10.1": {"ok": True, "rtt_ms": None, "error": ""}}}}
+    out, _ = lab("ping-all", "router-between-two-clients")
+    assert out.splitlines()[0].split()[-1] == "reached" and out.splitlines()[-1].startswith("1 of 1 reachable")
+    out, _ = lab("ping-all", "router-between-two-clients", "--json")
+    assert json.loads(out) == pinged.answer
+
+
+def test_it_says_why_ping_all_was_refused(admin, write, pinged):
+    lab("import", write(REFERENCE))
+    Lab.objects.update(state=LabState.RUNNING)
+    pinged.answer = {"error": "too_big", "detail": "this lab has 70 nodes with addresses"}
+    error, _, _ = lab_failing("ping-all", "router-between-two-clients")
+    assert str(error) == "this lab has 70 nodes with addresses"

@@ -615,7 +615,7 @@ ONE_END = {"node": "c1", "interface": "eth5"}
     ("links[0].impairment", {"rate_kbit": 0}, "links[0].impairment.rate_kbit", ["must be greater than 0"]),
     ("links[0].impairment", {"rate_kbit": 1.5}, "links[0].impairment.rate_kbit", ["whole number, not 1.5"]),
     ("links[0].impairment", {"rate_kbit": 100_000_001}, "links[0].impairment.rate_kbit", ["at most 100000000"]),
-    ("links[0].impairment", {"corrupt_percent": 1}, "links[0].impairment.corrupt_percent", ["unknown key"]),
+    ("links[0].impairment", {"reorder_percent": 1}, "links[0].impairment.reorder_percent", ["unknown key"]),
     ("links[0].impairment", "slow", "links[0].impairment", ["must be an object"]),
 ])
 def test_it_checks_links(path, value, where, words):

@@ -27,7 +27,9 @@ from .assignments import router as assignments_router  # noqa: E402
 from .checks import router as checks_router  # noqa: E402
 from .course_labs import router as course_labs_router  # noqa: E402
 from .courses import router as courses_router  # noqa: E402
+from .lab_tools import router as lab_tools_router  # noqa: E402
 from .limits import router as limits_router  # noqa: E402
+from .links import router as links_router  # noqa: E402
 from .views import router  # noqa: E402
 
 api.add_router("", router)
@@ -36,3 +38,5 @@ api.add_router("", assignments_router)
 api.add_router("", checks_router)
 api.add_router("", course_labs_router)
 api.add_router("", limits_router)
+api.add_router("", lab_tools_router)
+api.add_router("", links_router)

@@ -240,6 +240,18 @@ def _sysctls(node, families: set[int], interfaces: list[str]) -> dict[str, str]:
     return values
 
 
+def _through_down_link(route, down_ifaces: set, down_nets: list, up_nets: list) -> bool:
+    """A route the kernel cannot hold while a link is down (its device is down, or its gateway is reachable only
+    through a down link): a deploy leaves it out; setting the link up live adds it (:mod:`topology.live`)."""
+    if route.dev in down_ifaces:
+        return True
+    if not route.via:
+        return False
+    gateway = ipaddress.ip_address(route.via)
+    reach = [net for net in down_nets + up_nets if net.version == gateway.version and gateway in net]
+    return bool(reach) and all(net in down_nets for net in reach) and not any(net in up_nets for net in reach)
+
+
 def build_plan(doc: Document, ctx: Context) -> Plan:
     """The phases that turn ``doc`` into a running lab."""
     check_deployable(doc)
@@ -268,8 +280,15 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
     links, interfaces, impairments = [], [], []
     families: dict[str, set[int]] = {node.name: set() for node in doc.nodes}
     node_ifnames: dict[str, list[str]] = {node.name: [] for node in doc.nodes}
+    # Per node: the interfaces and networks of its down links, and the networks of its up ones.
+    down_and_up: dict[str, tuple[set, list, list]] = {node.name: (set(), [], []) for node in doc.nodes}
     for link in doc.links:
         a, b = link.endpoints
+        for end in link.endpoints:
+            down_ifaces, down_nets, up_nets = down_and_up[end.node]
+            if link.state == "down":
+                down_ifaces.add(end.interface)
+            (down_nets if link.state == "down" else up_nets).extend(i.network for i in end.interface_addresses())
         links.append(CreateLink(node=a.node, interface=a.interface, peer_node=b.node,
                                 peer_interface=b.interface, alias=alias))
         for end in link.endpoints:
@@ -294,6 +313,7 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
         AddRoute(node=node.name, to=str(route.network()), via=route.via, dev=route.dev)
         for node in doc.nodes
         for route in node.routes
+        if not _through_down_link(route, *down_and_up[node.name])
     ]
     execs = [ExecSequence(node=node.name, commands=tuple(node.exec)) for node in doc.nodes if node.exec]
 

@@ -432,6 +432,8 @@ class Impairment(Strict):
     delay_ms: Annotated[Number, Field(ge=0, le=60000)] | None = None
     jitter_ms: Annotated[Number, Field(ge=0, le=60000)] | None = None
     loss_percent: Annotated[Number, Field(ge=0, le=100)] | None = None
+    duplicate_percent: Annotated[Number, Field(ge=0, le=100)] | None = None
+    corrupt_percent: Annotated[Number, Field(ge=0, le=100)] | None = None
     rate_kbit: Annotated[StrictInt, Field(gt=0, le=100_000_000)] | None = None
 
     @model_validator(mode="after")
@@ -442,8 +444,10 @@ class Impairment(Strict):
 
     @property
     def needs_netem(self) -> bool:
-        """Delay, jitter and loss need the kernel's netem; a rate alone does not."""
-        return bool(self.delay_ms or self.jitter_ms or self.loss_percent)
+        """Delay, jitter, loss, duplication and corruption are netem's; a rate alone is not (on a kernel
+        without netem, loss has a fallback: see :mod:`topology.engine.impair`)."""
+        return bool(self.delay_ms or self.jitter_ms or self.loss_percent or self.duplicate_percent
+                    or self.corrupt_percent)
 
 
 class Link(Strict):

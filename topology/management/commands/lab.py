@@ -1,7 +1,7 @@
-"""``manage.py lab``: import, export, list, inspect, deploy, destroy, exec into and clean up labs.
+"""``manage.py lab``: import, export, list, inspect, deploy, destroy, exec into, ping all and clean up labs.
 
 Deploy and destroy go through the root worker (the same path as the web
-tier); ``exec``, ``gc`` and ``images`` act on this host's Docker Engine
+tier); ``exec``, ``ping-all``, ``gc`` and ``images`` act on this host's Docker Engine
 directly and so need root.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import labview, schema, services
+from ...cli import links as links_cli
 from ...cli.progress import follow
 from ...limits import document_limits
 from ...models import LIVE_STATES, Lab, LabState, Topology
@@ -57,6 +58,13 @@ class Command(BaseCommand):
         p.add_argument("node")
         p.add_argument("argv", nargs=argparse.REMAINDER)
 
+        p = with_user(sub.add_parser("ping-all", help="ping every address of a running lab from each node; "
+                                                      "print who reaches whom"))
+        p.add_argument("name")
+        p.add_argument("--json", action="store_true", help="machine-readable output (the API's answer)")
+
+        links_cli.add_parser(sub, with_user)
+
         sub.add_parser("gc", help="remove what Topolab made that no lab owns (after a crash)")
 
         p = sub.add_parser("images", help="list the node images; --build builds missing or outdated ones")
@@ -64,7 +72,7 @@ class Command(BaseCommand):
         p.add_argument("--force", action="store_true", help="with --build: rebuild even when up to date")
 
     def handle(self, *args, action, **options):
-        getattr(self, "do_" + action)(**options)
+        getattr(self, "do_" + action.replace("-", "_"))(**options)
 
     # -- helpers -------------------------------------------------------------
     def _user(self, username: str | None):
@@ -198,6 +206,36 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         sys.exit(code)
 
+    def do_link(self, name, end, user, **options):
+        from ... import links
+
+        change = links_cli.change_of(options)
+        try:
+            answer = links.change(self._topology(name, user), end, change)
+        except services.ServiceError as exc:
+            self._refused(exc)
+        self.stdout.write(links_cli.describe(answer))
+
+    def do_ping_all(self, name, user, json: bool = False, **_):
+        from ...pingall import ping_all
+
+        topology = self._topology(name, user)
+        if topology.lab.state not in LIVE_STATES:
+            raise CommandError(f"'{topology.name}' is not running (the lab is {topology.lab.state}; deploy it first)")
+        answer = ping_all(topology.lab.pk)
+        if answer.get("error"):
+            raise CommandError(answer["detail"])
+        if json:
+            import json as json_module
+
+            self.stdout.write(json_module.dumps(answer, indent=2))
+        else:
+            for line in matrix_lines(answer):
+                self.stdout.write(line)
+        cells = [cell for row in answer["results"].values() for cell in row.values()]
+        if not all(cell["ok"] for cell in cells):
+            sys.exit(1)
+
     def do_gc(self, **_):
         from ...operations import collect_garbage
 
@@ -221,3 +259,23 @@ class Command(BaseCommand):
             state = "up to date" if s.up_to_date else ("outdated" if s.present else "missing")
             size = f"{s.size_bytes / 1e6:.0f} MB" if s.size_bytes else "-"
             self.stdout.write(f"{s.name:20} {', '.join(s.kinds):22} {state:12} {size}")
+
+
+def matrix_lines(answer: dict) -> list[str]:
+    """A ping all's answer as text: a line per source and target (reached with its time, or why not), then
+    a summary ("7 of 9 reachable")."""
+    lines = []
+    reached = total = 0
+    for source in answer["sources"]:
+        for target in answer["targets"]:
+            cell = answer["results"].get(source, {}).get(target["address"])
+            if cell is None:
+                continue  # its own address
+            total += 1
+            reached += cell["ok"]
+            rtt = f"{cell['rtt_ms']:.3f} ms" if cell["rtt_ms"] is not None else "reached"
+            seen = rtt if cell["ok"] else f"UNREACHABLE  {cell['error']}"
+            where = f"{target['node']}:{target['interface']}"
+            lines.append(f"{source:16} -> {target['address']:39} {where:24} {seen}")
+    lines.append(f"{reached} of {total} reachable ({answer['took_ms']} ms)")
+    return lines

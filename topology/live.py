@@ -1,0 +1,94 @@
+"""Changes to a running lab that restart nothing, on the lab worker (root side): a link's state and impairment.
+
+The web tier (:mod:`topology.links`) has checked the change, saved it in the
+document and taken the lab's lease for it; the task names the lab, the lease's
+operation and one end of the link (``node:interface``). Here the lab and its
+document are read again from the database, the change goes into the kernel of
+both ends' namespaces over netlink (:func:`netlink.set_state`,
+:func:`netlink.impair`, the very step a deploy runs), and, the lease given
+back, the lab's watchers get a ``link`` message (:mod:`topology.broadcast`).
+"""
+from __future__ import annotations
+
+import logging
+
+from . import broadcast, labstate, leases, schema
+from .engine import netlink
+from .engine.docker_runtime import DockerRuntime
+from .limits import document_limits
+from .models import LIVE_STATES, Lab, NodeStatus
+
+log = logging.getLogger(__name__)
+
+
+def find_link(document: schema.Document, end: str):
+    """``(link, this end, the other end)`` of the link with endpoint ``end`` (``node:interface``), or None."""
+    node, _, interface = end.partition(":")
+    for link in document.links:
+        a, b = link.endpoints
+        if (a.node, a.interface) == (node, interface):
+            return link, a, b
+        if (b.node, b.interface) == (node, interface):
+            return link, b, a
+    return None
+
+
+def _apply(lab: Lab, end: str, runtime) -> dict:
+    document = schema.parse(lab.topology.document, document_limits())
+    found = find_link(document, end)
+    if found is None:
+        return {"error": "no_link", "detail": f"the topology has no link at {end}"}
+    link, this, other = found
+    nodes = {n.name: n for n in lab.nodes.filter(name__in=[this.node, other.node])}
+    pids = {}
+    for side in (this, other):
+        row = nodes.get(side.node)
+        pid = runtime.pid(row.container_id) if row and row.state == NodeStatus.RUNNING and row.container_id else None
+        if pid is None:
+            return {"error": "not_running", "detail": f"'{side.node}' is not running"}
+        pids[side.node] = pid
+    up = link.state == "up"
+    for side in (this, other):  # both ends: each shapes what it sends, and "down" is down on both
+        netlink.impair(pids[side.node], side.interface, link.impairment)
+        netlink.set_state(pids[side.node], side.interface, up)
+    if up:
+        # Down, the kernel dropped the routes through the link (and IPv6 addresses): the document's come back.
+        for side in (this, other):
+            netlink.add_addresses(pids[side.node], side.interface, side.addresses)
+            for route in document.node(side.node).routes:
+                try:
+                    netlink.add_route(pids[side.node], str(route.network()), via=route.via, dev=route.dev,
+                                      exist_ok=True)
+                except netlink.NetlinkStepError as exc:  # through another link that is down: it comes back with it
+                    log.info("lab %s: %s: route %s left out: %s", lab.pk, side.node, route.to, exc)
+    interfaces = {side.node: netlink.interfaces_of(pids[side.node]) for side in (this, other)}
+    impairment = link.impairment.model_dump(exclude_none=True) if link.impairment is not None else None
+    message = broadcast.link_message(f"{this.node}:{this.interface}", f"{other.node}:{other.interface}",
+                                     link.state, impairment)
+    return {"ok": True, "interfaces": interfaces, "message": message}
+
+
+def change_link(lab_id: int, operation: str, end: str, runtime=None) -> dict:
+    """Apply the document's state and impairment of the link at ``end`` to the running lab ``lab_id``, holding
+    its lease as ``operation``: ``{"ok": true}`` or ``{"error": code, "detail": why}``."""
+    lab = Lab.objects.select_related("topology").filter(pk=lab_id).first()
+    if lab is None:
+        return {"error": "no_lab", "detail": "the lab no longer exists"}
+    announce: list[dict] = []
+    try:
+        with leases.held(lab.pk, operation):
+            lab.refresh_from_db()
+            if lab.state not in LIVE_STATES:
+                return {"error": "not_running", "detail": f"the lab is {lab.state}"}
+            try:
+                answer = _apply(lab, end, runtime or DockerRuntime())
+            except (netlink.NetlinkStepError, schema.DocumentError) as exc:
+                log.warning("lab %s: link %s: %s", lab.pk, end, exc)
+                return {"error": "failed", "detail": str(exc)}
+            if answer.get("ok"):
+                labstate.do_link_changed(lab, answer.pop("interfaces"), answer.pop("message"), announce)
+    except leases.LeaseLost as exc:
+        return {"error": "busy", "detail": str(exc)}
+    if announce:
+        broadcast.publish_many(lab.pk, announce)
+    return answer
