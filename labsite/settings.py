@@ -338,6 +338,12 @@ TOPOLAB_NETLINK_CONCURRENCY = int(os.environ.get("TOPOLAB_NETLINK_CONCURRENCY", 
 # so keep this well under 12.
 TOPOLAB_HEARTBEAT = float(os.environ.get("TOPOLAB_HEARTBEAT_SECONDS", "10"))
 
+# Terminals one user may have open at once, consoles, logs and supervisors' watches together, across
+# every web process (topology/websockets/terminals.py): each costs the relay a docker exec or a
+# watcher's buffer. A dropped console counts while its shell waits to be resumed. One more is told
+# so and closed with code 4429.
+TOPOLAB_MAX_TERMINALS_PER_USER = int(os.environ.get("TOPOLAB_MAX_TERMINALS_PER_USER", "16"))
+
 # --- Commands in nodes (exec) -----------------------------------------------------
 # They run on a worker process of their own, on the queue "<TOPOLAB_QUEUE>.exec"
 # (topology/workers.py: exec_queue), so that deploys and destroys always find the lab

@@ -1,5 +1,5 @@
 """What the async and websocket tests share: running an async body, a browser's origin, session cookie
-and socket, and a fresh channel layer (an autouse fixture for the modules that import it)."""
+and socket, how a socket was closed, and a fresh channel layer (an autouse fixture for the modules that import it)."""
 from __future__ import annotations
 
 import asyncio
@@ -22,16 +22,22 @@ def cookie_of(user) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def browser_socket(path: str, user=None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
-    """A websocket to ``path`` through the whole ASGI stack, as ``user``'s browser on ``origin`` opens it."""
+def session_socket(path: str, session_cookie: str | None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
+    """A websocket to ``path`` through the whole ASGI stack, opened with that ``Cookie`` header (None: anonymous)
+    by a browser on ``origin``."""
     from labsite.asgi import application
 
     headers = []
     if origin is not None:
         headers.append((b"origin", origin.encode()))
-    if user is not None:
-        headers.append((b"cookie", cookie_of(user).encode()))
+    if session_cookie:
+        headers.append((b"cookie", session_cookie.encode()))
     return WebsocketCommunicator(application, path, headers=headers)
+
+
+def browser_socket(path: str, user=None, origin: str | None = ORIGIN) -> WebsocketCommunicator:
+    """A websocket to ``path`` through the whole ASGI stack, as ``user``'s browser on ``origin`` opens it."""
+    return session_socket(path, cookie_of(user) if user is not None else None, origin)
 
 
 async def refused(ws: WebsocketCommunicator) -> int | None:
@@ -43,6 +49,23 @@ async def refused(ws: WebsocketCommunicator) -> int | None:
     assert output["type"] == "websocket.close", output  # nothing else is ever sent first
     await ws.disconnect()
     return output["code"]
+
+
+async def close_code(path: str, session_cookie: str | None, wait: float = 5) -> int | None:
+    """The code a socket opened with that session cookie was closed with within ``wait`` seconds (refused or
+    closed later), or None when it stayed open."""
+    ws = session_socket(path, session_cookie)
+    connected, code = await ws.connect(timeout=10)
+    if not connected:
+        return code
+    try:
+        while True:
+            output = await ws.receive_output(timeout=wait)
+            if output["type"] == "websocket.close":
+                await ws.disconnect()
+                return output.get("code")
+    except TimeoutError:
+        return None  # still open (the test communicator stops the consumer on a timeout)
 
 
 async def accepted(ws: WebsocketCommunicator) -> bool:

@@ -1,8 +1,9 @@
 """Asking for check runs: "check my work", an instructor's re-run and trial, a whole class's re-run (web side).
 
-:func:`request_run` makes the :class:`CheckRun` (state running) and sends ``topology.run_checks`` to the
-exec worker of the copy's host (:func:`topology.workers.exec_queue`), after the row is committed; the
-root side (:mod:`topology.check_runner`) runs the checks and records them. Two limits, in Redis:
+:func:`request_run` makes the :class:`CheckRun` (state running; a trial's own checks, validated, in its
+``checks``) and sends ``topology.run_checks(run_id)`` to the exec worker of the copy's host
+(:func:`topology.workers.exec_queue`), after the row is committed; the root side
+(:mod:`topology.check_runner`) runs the checks and records them. Two limits, in Redis:
 
 - one run at a time per user whose work is checked (a key naming the run, with a TTL as long as the run
   may take: a crashed web process's key lapses; a key whose run has finished is taken over at once);
@@ -138,9 +139,9 @@ def _release(client: redis.Redis, run: CheckRun, queue: str) -> None:
 def _fail(run: CheckRun, reason: str) -> None:
     """Record a run that will not finish (only while it still runs: a late answer from the worker wins)."""
     now = timezone.now()
-    due = run.assignment.due
+    due = run.assignment.due  # late by when it was asked for, as topology.grading counts it
     CheckRun.objects.filter(pk=run.pk, state=CheckRun.State.RUNNING).update(
-        state=CheckRun.State.FAILED, reason=reason, finished=now, late=due is not None and now > due)
+        state=CheckRun.State.FAILED, reason=reason, finished=now, late=due is not None and run.started > due)
     run.refresh_from_db()
 
 
@@ -199,8 +200,10 @@ def _start(topology: Topology, requested_by, checks, trial: bool, *, capped: boo
                                     "start it, then try again")
         sent: list = []
         with transaction.atomic():
+            # A trial's own checks travel in the row, validated above; the task carries the run's ID only.
             run = CheckRun.objects.create(assignment=assignment, topology=topology, user_id=topology.owner_id,
-                                          requested_by=requested_by, trial=trial)
+                                          requested_by=requested_by, trial=trial,
+                                          checks=normal if checks is not None else [])
             _take_user_lock(client, topology.owner_id, run.pk, ttl_ms)
             try:
                 _take_host_slot(client, queue, run.pk, ttl_ms, capped=capped)
@@ -210,8 +213,7 @@ def _start(topology: Topology, requested_by, checks, trial: bool, *, capped: boo
 
             def send() -> None:
                 try:
-                    sent.append(tasks.run_checks.apply_async(args=[run.pk, normal if checks is not None else None],
-                                                             queue=queue, expires=expires or seconds))
+                    sent.append(tasks.run_checks.apply_async(args=[run.pk], queue=queue, expires=expires or seconds))
                 except Exception as exc:  # noqa: BLE001 - the broker cannot be reached: the run will not happen
                     _fail(run, f"the exec worker's queue cannot be reached: {exc}")
                     _release(client, run, queue)

@@ -78,40 +78,34 @@ def group_name(course_id: int) -> str:
 # -- the callers' entry points -----------------------------------------------------------------------------------
 
 
-def check_run_changed(run_id: int) -> None:
-    """A :class:`topology.models.CheckRun` started or finished: its student's cell changed (trials are no cell)."""
+def _cell_changed(what: str, rows) -> None:
+    """The cell of the first of ``rows`` (a query of (course id, user id, assignment id)) changed, if there is
+    one; ``what`` names the object for the log, should the database not answer."""
     try:
-        row = (CheckRun.objects.filter(pk=run_id, trial=False)
-               .values_list("assignment__course_id", "user_id", "assignment_id").first())
-    except Exception as exc:  # noqa: BLE001 - the page's view is best effort; the check run goes on
-        log.warning("check run %s: could not tell the course page: %r", run_id, exc)
+        row = rows.first()
+    except Exception as exc:  # noqa: BLE001 - the page's view is best effort; what changed goes on
+        log.warning("%s: could not tell the course page: %r", what, exc)
         return
     if row is not None:
         changed(*row)
+
+
+def check_run_changed(run_id: int) -> None:
+    """A :class:`topology.models.CheckRun` started or finished: its student's cell changed (trials are no cell)."""
+    _cell_changed(f"check run {run_id}", CheckRun.objects.filter(pk=run_id, trial=False)
+                  .values_list("assignment__course_id", "user_id", "assignment_id"))
 
 
 def lab_changed(lab_id: int) -> None:
     """A lab's state changed: if it is a copy of an assignment, its student's cell changed."""
-    try:
-        row = (Topology.objects.filter(lab__id=int(lab_id), assignment__isnull=False)
-               .values_list("assignment__course_id", "owner_id", "assignment_id").first())
-    except Exception as exc:  # noqa: BLE001
-        log.warning("lab %s: could not tell the course page: %r", lab_id, exc)
-        return
-    if row is not None:
-        changed(*row)
+    _cell_changed(f"lab {lab_id}", Topology.objects.filter(lab__id=int(lab_id), assignment__isnull=False)
+                  .values_list("assignment__course_id", "owner_id", "assignment_id"))
 
 
 def copy_changed(topology_id: int) -> None:
     """A student's copy was made ("Start") or reset: its cell changed."""
-    try:
-        row = (Topology.objects.filter(pk=topology_id, assignment__isnull=False)
-               .values_list("assignment__course_id", "owner_id", "assignment_id").first())
-    except Exception as exc:  # noqa: BLE001
-        log.warning("topology %s: could not tell the course page: %r", topology_id, exc)
-        return
-    if row is not None:
-        changed(*row)
+    _cell_changed(f"topology {topology_id}", Topology.objects.filter(pk=topology_id, assignment__isnull=False)
+                  .values_list("assignment__course_id", "owner_id", "assignment_id"))
 
 
 def changed(course_id: int, user_id: int, assignment_id: int) -> None:

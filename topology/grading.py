@@ -1,14 +1,20 @@
 """An assignment's grades from its check runs (neutral: database reads only, no writes).
 
 Only finished runs (state done) that are not an instructor's trial are grades. A run counts when it
-finished by the due date (every run counts while there is none); among those ``assignment.grading``
-picks: "best" is the highest score (the earliest of equal ones), "last" the latest. Late runs are shown
-but do not count; when every run is late, the grade shown is the latest late one, ``counted`` False.
+was asked for by the due date (every run counts while there is none): lateness is by ``started``, when
+the student (or their instructor) asked for the run, not by when it finished, so a "Check my work"
+clicked before the due date that finishes after it is on time. Among those ``assignment.grading`` picks:
+"best" is the highest ratio ``score / max_score`` (the checks may have been edited between runs, so raw
+scores need not be out of the same total; a run out of 0 counts as 0; the earliest asked for of equal
+ones), "last" the latest asked for. Late runs are shown but do not count; when every run is late, the
+grade shown is the latest late one, ``counted`` False. The due date is read as it is now, so moving it
+re-grades everyone alike. These are the full grades (hidden checks included), as instructors see them.
 """
 from __future__ import annotations
 
 import csv
 import io
+from fractions import Fraction
 
 from .models import Assignment, CheckRun, CourseMember
 
@@ -23,8 +29,13 @@ def _iso(when) -> str | None:
 
 
 def _is_late(assignment: Assignment, run: CheckRun) -> bool:
-    # From the due date as it is now, so moving it re-grades everyone alike.
-    return assignment.due is not None and run.finished is not None and run.finished > assignment.due
+    # By when the run was asked for, from the due date as it is now (see the module's docstring).
+    return assignment.due is not None and run.started is not None and run.started > assignment.due
+
+
+def _ratio(run: CheckRun) -> Fraction:
+    # Exact, so that 2/3 and 4/6 tie (and the earliest wins) where floats might not.
+    return Fraction(run.score, run.max_score) if run.max_score else Fraction(0)
 
 
 def _pick(assignment: Assignment, runs: list[CheckRun]) -> dict | None:
@@ -34,12 +45,12 @@ def _pick(assignment: Assignment, runs: list[CheckRun]) -> dict | None:
     on_time = [r for r in runs if not _is_late(assignment, r)]
     if on_time:
         if assignment.grading == Assignment.Grading.LAST:
-            run = max(on_time, key=lambda r: (r.finished, r.pk))
+            run = max(on_time, key=lambda r: (r.started, r.pk))
         else:
-            run = min(on_time, key=lambda r: (-r.score, r.finished, r.pk))
+            run = min(on_time, key=lambda r: (-_ratio(r), r.started, r.pk))
         counted = True
     else:
-        run, counted = max(runs, key=lambda r: (r.finished, r.pk)), False
+        run, counted = max(runs, key=lambda r: (r.started, r.pk)), False
     return {"score": run.score, "max_score": run.max_score, "late": _is_late(assignment, run), "run": run.pk,
             "finished": _iso(run.finished), "counted": counted}
 

@@ -4,7 +4,7 @@
 // here), Save (every problem beside its field, from its JSON path), Publish/Unpublish, "Try on my lab"
 // and the class's results. Students: the instructions (the server's sanitized HTML) and Start/Open/Reset.
 import {api, assignmentsApi, checksApi} from './api.js';
-import {ago, el, notice} from './dom.js';
+import {ago, el, notice, pickFile} from './dom.js';
 import {dueText, renderRun, scoreText} from './instructions-panel.js';
 import {assignmentUrl, studentActions} from './course-assignments.js';
 
@@ -130,11 +130,7 @@ function instructorPage() {
       setTemplate(t.document, `your topology ${t.name}`);
     } catch (err) { message(`That topology could not be read: ${err.message}`, 'error'); }
   });
-  $('a-template-file-label').addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('a-template-file').click(); } });
-  $('a-template-file').addEventListener('change', async (e) => {
-    const file = e.target.files[0];
-    e.target.value = '';
-    if (!file) return;
+  pickFile($('a-template-file-label'), $('a-template-file'), async (file) => {
     let doc;
     try {
       doc = JSON.parse(await file.text());
@@ -171,7 +167,8 @@ function instructorPage() {
   // -- checks --
   function rowFromCheck(c) {
     return {node: c.node || '', command: joinCommand(c.argv), expect: c.expect || 'exit0', pattern: c.pattern || '',
-      description: c.description || '', points: c.points ?? 1, hidden: !!c.hidden, timeout: c.timeout ?? 10};
+      description: c.description || '', points: c.points ?? 1, hidden: !!c.hidden, timeout: c.timeout ?? 10,
+      where: c.in || 'node'};
   }
 
   function checkFromRow(r) {
@@ -180,6 +177,7 @@ function instructorPage() {
     if (r.expect !== 'exit0' || r.pattern) c.pattern = r.pattern;
     c.points = r.points === '' ? r.points : Number(r.points);
     c.timeout = r.timeout === '' ? r.timeout : Number(r.timeout);
+    if (r.where === 'probe') c.in = 'probe';
     return c;
   }
 
@@ -210,6 +208,12 @@ function instructorPage() {
       const node = bind(el('select', {'aria-label': `Check ${i + 1} node`, 'data-field': 'node'},
         el('option', {value: ''}, names.length ? 'node…' : 'set a template'),
         options.map((n) => el('option', {value: n, selected: n === r.node || undefined}, n))), 'node');
+      // Where it runs: the node itself, or a probe (Topolab's own tools in the node's network namespace:
+      // a student who replaced ping or ip in their node cannot fake its result; it sees the network only).
+      const where = bind(el('select', {'aria-label': `Check ${i + 1} runs in`, 'data-field': 'in', class: 'c-where',
+        title: 'In a probe: Topolab\'s own tools in the node\'s network, which the student cannot tamper with (network state only: no files, processes or vtysh)'},
+        el('option', {value: 'node', selected: r.where !== 'probe' || undefined}, 'in the node'),
+        el('option', {value: 'probe', selected: r.where === 'probe' || undefined}, 'in a probe')), 'where');
       const argvBox = el('div', {class: 'argv', 'aria-label': 'the arguments'});
       const command = el('input', {value: r.command, placeholder: 'ping -c1 -W1 192.168.11.2', spellcheck: 'false',
         'aria-label': `Check ${i + 1} command`, 'data-field': 'command'});
@@ -234,7 +238,7 @@ function instructorPage() {
         onclick: () => { state.rows.splice(i, 1); renderChecks(); }}, '✕');
       tbody.append(
         el('tr', {class: 'check-row', dataset: {index: i}},
-          el('td', {class: 'c-node'}, node, err('node')),
+          el('td', {class: 'c-node'}, node, err('node'), where, err('in')),
           el('td', {class: 'c-command'}, command, argvBox, err('argv')),
           el('td', {class: 'c-expect'}, expect, err('expect')),
           el('td', {}, pattern, err('pattern')),
@@ -248,7 +252,8 @@ function instructorPage() {
   }
 
   $('a-add-check').addEventListener('click', () => {
-    state.rows.push({node: nodeNames()[0] || '', command: '', expect: 'exit0', pattern: '', description: '', points: 1, hidden: false, timeout: 10});
+    state.rows.push({node: nodeNames()[0] || '', command: '', expect: 'exit0', pattern: '', description: '', points: 1, hidden: false, timeout: 10,
+      where: 'node'});
     renderChecks();
     const last = $('checks').querySelectorAll('tr.check-row');
     last[last.length - 1].querySelector('[data-field=command]').focus();

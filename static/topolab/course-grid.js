@@ -4,7 +4,8 @@
 // then one absolute cell at a time. No polling: if the socket drops, it reconnects with back-off, saying
 // "reconnecting"; after a 4403 (signed out, or no longer teaching the course) it stops and says why.
 import {request} from './api.js';
-import {el, notice} from './dom.js';
+import {el, notice, svgIcon} from './dom.js';
+import {LiveSocket} from './live.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,56 +31,27 @@ export function consoleUrl(topology, node) {
 }
 
 // The live socket: calls onSnapshot(grid), onCell(msg), onState('open'|'reconnecting'|'closed', why).
-export class CourseFeed {
+export class CourseFeed extends LiveSocket {
   constructor(courseId, handlers) {
-    this.id = courseId;
-    this.h = handlers;
-    this.delay = 1000;
-    this.closed = false;
-    this.connect();
+    super(`/ws/courses/${courseId}/`, handlers);
   }
 
-  connect() {
-    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${proto}://${location.host}/ws/courses/${this.id}/`);
-    this.ws = ws;
-    ws.onopen = () => { this.delay = 1000; };
-    ws.onmessage = (m) => {
-      let msg;
-      try { msg = JSON.parse(m.data); } catch { return; }
-      if (msg.type === 'snapshot') { this.h.onSnapshot(msg.grid); this.h.onState('open'); }
-      else if (msg.type === 'cell') this.h.onCell(msg);
-      else if (msg.type === 'gone') this.gone = msg;
-    };
-    ws.onclose = (event) => {
-      if (this.closed) return;
-      if (event.code === 4403) {
-        this.closed = true;
-        this.h.onState('closed', (this.gone && this.gone.message) || 'You cannot follow this course any more. Sign in again.');
-        return;
-      }
-      this.h.onState('reconnecting');
-      setTimeout(() => this.connect(), this.delay);
-      this.delay = Math.min(this.delay * 2, 15000);
-    };
+  received(msg) {
+    if (msg.type === 'snapshot') { this.h.onSnapshot(msg.grid); this.h.onState('open'); }
+    else if (msg.type === 'cell') this.h.onCell(msg);
   }
 
-  close() { this.closed = true; if (this.ws) this.ws.close(); }
+  dropped() { this.h.onState('reconnecting'); }
+
+  ended(gone) {
+    this.h.onState('closed', (gone && gone.message) || 'You cannot follow this course any more. Sign in again.');
+  }
 }
 
-// An eye (the editor's icons are stroked SVG of the .icon class): no emoji, which not every system can draw.
+// An eye, drawn as the editor's icons are.
 function eyeIcon() {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('viewBox', '0 0 16 16');
-  svg.setAttribute('aria-hidden', 'true');
-  const eye = document.createElementNS(ns, 'path');
-  eye.setAttribute('d', 'M1.5 8s2.4-4.5 6.5-4.5S14.5 8 14.5 8s-2.4 4.5-6.5 4.5S1.5 8 1.5 8z');
-  const pupil = document.createElementNS(ns, 'circle');
-  pupil.setAttribute('cx', '8'); pupil.setAttribute('cy', '8'); pupil.setAttribute('r', '2');
-  svg.append(eye, pupil);
-  return svg;
+  return svgIcon(['path', {d: 'M1.5 8s2.4-4.5 6.5-4.5S14.5 8 14.5 8s-2.4 4.5-6.5 4.5S1.5 8 1.5 8z'}],
+    ['circle', {cx: '8', cy: '8', r: '2'}]);
 }
 
 // A console menu floats over the page (position: fixed), placed under its button when it opens: the grid's

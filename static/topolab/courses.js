@@ -2,7 +2,7 @@
 // enrolment for its instructors). The one-time passwords of a CSV enrolment live in this page only:
 // the "download" CSV is made here from the API's answer; the server never keeps them.
 import {coursesApi} from './api.js';
-import {ago, el, notice} from './dom.js';
+import {ago, el, notice, pickFile} from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -200,12 +200,7 @@ function coursePage(config) {
     if (!text.trim()) { message('Paste some rows first, or upload a file.', 'error'); return; }
     sendCsv(new Blob([text], {type: 'text/csv'}), 'pasted.csv');
   });
-  $('csv-file-label').addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('csv-file').click(); } });
-  $('csv-file').addEventListener('change', (e) => {
-    const file = e.target.files[0];
-    e.target.value = '';
-    if (file) sendCsv(file, file.name);
-  });
+  pickFile($('csv-file-label'), $('csv-file'), (file) => sendCsv(file, file.name));
 
   load();
 }

@@ -7,7 +7,7 @@
 // Open consoles are remembered per browser tab (sessionStorage, with their session tokens),
 // so that a reload gets the same shells back while the host still keeps them (the relay's
 // keepSeconds, handed to each terminal with the rest of the config's console numbers).
-import {el} from './dom.js';
+import {el, svgIcon} from './dom.js';
 
 // xterm.js is big (about 350 kB): fetched with the first console, not with the editor.
 let terminalModule = null;
@@ -19,15 +19,7 @@ const MIN_HEIGHT = 120;
 
 // The pop-out icon, drawn (the ⧉ character is missing from many fonts): a window, an arrow leaving it.
 function popOutIcon() {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 16 16');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  const path = document.createElementNS(ns, 'path');
-  path.setAttribute('d', 'M9.5 2.5h4v4M13.5 2.5l-6 6M12 9.5v3.5H3V4h3.5');
-  svg.append(path);
-  return svg;
+  return svgIcon(['path', {d: 'M9.5 2.5h4v4M13.5 2.5l-6 6M12 9.5v3.5H3V4h3.5'}]);
 }
 
 export class Dock {

@@ -29,6 +29,34 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A drawn icon (an SVG of the .icon class, 16 x 16, hidden from screen readers: the button's label says it),
+// one element per [tag, attributes] shape: drawn, since many fonts lack such symbols and not every system
+// draws emoji.
+export function svgIcon(...shapes) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'icon');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('aria-hidden', 'true');
+  for (const [tag, attrs] of shapes) {
+    const shape = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) shape.setAttribute(k, v);
+    svg.append(shape);
+  }
+  return svg;
+}
+
+// A file input behind its label, which the keyboard works as a button (Enter or Space opens the picker):
+// onFile(file) with each file picked. The input is emptied each time, so that the same file may be picked again.
+export function pickFile(label, input, onFile) {
+  label.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); } });
+  input.addEventListener('change', (e) => {
+    const file = e.target.files[0];
+    e.target.value = '';
+    if (file) onFile(file);
+  });
+}
+
 // Paint a kind's icon (.kind-icon) with its kind's fill in both themes; topolab.css picks the one
 // its colour scheme uses. Custom properties through the CSSOM, not a style attribute, so that a
 // Content-Security-Policy without 'unsafe-inline' allows them.

@@ -36,18 +36,23 @@ export function renderRun(run) {
   if (run.state === 'running') return el('div', {class: 'check-run'}, el('p', {class: 'muted'}, 'Checking…'));
   const results = Array.isArray(run.results) ? run.results : [];
   const passed = results.filter((r) => r.passed).length;
+  const shown = results.filter((r) => r.passed !== undefined).length;  // hidden ones before the due date: not told
   const head = el('p', {class: 'check-score'},
     el('strong', {}, `Score ${run.score}/${run.max_score}`),
-    ` · ${passed} of ${results.length} check${results.length === 1 ? '' : 's'} passed`,
+    ` · ${passed} of ${shown} check${shown === 1 ? '' : 's'} passed`,
+    shown < results.length ? ` (${results.length - shown} hidden until the due date)` : null,
     run.late ? el('span', {class: 'badge badge-late', title: 'This run finished after the due date'}, 'late') : null,
     run.trial ? el('span', {class: 'badge', title: 'A trial: never a grade'}, 'trial') : null,
     run.finished ? el('span', {class: 'muted'}, ` · ${new Date(run.finished).toLocaleTimeString()}`) : null);
-  const list = el('ol', {class: 'check-results'}, results.map((r) => el('li', {class: `check-result ${r.passed ? 'pass' : 'fail'}`},
+  // A hidden check, before the due date, comes without "passed": it ran, and says nothing more.
+  const masked = (r) => r.hidden && r.passed === undefined;
+  const list = el('ol', {class: 'check-results'}, results.map((r) => el('li', {class: `check-result ${masked(r) ? 'masked' : r.passed ? 'pass' : 'fail'}`},
     el('div', {class: 'check-line'},
-      el('span', {class: 'check-mark', 'aria-hidden': 'true'}, r.passed ? '✓' : '✕'),
-      el('span', {class: 'sr-only'}, r.passed ? 'passed: ' : 'failed: '),
+      el('span', {class: 'check-mark', 'aria-hidden': 'true'}, masked(r) ? '•' : r.passed ? '✓' : '✕'),
+      el('span', {class: 'sr-only'}, masked(r) ? 'hidden until the due date: ' : r.passed ? 'passed: ' : 'failed: '),
       el('span', {class: 'check-desc'}, r.description || `check ${(r.index ?? 0) + 1}`),
-      el('span', {class: 'check-points muted'}, `${r.passed ? r.points : 0}/${r.points}`)),
+      el('span', {class: 'check-points muted'}, masked(r) ? `?/${r.points}` : `${r.passed ? r.points : 0}/${r.points}`)),
+    masked(r) ? el('div', {class: 'muted small'}, 'hidden until the due date') : null,
     r.node ? el('div', {class: 'muted small'}, `on ${r.node}${r.timed_out ? ' · timed out' : ''}`) : null,
     r.error ? el('div', {class: 'field-error'}, r.error) : null,
     r.seen ? el('pre', {class: 'check-seen'}, r.seen) : null)));

@@ -1,6 +1,6 @@
 // The topologies page: the user's topologies with their labs' states, kept live by polling.
 import {api, ApiError} from './api.js';
-import {ago, el, notice} from './dom.js';
+import {ago, el, notice, pickFile} from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#topologies tbody');
@@ -64,11 +64,7 @@ $('create-form').addEventListener('submit', async (e) => {
   }
 });
 
-$('import-label').addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); $('import-file').click(); } });
-$('import-file').addEventListener('change', async (e) => {
-  const file = e.target.files[0];
-  e.target.value = '';
-  if (!file) return;
+pickFile($('import-label'), $('import-file'), async (file) => {
   let doc;
   try {
     doc = JSON.parse(await file.text());

@@ -1,4 +1,5 @@
-"""Driving the editor as a person would: the mouse on the canvas, the keyboard, the panel."""
+"""Driving the pages as a person would: the editor (the mouse on the canvas, the keyboard, the panel), signing
+in, a tab of a person's own, and the assignment page's checks table."""
 from __future__ import annotations
 
 
@@ -73,3 +74,51 @@ def document(page) -> dict:
 def node_states(page) -> dict:
     return page.evaluate("() => Object.fromEntries("
                          "window.topolab.canvas.cy.nodes('.doc').map((n) => [n.data('name'), n.data('state')]))")
+
+
+# -- people and their tabs --------------------------------------------------------------------------------------
+
+# Every Content-Security-Policy violation of a page goes into its errors too (the pages put in no inline code).
+CSP_WATCH = """document.addEventListener('securitypolicyviolation', (e) => {
+  throw new Error(`CSP: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`); });"""
+
+
+def new_page(browser, web, errors: list[str]):
+    """(a browser context of its own, its 1280x720 tab): one more person at the site; JavaScript errors and
+    CSP violations go into ``errors``. The caller closes the context."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=web.url)
+    context.set_default_timeout(15000)
+    context.add_init_script(CSP_WATCH)
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return context, page
+
+
+def sign_in(page, username: str, password: str) -> None:
+    """Sign in on the login page, as typed, and wait for the home page."""
+    page.goto("/login/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")
+
+
+# -- the assignment page's checks -------------------------------------------------------------------------------
+
+def check_row(page, index: int):
+    """The ``index``-th row of the assignment page's checks table."""
+    return page.locator("#checks tr.check-row").nth(index)
+
+
+def add_check(page, index: int, node: str, command: str, description: str, *, expect_: str = "exit0",
+              pattern: str = "", points: int = 1) -> None:
+    """A new row of the assignment page's checks table, filled in as the instructor types it."""
+    page.locator("#a-add-check").click()
+    row = check_row(page, index)
+    row.locator("[data-field=node]").select_option(node)
+    row.locator("[data-field=command]").fill(command)
+    row.locator("[data-field=expect]").select_option(expect_)
+    if pattern:
+        row.locator("[data-field=pattern]").fill(pattern)
+    row.locator("[data-field=description]").fill(description)
+    row.locator("[data-field=points]").fill(str(points))

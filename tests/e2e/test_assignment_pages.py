@@ -22,7 +22,7 @@ from topology import assignments, courses, services
 from topology.models import Assignment, Course, CourseMember, Topology
 from topology.testing.labs import wait_for
 
-from .helpers import node_point
+from .helpers import add_check, check_row, new_page, node_point, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +31,8 @@ TEACHER_PASSWORD = "pw-teacher-1"
 
 @pytest.fixture
 def teacher(transactional_db):
-    """The course's instructor (a course member with that role: the group "instructors", which a transactional
-    test's flush may have emptied, only matters for creating courses)."""
+    """The course's instructor (a course member with that role: the group "instructors" only matters for
+    creating courses)."""
     return get_user_model().objects.create_user("teacher", password=TEACHER_PASSWORD, first_name="Tess")
 
 
@@ -42,45 +42,6 @@ def course(teacher, owner):
     CourseMember.objects.create(course=c, user=teacher, role=CourseMember.Role.INSTRUCTOR)
     CourseMember.objects.create(course=c, user=owner, role=CourseMember.Role.STUDENT)
     return c
-
-
-# Every Content-Security-Policy violation of a page goes into its errors too (the pages put in no inline code).
-CSP_WATCH = """document.addEventListener('securitypolicyviolation', (e) => {
-  throw new Error(`CSP: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`); });"""
-
-
-def new_page(browser, web, errors: list[str]):
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=web.url)
-    context.set_default_timeout(15000)
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return context, page
-
-
-def sign_in(page, username: str, password: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
-
-
-def check_row(page, index: int):
-    return page.locator("#checks tr.check-row").nth(index)
-
-
-def add_check(page, index: int, node: str, command: str, description: str, *, expect_: str = "exit0",
-              pattern: str = "", points: int = 1) -> None:
-    page.locator("#a-add-check").click()
-    row = check_row(page, index)
-    row.locator("[data-field=node]").select_option(node)
-    row.locator("[data-field=command]").fill(command)
-    row.locator("[data-field=expect]").select_option(expect_)
-    if pattern:
-        row.locator("[data-field=pattern]").fill(pattern)
-    row.locator("[data-field=description]").fill(description)
-    row.locator("[data-field=points]").fill(str(points))
 
 
 def test_an_instructor_publishes_an_assignment_and_a_student_starts_it(browser, web, teacher, owner, course):
@@ -261,6 +222,16 @@ def test_try_on_my_lab_runs_the_unsaved_checks_on_the_instructors_deployed_copy(
         shot(tpage, "assignment-5-try-on-my-lab")
         assignment.refresh_from_db()
         assert assignment.checks[0]["argv"] == CHECKS[0]["argv"]  # a trial saves nothing
+
+        # "In a probe": the route check runs with Topolab's own tools in c1's network, and still passes.
+        check_row(tpage, 0).locator("[data-field=command]").fill(" ".join(CHECKS[0]["argv"]))
+        check_row(tpage, 1).locator("[data-field=in]").select_option("probe")
+        tpage.locator("#a-try").click()
+        expect(result).to_contain_text("Score 3/3", timeout=60_000)
+        tpage.locator("#a-save").click()
+        expect(tpage.locator("#page-message")).to_contain_text("Saved.")
+        assignment.refresh_from_db()
+        assert [c.get("in", "node") for c in assignment.checks] == ["node", "probe"]
     finally:
         context.close()
         mine.lab.refresh_from_db()

@@ -14,11 +14,12 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
+from tests.classroom import make_instructor
 from tests.documents import REFERENCE_FILE, reference_document
 from tests.e2e.conftest import PASSWORD, shot
+from tests.e2e.helpers import add_check, new_page, sign_in
 from topology.models import Assignment, Course, Lab, Topology
 
 pytestmark = pytest.mark.integration
@@ -26,54 +27,16 @@ pytestmark = pytest.mark.integration
 TEACHER_PASSWORD = "pw-teacher-1"
 
 
-def instructors_group() -> Group:
-    """The group of migration 0005, made again when a transactional test's flush took it away."""
-    group, _ = Group.objects.get_or_create(name="instructors")
-    group.permissions.add(Permission.objects.get(content_type__app_label="topology", codename="add_course"))
-    return group
-
-
 @pytest.fixture
 def instructor(transactional_db):
     user = get_user_model().objects.create_user("teacher", password=TEACHER_PASSWORD, first_name="Tess")
-    user.groups.add(instructors_group())
-    return user
-
-
-def add_check(page, index: int, node: str, command: str, description: str, *, expect_: str = "exit0",
-              pattern: str = "", points: int = 1) -> None:
-    """A new row of the assignment page's checks table, filled in as the instructor types it."""
-    page.locator("#a-add-check").click()
-    row = page.locator("#checks tr.check-row").nth(index)
-    row.locator("[data-field=node]").select_option(node)
-    row.locator("[data-field=command]").fill(command)
-    row.locator("[data-field=expect]").select_option(expect_)
-    if pattern:
-        row.locator("[data-field=pattern]").fill(pattern)
-    row.locator("[data-field=description]").fill(description)
-    row.locator("[data-field=points]").fill(str(points))
-
-
-def context_page(browser, web, errors: list[str]):
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=web.url)
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return context, page
-
-
-def sign_in(page, username: str, password: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
+    return make_instructor(user)
 
 
 def test_an_instructor_sees_a_students_work_and_score_live(browser, web, labs, exec_worker, instructor, owner):
     errors: list[str] = []
-    teacher_context, teacher = context_page(browser, web, errors)
-    student_context, student = context_page(browser, web, errors)
+    teacher_context, teacher = new_page(browser, web, errors)
+    student_context, student = new_page(browser, web, errors)
     try:
         # The instructor creates the course on the Courses page and enrols the student on its page.
         sign_in(teacher, instructor.username, TEACHER_PASSWORD)

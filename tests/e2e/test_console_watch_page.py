@@ -8,31 +8,14 @@ banner says the instructor can type, and what the instructor types runs in the s
 """
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
+from tests.classroom import SUPERVISOR_PASSWORD, supervised
 from tests.documents import reference_document
-from topology import courses
-from topology.models import Assignment, Course, CourseMember, Topology
 
 from .conftest import shot
-from .helpers import node_point, open_editor
+from .helpers import node_point, open_editor, sign_in
 from .test_console import SHELL, screen, tab, type_in
-
-INSTRUCTOR_PASSWORD = "pw-tess-1"
-
-
-def supervised(lab):
-    """Tess Ng teaches the course whose assignment the lab's topology copies."""
-    instructor = get_user_model().objects.create_user("tess", password=INSTRUCTOR_PASSWORD, first_name="Tess",
-                                                      last_name="Ng")
-    course = Course.objects.create(name="Networks", slug="networks", join_code=courses.new_join_code(),
-                                   created_by=instructor)
-    CourseMember.objects.create(course=course, user=instructor, role=CourseMember.Role.INSTRUCTOR)
-    assignment = Assignment.objects.create(course=course, title="Lab 1", template=reference_document(),
-                                           created_by=instructor)
-    Topology.objects.filter(pk=lab.topology_id).update(assignment=assignment)
-    return instructor
 
 
 def test_the_student_sees_who_watches_and_who_takes_over(signed_in, browser, web, labs, relay):
@@ -54,11 +37,7 @@ def test_the_student_sees_who_watches_and_who_takes_over(signed_in, browser, web
     try:
         teacher = context.new_page()
         teacher.on("pageerror", lambda e: errors.append(str(e)))
-        teacher.goto("/login/")
-        teacher.get_by_label("User name").fill(instructor.get_username())
-        teacher.get_by_label("Password").fill(INSTRUCTOR_PASSWORD)
-        teacher.get_by_role("button", name="Sign in").click()
-        teacher.wait_for_url("**/")
+        sign_in(teacher, instructor.get_username(), SUPERVISOR_PASSWORD)
         teacher.goto(f"/topologies/{lab.topology_id}/nodes/c1/console/?mode=watch")
         expect(teacher.locator("#watch-text")).to_have_text("Watching student's console on c1: you cannot type")
         expect(teacher.locator("#term-state")).to_have_text("watching", timeout=SHELL)

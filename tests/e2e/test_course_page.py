@@ -21,6 +21,7 @@ from topology import coursefeed, labstate, services
 from topology.models import Assignment, CheckRun, Course, CourseMember, Lab, LabState, Topology
 
 from .conftest import shot
+from .helpers import sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +48,6 @@ def classroom(transactional_db, owner):
     copy = services.import_topology(owner, {**reference_document(), "name": "a1-static-routes"}, assignment=a1)
     coursefeed.reset()
     return {"teacher": teacher, "course": course, "a1": a1, "a2": a2, "copy": Topology.objects.get(pk=copy.pk)}
-
-
-def sign_in(page, username: str, password: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
 
 
 def to_grid(page) -> None:

@@ -6,17 +6,16 @@ c1 pings c2 in each, and after both are destroyed nothing is left.
 """
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
-from django.test import Client
 
+from tests.classroom import make_instructor
 from tests.documents import reference_document
+from tests.web import post, signed_in
 from topology import assignments, courses, leases, services
 from topology.engine import names
 from topology.engine.docker_runtime import DockerRuntime
@@ -26,16 +25,6 @@ from topology.testing.labs import wait_for
 pytestmark = pytest.mark.integration
 
 API = "/api/v1"
-
-
-def signed_in(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(client: Client, url: str, body=None):
-    return client.post(url, json.dumps(body) if body is not None else "", content_type="application/json")
 
 
 def at_once(calls):
@@ -64,8 +53,7 @@ def at_once(calls):
 def classroom(transactional_db):
     """An instructor's course with two students and the reference lab as a published assignment."""
     User = get_user_model()
-    teacher = User.objects.create_user("teacher", password=None)
-    teacher.groups.add(Group.objects.get(name="instructors"))
+    teacher = make_instructor(User.objects.create_user("teacher", password=None))
     course = courses.create_course(teacher, "Routing lab")
     students = []
     for name in ("ann", "ben"):

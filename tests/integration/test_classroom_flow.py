@@ -18,9 +18,9 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
+from tests.classroom import make_instructor
 from tests.documents import reference_document
 from tests.integration.test_console import Terminal
 from tests.websockets import fresh_channel_layer, run  # noqa: F401 (autouse)
@@ -61,18 +61,9 @@ def wait_state(client: Client, topology_id: int, timeout: float = 180) -> dict:
         time.sleep(0.2)
 
 
-def instructors_group() -> Group:
-    """The group of migration 0005, made again when a transactional test's flush took it away."""
-    group, _ = Group.objects.get_or_create(name="instructors")
-    group.permissions.add(Permission.objects.get(content_type__app_label="topology", codename="add_course"))
-    return group
-
-
 @pytest.fixture
 def instructor(transactional_db):
-    user = get_user_model().objects.create_user("teacher", password="pw-teacher-1", first_name="Tess")
-    user.groups.add(instructors_group())
-    return user
+    return make_instructor(get_user_model().objects.create_user("teacher", password="pw-teacher-1", first_name="Tess"))
 
 
 @pytest.fixture

@@ -10,27 +10,13 @@ from __future__ import annotations
 import re
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model
 
+from tests.classroom import supervised
 from tests.documents import reference_document
 from tests.integration.test_console import Terminal, _shells
 from tests.websockets import fresh_channel_layer, run  # noqa: F401 (autouse)
-from topology import courses
-from topology.models import Assignment, Course, CourseMember, Topology
 
 MARKER = "/tmp/watcher-was-here"
-
-
-def supervised(lab):
-    """An instructor of a course whose assignment the lab's topology copies (their full name: Tess Ng)."""
-    instructor = get_user_model().objects.create_user("tess", password="pw-tess-1", first_name="Tess", last_name="Ng")
-    course = Course.objects.create(name="Networks", slug="networks", join_code=courses.new_join_code(),
-                                   created_by=instructor)
-    CourseMember.objects.create(course=course, user=instructor, role=CourseMember.Role.INSTRUCTOR)
-    assignment = Assignment.objects.create(course=course, title="Lab 1", template=reference_document(),
-                                           created_by=instructor)
-    Topology.objects.filter(pk=lab.topology_id).update(assignment=assignment)
-    return instructor
 
 
 def test_an_instructor_watches_a_students_console_then_takes_it_over(labs, owner, relay):

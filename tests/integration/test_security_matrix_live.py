@@ -15,12 +15,13 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.utils import timezone
 
+from tests.classroom import make_instructor
 from tests.documents import reference_document
-from tests.websockets import ORIGIN, cookie_of, fresh_channel_layer, run  # noqa: F401 (autouse)
+from tests.web import post, signed_in
+from tests.websockets import close_code, cookie_of, fresh_channel_layer, run, session_socket  # noqa: F401 (autouse)
 from topology import courses
 from topology.engine import names
 from topology.models import Assignment, CourseMember, Lab, LabNode, Topology
@@ -51,46 +52,10 @@ def login_shells(labs, lab: Lab, node: str) -> int:
     return sum(1 for line in out.splitlines() if line.strip() in ("/bin/bash -l", "/bin/sh -l", "-bash", "-sh"))
 
 
-def signed_in(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(c: Client, url: str, body=None):
-    return c.post(url, json.dumps(body) if body is not None else "", content_type="application/json")
-
-
-async def close_code(path: str, session_cookie: str, wait: float = 5) -> int | None:
-    """The code a socket opened as that session was closed with (None: it stayed open ``wait`` seconds)."""
-    from channels.testing import WebsocketCommunicator
-
-    from labsite.asgi import application
-
-    ws = WebsocketCommunicator(application, path, headers=[(b"origin", ORIGIN.encode()),
-                                                           (b"cookie", session_cookie.encode())])
-    connected, code = await ws.connect(timeout=10)
-    if not connected:
-        return code
-    try:
-        while True:
-            output = await ws.receive_output(timeout=wait)
-            if output["type"] == "websocket.close":
-                await ws.disconnect()
-                return output.get("code")
-    except TimeoutError:
-        return None
-
-
 async def console_status(path: str, session_cookie: str, while_open=None) -> tuple[dict, object]:
     """(the first status a console socket sends (the owner's: "open"), what ``while_open()`` answered while it
     was), then the socket is closed as a browser does."""
-    from channels.testing import WebsocketCommunicator
-
-    from labsite.asgi import application
-
-    ws = WebsocketCommunicator(application, path, headers=[(b"origin", ORIGIN.encode()),
-                                                           (b"cookie", session_cookie.encode())])
+    ws = session_socket(path, session_cookie)
     connected, _ = await ws.connect(timeout=10)
     assert connected
     while True:
@@ -108,11 +73,9 @@ async def console_status(path: str, session_cookie: str, while_open=None) -> tup
 def classroom(owner):
     """Carol teaches a course whose students are ``owner`` and alice; dave teaches another (bob's)."""
     User = get_user_model()
-    instructors, _ = Group.objects.get_or_create(name="instructors")
-    instructors.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
     carol, dave, alice, bob = (User.objects.create_user(n) for n in ("carol", "dave", "alice", "bob"))
     for teacher in (carol, dave):
-        teacher.groups.add(instructors)
+        make_instructor(teacher)
     course = courses.create_course(carol, "Networks 101")
     for student in (owner, alice):
         CourseMember.objects.create(course=course, user=student, role=CourseMember.Role.STUDENT)

@@ -3,6 +3,7 @@ a fake broker, lease cleanup."""
 import pytest
 from django.test import Client
 
+from tests.classroom import make_instructor
 from tests.documents import reference_document
 from topology import leases, services
 from topology.models import Lab, Topology
@@ -61,13 +62,9 @@ def fast_passwords(settings):
 
 @pytest.fixture
 def carol(db, django_user_model):
-    """An instructor: in the group "instructors" (made by a migration), so she may create courses."""
-    from django.contrib.auth.models import Group
-
-    user = django_user_model.objects.create_user("carol", "carol@example.org", None, first_name="Carol",
-                                                 last_name="Teacher")
-    user.groups.add(Group.objects.get(name="instructors"))
-    return user
+    """An instructor: in the group "instructors", so she may create courses."""
+    return make_instructor(django_user_model.objects.create_user("carol", "carol@example.org", None,
+                                                                 first_name="Carol", last_name="Teacher"))
 
 
 @pytest.fixture

@@ -14,17 +14,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.classroom import make_instructor
 from tests.documents import reference_document
+from tests.web import signed_in
 from topology import courses, services
 from topology.models import Assignment, CourseMember, Topology
 
 API = "/api/v1"
-
-
-def signed_in(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 def script(html: str, name: str) -> dict:
@@ -49,10 +45,7 @@ def draft(course, carol) -> Assignment:
 @pytest.fixture
 def other_course(django_user_model):
     """Another course, taught by erin, with dave as its student: neither is in carol's course."""
-    from django.contrib.auth.models import Group
-
-    erin = django_user_model.objects.create_user("erin", "erin@example.org", None)
-    erin.groups.add(Group.objects.get(name="instructors"))
+    erin = make_instructor(django_user_model.objects.create_user("erin", "erin@example.org", None))
     dave = django_user_model.objects.create_user("dave", "dave@example.org", None)
     c = courses.create_course(erin, "Other course")
     CourseMember.objects.create(course=c, user=dave, role=CourseMember.Role.STUDENT)

@@ -10,13 +10,15 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
+from tests.classroom import other_instructor
+from tests.deployed import make_running
 from tests.documents import reference_document
+from tests.web import signed_in
 from topology import assignments, courses, services
-from topology.models import Assignment, CourseMember, Lab, LabNode, LabState, NodeStatus, Topology, UserLimits
+from topology.models import Assignment, CourseMember, LabState, Topology, UserLimits
 
 API = "/api/v1"
 PING = {"node": "c1", "argv": ["ping", "-c1", "-W1", "192.168.11.2"], "expect": "exit0",
@@ -31,12 +33,9 @@ def _clean(released):
 
 
 @pytest.fixture
-def dave(db, django_user_model):
+def dave(db):
     """An instructor of another course: nothing of carol's course exists for him."""
-    user = django_user_model.objects.create_user("dave", "dave@example.org", None)
-    user.groups.add(Group.objects.get(name="instructors"))
-    courses.create_course(user, "Other course")
-    return user
+    return other_instructor()
 
 
 @pytest.fixture
@@ -45,12 +44,6 @@ def erin(db, django_user_model, course):
     user = django_user_model.objects.create_user("erin", "erin@example.org", None)
     CourseMember.objects.create(course=course, user=user, role=CourseMember.Role.STUDENT)
     return user
-
-
-def signed_in(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 def send(client, method, url, body=None):
@@ -310,16 +303,6 @@ def edited_copy(user, assignment) -> Topology:
     document = copy.deepcopy(topology.document)
     document["description"] = "my own work"
     return services.update_topology(topology, document)
-
-
-def make_running(topology: Topology) -> Lab:
-    """The lab as if deployed: running, each node with a container."""
-    lab = topology.lab
-    Lab.objects.filter(pk=lab.pk).update(state=LabState.RUNNING, operation="op1")
-    for i, node in enumerate(("c1", "r1", "c2")):
-        LabNode.objects.create(lab=lab, name=node, state=NodeStatus.RUNNING, container_id=f"{i:064x}")
-    lab.refresh_from_db()
-    return lab
 
 
 def test_reset_asks_for_confirmation_and_changes_nothing(alice, published):

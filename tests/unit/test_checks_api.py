@@ -1,6 +1,7 @@
 """The check routes of the REST API, with the database and Redis: who may check which copy, every refusal
-(400 with paths, 404, 409, 429, 503, 504), what a student sees of hidden checks, trials, the results table,
-its CSV and a class re-run.
+(400 with paths, 404, 409, 429, 503, 504), what a student sees (never the answer key; nothing of hidden
+checks before the due date, nor their points in the score), trials (their checks in the row, not the
+task's message), checks run in a probe, lateness, the results table, its CSV and a class re-run.
 
 The exec worker is faked by running :func:`topology.check_runner.run` in the test's process when the task is
 sent, with commands in nodes faked (:func:`fake_node`): the real worker and Docker are
@@ -72,11 +73,7 @@ def worker(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _fresh(released, transactional_db):
-    # A transactional test starts from an emptied database: the migration's "instructors" group is made again.
-    from django.contrib.auth.models import Group, Permission
-
-    group, _ = Group.objects.get_or_create(name="instructors")
-    group.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
+    """Transactional (the runs' threads need committed rows); the run locks of this test run are removed after."""
     yield
     client = leases.client()
     for key in client.scan_iter(f"topolab:{settings.TOPOLAB_SITE}:checks:*"):
@@ -116,19 +113,25 @@ def test_a_student_checks_their_work_and_sees_hidden_checks_masked(assignment, a
     response = post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["state"] == "done" and body["score"] == 6 and body["max_score"] == 6
+    # Before the due date the score is the visible checks' (1 + 2): the hidden one's 3 points would tell it passed.
+    assert body["state"] == "done" and body["score"] == 3 and body["max_score"] == 3
     assert body["user"] == "alice" and body["requested_by"] == "alice" and body["trial"] is False
-    assert [r["passed"] for r in body["results"]] == [True, True, True]
-    assert body["results"][1]["seen"].startswith("exit status 0; the pattern matched 'default via 192.168.10.1'")
-    assert body["results"][2] == {"index": 2, "description": "hidden check", "hidden": True, "points": 3,
-                                  "passed": True, "node": None, "seen": None, "exit_code": None, "timed_out": None,
-                                  "error": None}
-    assert "secret" not in response.content.decode()
+    assert [r.get("passed") for r in body["results"]] == [True, True, None]
+    assert body["results"][1] == {"index": 1, "description": "c1 has a route via r1", "points": 2, "passed": True,
+                                  "seen": "exit status 0; the output matched the expected pattern; output:\n"
+                                          "default via 192.168.10.1 dev eth0",
+                                  "exit_code": 0, "timed_out": False, "error": ""}
+    assert body["results"][2] == {"index": 2, "description": "hidden check", "hidden": True, "points": 3}
+    text = response.content.decode()
+    for secret in ("secret", "ip_forward", "sysctl", r"192\\.168", '"node"', '"argv"', "pattern matched"):
+        assert secret not in text, secret
     [(args, options)] = worker
-    assert args == [body["id"], None]  # the worker reads the assignment's checks itself
+    assert args == [body["id"]]  # the worker reads the assignment's checks itself
     assert options["queue"] == workers.exec_queue(copy.lab.queue)  # never the lab worker's queue
     run = CheckRun.objects.get(pk=body["id"])
     assert run.results[2]["description"] == "secret: r1 forwards" and run.finished and not run.late
+    assert run.score == 6 and run.max_score == 6 and run.results[2]["passed"] is True  # the record keeps it all
+    assert run.results[1]["seen"].startswith("exit status 0; the pattern matched 'default via 192.168.10.1'")
     # The lock is given back: a second check runs at once.
     assert post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks").status_code == 200
 
@@ -136,30 +139,60 @@ def test_a_student_checks_their_work_and_sees_hidden_checks_masked(assignment, a
 def test_the_list_of_runs_and_the_grade(assignment, alice, carol, worker):
     copy = copy_of(assignment, alice)
     post(signed_in(alice), f"{API}/topologies/{copy.pk}/checks")
-    body = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks").json()
-    assert [c["description"] for c in body["checks"]] == ["c1 reaches c2", "c1 has a route via r1", "hidden check"]
-    assert body["checks"][2]["argv"] is None and body["checks"][0]["argv"] == CHECKS[0]["argv"]
-    assert len(body["runs"]) == 1 and body["runs"][0]["results"][2]["description"] == "hidden check"
-    assert body["grade"]["score"] == 6 and body["grade"]["counted"] is True
-    # Their instructor sees everything; so does the student once the due date has passed.
+    response = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks")
+    body = response.json()
+    # The answer key is the instructor's: a student sees what each check is for and its points, nothing more.
+    assert body["checks"] == [{"index": 0, "description": "c1 reaches c2", "points": 1},
+                              {"index": 1, "description": "c1 has a route via r1", "points": 2},
+                              {"index": 2, "description": "hidden check", "points": 3, "hidden": True}]
+    for secret in ("secret", '"argv"', '"node"', '"expect"', '"pattern"', '"in"', "ping", r"192\\.168"):
+        assert secret not in response.content.decode(), secret
+    run = body["runs"][0]
+    assert len(body["runs"]) == 1 and run["results"][2] == {"index": 2, "description": "hidden check",
+                                                             "points": 3, "hidden": True}
+    assert (run["score"], run["max_score"]) == (3, 3)
+    assert body["grade"]["score"] == 3 and body["grade"]["max_score"] == 3 and body["grade"]["counted"] is True
+    # Their instructor sees everything, the full grade included.
     full = signed_in(carol).get(f"{API}/topologies/{copy.pk}/checks").json()
-    assert full["checks"][2]["description"] == "secret: r1 forwards"
+    assert full["checks"][2] == {"index": 2, **CHECKS[2], "timeout": 10, "in": "node"}
+    assert full["runs"][0]["results"][1]["node"] == "c1" and "pattern matched" in full["runs"][0]["results"][1]["seen"]
+    assert (full["runs"][0]["score"], full["grade"]["score"], full["grade"]["max_score"]) == (6, 6, 6)
+    # Once the due date has passed, the student sees hidden checks' descriptions, results and points; still
+    # not what any check runs or looks for.
     Assignment.objects.filter(pk=assignment.pk).update(due=timezone.now() - timedelta(minutes=1))
-    after = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks").json()
-    assert after["runs"][0]["results"][2]["description"] == "secret: r1 forwards"
+    response = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks")
+    after = response.json()
+    assert after["checks"][2] == {"index": 2, "description": "secret: r1 forwards", "points": 3}
+    hidden = after["runs"][0]["results"][2]
+    assert hidden["description"] == "secret: r1 forwards" and hidden["passed"] is True and hidden["hidden"] is True
+    assert (after["runs"][0]["score"], after["grade"]["score"], after["grade"]["max_score"]) == (6, 6, 6)
+    assert '"argv"' not in response.content.decode() and '"node"' not in response.content.decode()
 
 
 def test_an_instructor_reruns_a_students_checks(assignment, alice, carol, worker):
     copy = copy_of(assignment, alice)
     body = post(signed_in(carol), f"{API}/topologies/{copy.pk}/checks").json()
     assert body["user"] == "alice" and body["requested_by"] == "carol" and body["trial"] is False
-    assert body["results"][2]["description"] == "secret: r1 forwards"
+    assert body["results"][2]["description"] == "secret: r1 forwards" and body["results"][2]["node"] == "r1"
+    assert body["score"] == 6
 
 
 def test_an_instructors_own_copy_makes_a_trial(assignment, carol, worker):
     copy = copy_of(assignment, carol)
     body = post(signed_in(carol), f"{API}/topologies/{copy.pk}/checks").json()
     assert body["trial"] is True and CheckRun.objects.get(pk=body["id"]).trial
+    # The assignment's own checks, all of them shown: an instructor is not a student.
+    assert body["score"] == 6 and body["results"][2]["description"] == "secret: r1 forwards"
+    assert CheckRun.objects.get(pk=body["id"]).checks == []
+
+
+def test_a_superusers_own_copy_is_a_trial_shown_in_full(assignment, worker, django_user_model):
+    root = django_user_model.objects.create_superuser("root", None, None)
+    copy = copy_of(assignment, root)
+    body = post(signed_in(root), f"{API}/topologies/{copy.pk}/checks").json()
+    assert body["trial"] is True and body["results"][2]["node"] == "r1"
+    listing = signed_in(root).get(f"{API}/topologies/{copy.pk}/checks").json()
+    assert listing["checks"][0]["argv"] == CHECKS[0]["argv"]
 
 
 def test_strangers_get_404_and_the_anonymous_401(assignment, alice, bob, worker, course, django_user_model):
@@ -251,7 +284,9 @@ def test_an_instructor_tries_unsaved_checks_on_their_own_copy(assignment, carol,
     assert body["trial"] is True and body["score"] == 1 and body["max_score"] == 2
     assert body["results"][0]["timed_out"] is True and body["results"][0]["seen"].startswith("timed out after 1 s")
     [(args, _)] = worker
-    assert args[1][0]["argv"] == ["sleep", "30"] and args[1][1]["timeout"] == 10  # normalised, defaults filled
+    assert args == [body["id"]]  # the checks travel in the row, not in the task's message
+    stored = CheckRun.objects.get(pk=body["id"]).checks
+    assert stored[0]["argv"] == ["sleep", "30"] and stored[1]["timeout"] == 10  # normalised, defaults filled
     assert Assignment.objects.get(pk=assignment.pk).checks == CHECKS  # nothing saved
 
 
@@ -331,6 +366,98 @@ def test_the_runner_records_a_lab_that_is_not_running_and_a_crash(assignment, al
     assert check_runner.run(10 ** 9) == {"error": f"no check run {10 ** 9}"}
 
 
+def test_the_runner_reads_a_trials_checks_from_its_row_and_a_graded_run_its_assignments(assignment, alice, carol,
+                                                                                         monkeypatch):
+    monkeypatch.setattr(check_runner, "run_in_node", fake_node)
+    mine = [{"node": "c1", "argv": ["ping", "c2"], "expect": "exit0", "description": "pings"}]
+    copy = copy_of(assignment, carol)
+    trial = CheckRun.objects.create(assignment=assignment, topology=copy, user=carol, trial=True, checks=mine)
+    check_runner.run(trial.pk)
+    trial.refresh_from_db()
+    assert [r["description"] for r in trial.results] == ["pings"] and trial.score == 1
+    # A graded run runs the assignment's checks, whatever its row holds (nobody may grade by their own).
+    student = copy_of(assignment, alice)
+    graded = CheckRun.objects.create(assignment=assignment, topology=student, user=alice, checks=mine)
+    check_runner.run(graded.pk)
+    graded.refresh_from_db()
+    assert len(graded.results) == 3 and graded.max_score == 6
+    # A message queued before the checks moved to the row still carries them: the task ignores them.
+    legacy = CheckRun.objects.create(assignment=assignment, topology=student, user=alice)
+    answer = tasks.run_checks(legacy.pk, [{"node": "c1", "argv": ["true"], "expect": "exit0", "description": "x"}])
+    legacy.refresh_from_db()
+    assert answer["state"] == "done" and len(legacy.results) == 3
+
+
+def test_a_check_in_a_probe_runs_there_and_its_student_sees_nothing_of_it(assignment, alice, monkeypatch):
+    probed = []
+
+    class Session:
+        """The run's probes (topology.probes.Session): one per node, closed when the run ends."""
+
+        closed = False
+
+        def run(self, node, argv, timeout):
+            probed.append((node, argv))
+            return fake_node(0, node, argv, timeout)
+
+        def close(self):
+            self.closed = True
+
+    session = Session()
+    monkeypatch.setattr(check_runner, "run_in_node", lambda *a: {"error": "exec_failed", "detail": "not in the node"})
+    monkeypatch.setattr(check_runner, "_probe_session", lambda lab_id, items: session)
+    checks = [dict(CHECKS[0], **{"in": "probe"}), CHECKS[1]]
+    Assignment.objects.filter(pk=assignment.pk).update(checks=checks)
+    copy = copy_of(assignment, alice)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    check_runner.run(run.pk)
+    run.refresh_from_db()
+    assert probed == [("c1", CHECKS[0]["argv"])] and session.closed
+    assert run.results[0]["passed"] is True and run.results[1]["error"] == "exec_failed: not in the node"
+    response = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks")
+    assert '"in"' not in response.content.decode() and "probe" not in response.content.decode()
+
+
+def test_a_probe_check_without_the_probes_module_fails_saying_so(assignment, alice, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "topology.probes", None)  # an import of it raises ImportError
+    monkeypatch.setattr(check_runner, "run_in_node", fake_node)
+    Assignment.objects.filter(pk=assignment.pk).update(checks=[dict(CHECKS[0], **{"in": "probe"}), CHECKS[1]])
+    copy = copy_of(assignment, alice)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    check_runner.run(run.pk)
+    run.refresh_from_db()
+    assert run.results[0]["passed"] is False and run.results[0]["error"].startswith("no_probe: probes are not available")
+    assert run.results[1]["passed"] is True and run.state == "done"
+
+
+def test_a_pattern_that_would_exhaust_the_memory_is_refused_by_the_runner_too(assignment, alice, monkeypatch):
+    monkeypatch.setattr(check_runner, "run_in_node", fake_node)
+    monkeypatch.setattr(check_runner.checklist.regex, "compile", lambda *a, **k: pytest.fail(f"compiled {a[0]!r}"))
+    bomb = dict(CHECKS[1], pattern=r"(?:(?:(?:a{100}){100}){100})")  # saved before the rule (or by hand)
+    Assignment.objects.filter(pk=assignment.pk).update(checks=[CHECKS[0], bomb])
+    copy = copy_of(assignment, alice)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    check_runner.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == "done" and run.results[0]["passed"] is True
+    assert run.results[1]["passed"] is False and "repeats too much" in run.results[1]["error"]
+    shown = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks").json()["runs"][0]["results"][1]
+    assert shown["error"] == shown["seen"] == check_runner.checklist.INVALID_TOLD  # the student is not told why
+
+
+def test_a_run_asked_for_before_the_due_date_is_on_time_whenever_it_finishes(assignment, alice, monkeypatch):
+    monkeypatch.setattr(check_runner, "run_in_node", fake_node)
+    copy = copy_of(assignment, alice)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    CheckRun.objects.filter(pk=run.pk).update(started=timezone.now() - timedelta(minutes=2))
+    Assignment.objects.filter(pk=assignment.pk).update(due=timezone.now() - timedelta(minutes=1))
+    check_runner.run(run.pk)
+    run.refresh_from_db()
+    assert run.state == "done" and run.finished > run.assignment.due and run.late is False
+
+
 def test_the_runner_fails_a_run_where_no_check_could_run(assignment, alice, monkeypatch):
     copy = copy_of(assignment, alice)
     run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
@@ -340,6 +467,20 @@ def test_the_runner_fails_a_run_where_no_check_could_run(assignment, alice, monk
     assert run.state == "failed" and run.reason == "no check could run: exec_failed: engine down"
     assert len(run.results) == 3 and run.score == 0 and run.max_score == 6
     assert run.results[0]["error"] == "exec_failed: engine down" and run.results[0]["passed"] is False
+
+
+def test_a_students_reason_does_not_name_a_hidden_checks_node(assignment, alice, carol, monkeypatch):
+    monkeypatch.setattr(check_runner, "run_in_node",
+                        lambda lab, node, *a: {"error": "not_running", "detail": f"'{node}' is not running"})
+    copy = copy_of(assignment, alice)
+    run = CheckRun.objects.create(assignment=assignment, topology=copy, user=alice)
+    check_runner.run(run.pk)
+    run.refresh_from_db()
+    assert "'r1'" in run.reason  # the record names every node
+    [shown] = signed_in(alice).get(f"{API}/topologies/{copy.pk}/checks").json()["runs"]
+    assert shown["reason"] == "no check could run: not_running: 'c1' is not running"
+    [full] = signed_in(carol).get(f"{API}/topologies/{copy.pk}/checks").json()["runs"]
+    assert full["reason"] == run.reason
 
 
 def test_the_runner_marks_late_runs_and_tells_the_course_feed(assignment, alice, monkeypatch):

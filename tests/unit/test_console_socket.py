@@ -20,11 +20,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth.models import Group
 from redis.asyncio.connection import DEFAULT_SOCKET_TIMEOUT
 
+from tests import classroom
 from tests.websockets import ORIGIN, accepted, browser_socket, fresh_channel_layer, refused, run  # noqa: F401 (autouse)
-from topology.models import Assignment, CourseMember, Lab, LabNode, Topology, UserFlags
+from topology.models import CourseMember, Lab, LabNode, Topology, UserFlags
 from topology.relay import ACK_EVERY, LAYER, PROBE, channel_name, subscribe
 from topology.relay.buffer import OutputBuffer
 from topology.websockets.access import FORBIDDEN
@@ -427,32 +427,20 @@ def test_it_keeps_a_quiet_console_open(running, alice, monkeypatch):
 
 @pytest.fixture
 def instructors(transactional_db):
-    """The migration's "instructors" group, made again: a transactional test starts from an emptied database."""
-    from django.contrib.auth.models import Permission
-
-    group, _ = Group.objects.get_or_create(name="instructors")
-    group.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
-    return group
+    """The group "instructors" (it survives the flush of a transactional test: topology/apps.py)."""
+    return classroom.instructors()
 
 
 @pytest.fixture
-def dave(instructors, django_user_model):
+def dave(instructors):
     """An instructor of another course: nothing of carol's course is his to see."""
-    from topology import courses
-
-    user = django_user_model.objects.create_user("dave", "dave@example.org", None)
-    user.groups.add(Group.objects.get(name="instructors"))
-    courses.create_course(user, "Other course")
-    return user
+    return classroom.other_instructor()
 
 
 @pytest.fixture
 def assigned(instructors, running, course, carol) -> Lab:
     """Alice's running lab is her copy of an assignment of carol's course: carol supervises it."""
-    from tests.documents import reference_document
-
-    assignment = Assignment.objects.create(course=course, title="Lab 1", template=reference_document(), created_by=carol)
-    Topology.objects.filter(pk=running.topology_id).update(assignment=assignment)
+    classroom.assign(running.topology_id, course, carol)
     return running
 
 

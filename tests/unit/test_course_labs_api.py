@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.documents import reference_document
+from tests.web import post, signed_in
 from topology import classview, leases, services
 from topology.models import Assignment, Course, CourseMember, Lab, LabState, Topology
 
@@ -19,16 +20,6 @@ API = "/api/v1"
 @pytest.fixture(autouse=True)
 def _fast(fast_passwords, released):
     pass
-
-
-def signed_in(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(client, url):
-    return client.post(url, json.dumps({}), content_type="application/json")
 
 
 def make_copy(user, assignment, state=LabState.STOPPED, name=None) -> Topology:

@@ -22,11 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the consumer and the fee
 
 @pytest.fixture(autouse=True)
 def _fresh(released, transactional_db):
-    # A transactional test starts from an emptied database: the migration's "instructors" group is made again.
-    from django.contrib.auth.models import Group, Permission
-
-    group, _ = Group.objects.get_or_create(name="instructors")
-    group.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
     coursefeed.reset()
     yield
     coursefeed.reset()

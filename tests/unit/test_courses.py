@@ -9,7 +9,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
+from tests.classroom import make_instructor
 from tests.documents import reference_document
+from tests.web import signed_in
 from topology import courses, services
 from topology.models import Assignment, Course, CourseMember, Lab, LabState, Topology, UserFlags
 
@@ -19,12 +21,6 @@ User = get_user_model()
 @pytest.fixture(autouse=True)
 def _released(released):
     """Removal with "delete" takes and gives back lab leases."""
-
-
-def signed_in(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 def course_copy(course, student, name: str | None = None) -> Topology:
@@ -59,7 +55,7 @@ def test_who_may_create_a_course(carol, alice, django_user_model):
 
 
 def test_instructor_of_one_course_student_of_another(course, carol, alice):
-    alice.groups.add(Group.objects.get(name="instructors"))
+    make_instructor(alice)
     alice = User.objects.get(pk=alice.pk)  # permissions are cached per user object
     hers = courses.create_course(alice, "Alice's seminar")
     assert courses.visible(alice, hers.pk)[1] == "instructor"

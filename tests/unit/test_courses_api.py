@@ -7,11 +7,12 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from tests.classroom import make_instructor
 from tests.documents import reference_document
+from tests.web import post, signed_in
 from topology import courses, services
 from topology.models import ApiToken, Course, CourseMember, Topology, UserFlags
 
@@ -22,16 +23,6 @@ API = "/api/v1"
 @pytest.fixture(autouse=True)
 def _fast(fast_passwords, released):
     pass
-
-
-def signed_in(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post(client, url, body=None):
-    return client.post(url, json.dumps(body or {}), content_type="application/json")
 
 
 def upload(client, course_id, text: bytes | str, name="students.csv"):
@@ -235,9 +226,7 @@ def attempt(client, kind, url, body):
 @pytest.fixture
 def world(course, carol, alice, bob):
     """Carol teaches Networks 101 (alice and zed are its students); dave teaches Dave's course (bob studies it)."""
-    instructors = Group.objects.get(name="instructors")
-    dave = User.objects.create_user("dave")
-    dave.groups.add(instructors)
+    dave = make_instructor(User.objects.create_user("dave"))
     zed = User.objects.create_user("zed")
     CourseMember.objects.create(course=course, user=zed, role="student")
     daves = courses.create_course(dave, "Dave's course")

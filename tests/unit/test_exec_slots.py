@@ -13,9 +13,10 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.deployed import make_running
 from tests.documents import reference_document
 from topology import leases, services, tasks, workers
-from topology.models import Lab, LabNode, LabState, NodeStatus
+from topology.models import Lab
 
 
 @pytest.fixture
@@ -132,13 +133,7 @@ class Answer:
 
 @pytest.fixture
 def running_lab(alice, released):
-    topology = services.import_topology(alice, reference_document())
-    lab = topology.lab
-    Lab.objects.filter(pk=lab.pk).update(state=LabState.RUNNING, operation="op1")
-    for i, node in enumerate(("c1", "r1", "c2")):
-        LabNode.objects.create(lab=lab, name=node, state=NodeStatus.RUNNING, container_id=f"{i:064x}")
-    lab.refresh_from_db()
-    yield lab
+    yield make_running(services.import_topology(alice, reference_document()))
     client = leases.client()
     for key in client.scan_iter(f"topolab:{settings.TOPOLAB_SITE}:exec:*"):
         client.delete(key)

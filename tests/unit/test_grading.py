@@ -1,5 +1,6 @@
-"""Grades from check runs: best and last, the due date (late runs shown, not counted), trials and failed runs
-ignored, ties, the results table and its CSV (safe from formula injection)."""
+"""Grades from check runs: best (by score ratio) and last, the due date (late by when a run was asked for;
+late runs shown, not counted), trials and failed runs ignored, ties, the results table and its CSV (safe
+from formula injection)."""
 from __future__ import annotations
 
 import csv
@@ -22,10 +23,13 @@ def assignment(course, carol):
                                      checks=[], created_by=carol, published=NOW)
 
 
-def run(assignment, user, score, minutes, *, max_score=10, state=CheckRun.State.DONE, trial=False):
-    """A run of ``user`` that finished ``minutes`` from now (negative: in the past)."""
-    return CheckRun.objects.create(assignment=assignment, user=user, score=score, max_score=max_score, state=state,
-                                   trial=trial, finished=NOW + timedelta(minutes=minutes))
+def run(assignment, user, score, minutes, *, max_score=10, state=CheckRun.State.DONE, trial=False, took=0):
+    """A run of ``user`` asked for ``minutes`` from now (negative: in the past) that finished ``took`` minutes later."""
+    made = CheckRun.objects.create(assignment=assignment, user=user, score=score, max_score=max_score, state=state,
+                                   trial=trial, finished=NOW + timedelta(minutes=minutes + took))
+    CheckRun.objects.filter(pk=made.pk).update(started=NOW + timedelta(minutes=minutes))  # auto_now_add sets it
+    made.refresh_from_db()
+    return made
 
 
 def set_due(assignment, minutes, grading_by="best"):
@@ -50,6 +54,33 @@ def test_best_is_the_highest_score_and_the_earliest_of_ties(assignment, alice):
     g = grading.grade(assignment, alice.pk)
     assert g == {"score": 7, "max_score": 10, "late": False, "run": first.pk,
                  "finished": first.finished.isoformat(), "counted": True}
+
+
+def test_best_compares_score_ratios_since_checks_may_have_been_edited(assignment, alice):
+    set_due(assignment, None)
+    run(assignment, alice, 6, -30, max_score=10)  # 60 %
+    better = run(assignment, alice, 4, -20, max_score=5)  # 80 %, a lower raw score out of fewer points
+    run(assignment, alice, 8, -10, max_score=10)  # 80 % again, later: a tie goes to the earliest
+    run(assignment, alice, 0, -5, max_score=0)  # out of nothing: 0
+    g = grading.grade(assignment, alice.pk)
+    assert g["run"] == better.pk and (g["score"], g["max_score"]) == (4, 5)
+
+
+def test_lateness_is_by_when_the_run_was_asked_for(assignment, alice):
+    set_due(assignment, -10)
+    clicked_in_time = run(assignment, alice, 5, -11, took=2)  # asked before the due date, finished after it
+    run(assignment, alice, 9, -9, took=0)  # asked after it
+    g = grading.grade(assignment, alice.pk)
+    assert g["run"] == clicked_in_time.pk and g["counted"] and not g["late"]
+    set_due(assignment, -10, "last")
+    assert grading.grade(assignment, alice.pk)["run"] == clicked_in_time.pk
+
+
+def test_best_ties_go_to_the_earliest_asked_for(assignment, alice):
+    set_due(assignment, None)
+    first = run(assignment, alice, 7, -30, took=25)  # asked first, finished last
+    run(assignment, alice, 7, -20, took=1)
+    assert grading.grade(assignment, alice.pk)["run"] == first.pk
 
 
 def test_last_is_the_latest(assignment, alice):

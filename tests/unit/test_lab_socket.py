@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
+from tests.classroom import assign, other_instructor
 from tests.websockets import ORIGIN, accepted, browser_socket, refused, run
 from topology import broadcast as events
 from topology import services
@@ -276,36 +277,15 @@ def test_it_says_goodbye_when_the_user_signs_out_or_the_topology_is_deleted(topo
 
 
 @pytest.fixture
-def instructors(transactional_db):
-    """The migration's "instructors" group, made again: a transactional test starts from an emptied database."""
-    from django.contrib.auth.models import Group, Permission
-
-    group, _ = Group.objects.get_or_create(name="instructors")
-    group.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
-    return group
-
-
-@pytest.fixture
-def dave(instructors, django_user_model):
+def dave(transactional_db):
     """An instructor of another course."""
-    from django.contrib.auth.models import Group
-
-    from topology import courses
-
-    user = django_user_model.objects.create_user("dave", "dave@example.org", None)
-    user.groups.add(Group.objects.get(name="instructors"))
-    courses.create_course(user, "Other course")
-    return user
+    return other_instructor()
 
 
 @pytest.fixture
-def copy(instructors, topology, course, carol) -> Topology:
+def copy(topology, course, carol) -> Topology:
     """Alice's topology as her copy of an assignment of carol's course: carol supervises it."""
-    from tests.documents import reference_document
-    from topology.models import Assignment
-
-    assignment = Assignment.objects.create(course=course, title="Lab 1", template=reference_document(), created_by=carol)
-    Topology.objects.filter(pk=topology.pk).update(assignment=assignment)
+    assign(topology.pk, course, carol)
     return topology
 
 
@@ -328,7 +308,7 @@ def test_the_owner_and_a_supervisor_follow_the_lab_and_nobody_else(copy, alice, 
         assert run(refused, ws) == FORBIDDEN
 
 
-def test_an_instructor_supervises_only_assignment_copies(topology, instructors, course, carol):
+def test_an_instructor_supervises_only_assignment_copies(topology, course, carol):
     assert run(refused, communicator(topology.pk, carol)) == FORBIDDEN
 
 

@@ -2,22 +2,14 @@
 node's resources, and their courses' running nodes; nobody else's, and nothing for an anonymous client."""
 from __future__ import annotations
 
-import pytest
 from django.test import Client
 
-from topology import limits, quotas, services
+from topology import quotas, services
 from topology.models import Assignment, CourseLimits, LabState, SiteLimits, UserLimits
 
-from .test_quotas import document, set_lab
+from .test_quotas import document, fresh_node_resources, set_lab  # noqa: F401 (autouse)
 
 API = "/api/v1"
-
-
-@pytest.fixture(autouse=True)
-def fresh_node_resources():
-    limits.forget()
-    yield
-    limits.forget()
 
 
 def test_it_needs_a_signed_in_user(db):

@@ -29,13 +29,13 @@ import pytest
 from celery.app.task import Task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 
+from tests.classroom import make_instructor
 from tests.documents import reference_document
-from tests.websockets import ORIGIN, cookie_of, fresh_channel_layer, run  # noqa: F401 (autouse)
+from tests.websockets import close_code, cookie_of, fresh_channel_layer, run  # noqa: F401 (autouse)
 from topology import courses, leases, services
 from topology.models import (
     Assignment,
@@ -169,13 +169,8 @@ def named(name: str) -> dict:
 
 
 def build_world() -> dict:
-    # (A transactional test's flush removes the group its migration made: it is made again, as that migration does.)
-    instructors, _ = Group.objects.get_or_create(name="instructors")
-    instructors.permissions.add(Permission.objects.get(codename="add_course", content_type__app_label="topology"))
-    carol = User.objects.create_user("carol", "carol@example.org", None, first_name="Carol")
-    carol.groups.add(instructors)
-    dave = User.objects.create_user("dave")
-    dave.groups.add(instructors)
+    carol = make_instructor(User.objects.create_user("carol", "carol@example.org", None, first_name="Carol"))
+    dave = make_instructor(User.objects.create_user("dave"))
     alice, bob, zed = (User.objects.create_user(n) for n in ("alice", "bob", "zed"))
     course = courses.create_course(carol, "Networks 101")
     for student in (alice, zed):
@@ -374,29 +369,6 @@ def test_the_matrix_is_big_enough():
 def cookie(user) -> str | None:
     """The session cookie of ``user`` signed in (None: anonymous)."""
     return cookie_of(user) if user is not None else None
-
-
-async def close_code(path: str, session_cookie: str | None, wait: float) -> int | None:
-    """The code the socket was closed with within ``wait`` seconds, or None when it stayed open."""
-    from channels.testing import WebsocketCommunicator
-
-    from labsite.asgi import application
-
-    headers = [(b"origin", ORIGIN.encode())]
-    if session_cookie:
-        headers.append((b"cookie", session_cookie.encode()))
-    ws = WebsocketCommunicator(application, path, headers=headers)
-    connected, code = await ws.connect(timeout=5)
-    if not connected:
-        return code
-    try:
-        while True:
-            output = await ws.receive_output(timeout=wait)
-            if output["type"] == "websocket.close":
-                await ws.disconnect()
-                return output.get("code")
-    except TimeoutError:
-        return None  # still open (the test communicator stops the consumer on a timeout)
 
 
 async def heard_by_relay(path: str, session_cookie: str | None, wait: float) -> tuple[int | None, list[dict]]:

@@ -5,10 +5,13 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Schema
+from pydantic import Field
 
 
 class CheckResultOut(Schema):
-    """One check's outcome; a hidden check a student may not see yet has only index, points, passed."""
+    """One check's outcome. A student's has no node (nor the stored ``seen``: what they are told instead,
+    never the pattern); a hidden check a student may not see yet has only index, description, points, hidden.
+    Keys a caller may not see are left out, not null."""
 
     index: int
     description: str
@@ -51,8 +54,10 @@ class GradeOut(Schema):
 
 
 class CheckSummary(Schema):
-    """What a check is, as the caller may see it (a student does not see a hidden check before the due date)."""
+    """What a check is, as the caller may see it: a student, its index, description and points only (and
+    ``hidden`` true for one masked before the due date); an instructor, all of it. Keys left out, not null."""
 
+    index: int
     description: str
     hidden: bool = False
     points: int
@@ -61,6 +66,7 @@ class CheckSummary(Schema):
     expect: str | None = None
     pattern: str | None = None
     timeout: float | None = None
+    in_: str | None = Field(None, alias="in", description='Where it runs: "node" or "probe"')
 
 
 class CopyChecksOut(Schema):

@@ -2,8 +2,13 @@
 
 Rules are :mod:`topology.checking`'s (asking for runs) and :mod:`topology.grading`'s (grades). A copy is
 its owner's and its supervisors' (the instructors of its course); an assignment's trial and results are
-its course's instructors'. Anybody else gets 404, as for another user's topology. A student sees hidden
-checks (and their results) only after the due date.
+its course's instructors'. Anybody else gets 404, as for another user's topology.
+
+A student (the copy's owner who is not an instructor of its course) never sees the answer key: each check
+as ``{index, description, points}``, results without the node, the command or the pattern (see
+:func:`topology.checks.student_results`), and before the due date nothing of a hidden check but its
+points, its score left out of theirs. Instructors (the copy's supervisors, and the owner of a trial) see
+everything. Answers leave out what a caller may not see rather than sending it as null.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from ninja import Router
 
 from .. import checking, courses, grading, services
 from .. import checks as checklist
-from ..models import LIVE_STATES, Assignment, CheckRun, Topology
+from ..models import LIVE_STATES, Assignment, CheckRun, CourseMember, Topology
 from ..schema import Problem
 from .check_schemas import CheckRunOut, CopyChecksOut, RerunOut, ResultRow, TryIn
 from .routing import route_on
@@ -29,19 +34,44 @@ RUNS_SHOWN = 20
 RUN_REFUSALS = {400: Errors, 404: Detail, 409: Detail, 429: Detail, 502: Detail, 503: Detail, 504: Detail}
 
 
-def _hidden_shown(user, topology: Topology) -> bool:
-    """A student sees hidden checks once the due date has passed; the copy's supervisors always."""
-    if topology.owner_id != user.pk or courses.supervises(user, topology):
-        return True
-    due = topology.assignment.due
-    return due is not None and timezone.now() >= due
+class View:
+    """What the caller may see of one copy's checks: everything (``full``), or a student's share of it."""
 
+    def __init__(self, user, topology: Topology):
+        if topology.owner_id != user.pk:  # _copy let them in: they supervise it
+            self.full = True
+        else:  # the owner: an instructor of the course (or a superuser) makes trials of their own copy
+            self.full = courses.role_in(user, topology.assignment.course) == CourseMember.Role.INSTRUCTOR
+        due = topology.assignment.due
+        self.hidden_shown = self.full or (due is not None and timezone.now() >= due)
 
-def _run_out(run: CheckRun, shown: bool) -> dict:
-    return {"id": run.pk, "state": run.state, "user": run.user.username,
-            "requested_by": run.requested_by.username if run.requested_by else None, "trial": run.trial,
-            "started": run.started, "finished": run.finished, "score": run.score, "max_score": run.max_score,
-            "late": run.late, "reason": run.reason, "results": checklist.visible(run.results, hidden_shown=shown)}
+    def run(self, run: CheckRun) -> dict:
+        """One run as :class:`CheckRunOut`."""
+        out = {"id": run.pk, "state": run.state, "user": run.user.username,
+               "requested_by": run.requested_by.username if run.requested_by else None, "trial": run.trial,
+               "started": run.started, "finished": run.finished, "late": run.late}
+        if self.full:
+            return out | {"score": run.score, "max_score": run.max_score, "reason": run.reason,
+                          "results": [r for r in run.results or [] if isinstance(r, dict)]}
+        results = checklist.student_results(run.results, hidden_shown=self.hidden_shown)
+        score, max_score = checklist.student_score(run.results, hidden_shown=self.hidden_shown)
+        return out | {"score": score, "max_score": max_score, "reason": checklist.student_reason(run.reason, results),
+                      "results": results}
+
+    def checks(self, normal: list[dict]) -> list[dict]:
+        """The (normalised) checks as :class:`CheckSummary` items."""
+        if self.full:
+            return [{"index": i} | c for i, c in enumerate(normal)]
+        return checklist.student_checks(normal, hidden_shown=self.hidden_shown)
+
+    def grade(self, assignment: Assignment, owner_id: int) -> dict | None:
+        """The owner's grade; a student's, before the due date, out of the visible checks of its run only."""
+        grade = grading.grade(assignment, owner_id)
+        if grade is None or self.hidden_shown:
+            return grade
+        results = CheckRun.objects.filter(pk=grade["run"]).values_list("results", flat=True).first()
+        grade["score"], grade["max_score"] = checklist.student_score(results or [], hidden_shown=False)
+        return grade
 
 
 def _copy(request: HttpRequest, topology_id: int) -> Topology:
@@ -63,7 +93,7 @@ def _assignment(request: HttpRequest, assignment_id: int) -> Assignment:
     return assignment
 
 
-@route(["POST"], "/topologies/{int:topology_id}/checks", response={200: CheckRunOut, **RUN_REFUSALS},
+@route(["POST"], "/topologies/{int:topology_id}/checks", response={200: CheckRunOut, **RUN_REFUSALS}, exclude_unset=True,
        summary="Check my work: run the assignment's checks on this copy's running lab and wait for the results "
                "(its owner, or an instructor of its course; an instructor's own copy makes a trial, never a grade)")
 def run_checks(request, topology_id: int):
@@ -72,27 +102,30 @@ def run_checks(request, topology_id: int):
         run = checking.request_run(topology, request.auth)
     except services.ServiceError as exc:
         return _refused(exc)
-    return _run_out(run, _hidden_shown(request.auth, topology))
+    return View(request.auth, topology).run(run)
 
 
 @route(["GET"], "/topologies/{int:topology_id}/checks", response={200: CopyChecksOut, 400: Errors, 404: Detail},
-       summary="This copy's checks (hidden ones masked for its student before the due date), latest runs and grade")
+       exclude_unset=True, by_alias=True,
+       summary="This copy's checks (for its student: descriptions and points only, hidden ones masked before the "
+               "due date), latest runs and grade")
 def list_checks(request, topology_id: int):
     try:
         topology = _copy(request, topology_id)
     except services.ServiceError as exc:
         return _refused(exc)
     assignment = topology.assignment
-    shown = _hidden_shown(request.auth, topology)
+    view = View(request.auth, topology)
     saved = assignment.checks if isinstance(assignment.checks, list) else []
     normal, _ = checklist.validate_checks(saved, checking.node_names(assignment.template))
     runs = (CheckRun.objects.filter(topology=topology).select_related("user", "requested_by")
             .order_by("-started", "-id")[:RUNS_SHOWN])
-    return {"checks": checklist.visible(normal, hidden_shown=shown), "runs": [_run_out(r, shown) for r in runs],
-            "grade": grading.grade(assignment, topology.owner_id)}
+    return {"checks": view.checks(normal), "runs": [view.run(r) for r in runs],
+            "grade": view.grade(assignment, topology.owner_id)}
 
 
 @route(["POST"], "/assignments/{int:assignment_id}/checks/try", response={200: CheckRunOut, **RUN_REFUSALS},
+       exclude_unset=True,
        summary="Try checks (unsaved) on your own running copy of the assignment (its instructors): a trial, never a grade")
 def try_checks(request, assignment_id: int, body: TryIn):
     try:
@@ -111,7 +144,7 @@ def try_checks(request, assignment_id: int, body: TryIn):
         run = checking.request_run(copy, request.auth, checks=body.checks, trial=True)
     except services.ServiceError as exc:
         return _refused(exc)
-    return _run_out(run, True)
+    return View(request.auth, copy).run(run)
 
 
 @route(["GET"], "/assignments/{int:assignment_id}/results", response={200: list[ResultRow], 404: Detail},

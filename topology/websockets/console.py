@@ -34,6 +34,15 @@ class ConsoleConsumer(RelayedTerminalConsumer):
         return {"cols": clamp_size(self._param("cols", "80"), 80), "rows": clamp_size(self._param("rows", "24"), 24),
                 "resume": self._param("session")[:64]}
 
+    def resume_token(self) -> str:
+        return "" if self.mode else self._param("session")[:64]
+
+    def token_of(self, message: dict) -> str:
+        return "" if self.mode else str(message.get("token") or "")
+
+    def kept_after(self, code) -> bool:
+        return not self.mode and self.leave_message(code)["type"] == "console.detach"
+
     def opened_status(self, message: dict) -> dict:
         if self.mode == "control":
             return {"type": "status", "state": "open", "mode": self.mode,

@@ -1,14 +1,12 @@
 """``/ws/courses/<id>/``: the student x assignment grid of a course, live, for its instructors (web side)."""
 from __future__ import annotations
 
-import asyncio
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .. import classview, coursefeed
 from ..models import Course, CourseMember
 from .access import FORBIDDEN, must_change_password, signed_out
+from .following import FollowingConsumer
 
 
 def instructs(user, course_id: int) -> Course | None:
@@ -27,7 +25,7 @@ def instructs(user, course_id: int) -> Course | None:
     return None
 
 
-class CourseConsumer(AsyncJsonWebsocketConsumer):
+class CourseConsumer(FollowingConsumer):
     """``/ws/courses/<course_id>/``: the grid's snapshot first, then each cell as it changes.
 
     The messages are described in :mod:`topology.coursefeed`. Only the course's instructors (and
@@ -38,10 +36,6 @@ class CourseConsumer(AsyncJsonWebsocketConsumer):
     instructs the course; if not, it sends ``gone`` and closes with 4403.
     """
 
-    group: str | None = None
-    recheck: float | None = None  # seconds between those checks; None: settings.TOPOLAB_HEARTBEAT
-    watcher: asyncio.Task | None = None
-
     async def connect(self) -> None:
         course_id = self.scope["url_route"]["kwargs"]["course_id"]
         course = await self._course(self.scope.get("user"), course_id)
@@ -50,31 +44,9 @@ class CourseConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         # Join before reading the snapshot: a cell changed meanwhile arrives after it, never gets lost.
-        self.group = coursefeed.group_name(course.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.follow(coursefeed.group_name(course.pk))
         await self.send_json({"type": "snapshot", "grid": await self._grid(course)})
-        self.watcher = asyncio.create_task(self._watch(course.pk))
-
-    async def _watch(self, course_id: int) -> None:
-        from django.conf import settings
-
-        while True:
-            await asyncio.sleep(self.recheck or settings.TOPOLAB_HEARTBEAT)
-            gone = await self._gone(self.scope.get("session"), self.scope.get("user"), course_id)
-            if gone:
-                reason, message = gone
-                await self.send_json({"type": "gone", "reason": reason, "message": message})
-                await self.close(code=FORBIDDEN)
-                return
-
-    async def disconnect(self, code) -> None:
-        if self.watcher:
-            self.watcher.cancel()
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """Clients only listen: anything they send is ignored."""
+        self.keep_checking(course.pk)
 
     async def course_cell(self, message: dict) -> None:
         """One cell published by :func:`topology.coursefeed.publish_cell`: one frame."""

@@ -1,18 +1,16 @@
 """``/ws/topologies/<id>/``: a lab's live state for its owner's browser, or a supervisor's (web side, unprivileged)."""
 from __future__ import annotations
 
-import asyncio
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .. import broadcast
 from .access import CHANGE_PASSWORD, FORBIDDEN, OWNER, lab_and_role, must_change_password, signed_out
+from .following import FollowingConsumer
 
 PASSWORD = "change_password"  # _access's answer for a user who must change their password first
 
 
-class LabConsumer(AsyncJsonWebsocketConsumer):
+class LabConsumer(FollowingConsumer):
     """``/ws/topologies/<topology_id>/``: the lab's snapshot first, then every change as it happens.
 
     The topology's owner may subscribe, and so may a supervisor of it
@@ -28,11 +26,7 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
     must change their one-time password first (checked on connecting too).
     """
 
-    group: str | None = None
     snapshot_event_id: int = 0
-    recheck: float | None = None  # seconds between checks that the user is still signed in and the topology
-    # still theirs; None: settings.TOPOLAB_HEARTBEAT
-    watcher: asyncio.Task | None = None
     role: str = OWNER
 
     async def connect(self) -> None:
@@ -42,43 +36,15 @@ class LabConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         if access == PASSWORD:
-            await self.send_json({"type": "gone", "reason": PASSWORD, "message": CHANGE_PASSWORD})
-            await self.close(code=FORBIDDEN)
+            await self.leave(PASSWORD, CHANGE_PASSWORD)
             return
         lab_id, self.role = access
         # Join before reading the snapshot: a change made meanwhile arrives after it, never gets lost.
-        self.group = broadcast.group_name(lab_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.follow(broadcast.group_name(lab_id))
         snapshot = await self._snapshot(lab_id)
         self.snapshot_event_id = max((e["id"] or 0 for e in snapshot["events"]), default=0)
         await self.send_json({"type": "snapshot", "lab": snapshot})
-        self.watcher = asyncio.create_task(self._watch(self.scope["url_route"]["kwargs"]["topology_id"]))
-
-    async def _watch(self, topology_id: int) -> None:
-        """Close with 4403, saying why, once the user signed out or the topology is gone.
-
-        Events alone cannot tell: signing out happens in another tab, and a deleted
-        topology's lab publishes nothing more. The browser stops reconnecting on 4403.
-        """
-        from django.conf import settings
-
-        while True:
-            await asyncio.sleep(self.recheck or settings.TOPOLAB_HEARTBEAT)
-            gone = await self._gone(self.scope.get("session"), self.scope.get("user"), topology_id, self.role)
-            if gone:
-                reason, message = gone
-                await self.send_json({"type": "gone", "reason": reason, "message": message})
-                await self.close(code=FORBIDDEN)
-                return
-
-    async def disconnect(self, code) -> None:
-        if self.watcher:
-            self.watcher.cancel()
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """Clients only listen: anything they send is ignored."""
+        self.keep_checking(self.scope["url_route"]["kwargs"]["topology_id"], self.role)
 
     async def lab_message(self, message: dict) -> None:
         """Messages published together to the lab's group (:func:`topology.broadcast.publish_many`): one frame each."""

@@ -24,6 +24,13 @@ shell; any other end of the connection leaves it running on the host for a
 minute, and reconnecting with ``session=TOKEN`` gets it back with what it
 printed meanwhile.
 
+A user may have ``settings.TOPOLAB_MAX_TERMINALS_PER_USER`` terminals open at
+once (consoles, logs and watches together, in every web process:
+:mod:`.terminals`; a dropped console counts while its shell waits, and
+resuming it does not count again). One more is told
+``"you have N terminals open; close one first"`` and closed with 4429, before
+the relay is asked for anything.
+
 Only the topology's owner gets a console; a supervisor
 (:func:`topology.courses.supervises`) gets the logs and the watch modes of a
 console, and the owner does not get those modes (anybody else: close 4403, as
@@ -37,14 +44,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from redis import RedisError
 
 from ..models import LIVE_STATES, Lab, LabNode, LabState, NodeStatus
-from ..relay import ACK_EVERY, LAYER, SILENCE, channel_name
+from ..relay import ACK_EVERY, KEEP_DETACHED, LAYER, SILENCE, channel_name
+from . import terminals
 from .access import (
     CHANGE_PASSWORD,
     FORBIDDEN,
@@ -57,8 +67,13 @@ from .access import (
 
 NOT_AVAILABLE = 4409  # close code: the node has no console now (lab or node not running, no relay)
 ENDED = 1000          # close code: the console ended (shell exited, node stopped, lab destroyed)
+TOO_MANY = 4429       # close code: the user has TOPOLAB_MAX_TERMINALS_PER_USER terminals open already
+# (and FORBIDDEN, 4403, from .access: not this user's terminal, or they must change their password)
 NO_RELAY = "the console relay of this lab's host is not answering"
+NO_COUNT = "open terminals cannot be counted now (Redis is not answering); try again in a moment"
 PASSWORD = object()   # _target's answer for a user who must change their password first
+
+log = logging.getLogger(__name__)
 
 
 class RelayedTerminalConsumer(AsyncWebsocketConsumer):
@@ -75,6 +90,7 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
     role: str | None = None
     mode = ""                # "" (the owner's own terminal), or one of relay.WATCH_MODES (a supervisor's)
     owner_name = user_name = ""
+    slot: terminals.TerminalSlot | None = None  # this terminal's place in its user's count
 
     async def connect(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
@@ -99,6 +115,16 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
             await self._end("error", target, NOT_AVAILABLE)
             return
         self.lab_id, queue, container = target
+        try:
+            self.slot = await asyncio.to_thread(terminals.take, self.scope["user"].pk, self._lifetime(),
+                                                self.resume_token())
+        except terminals.TooManyTerminals as refusal:
+            await self._end("error", refusal.message, TOO_MANY)
+            return
+        except RedisError:
+            log.exception("cannot count the open terminals of user %s", self.scope["user"].pk)
+            await self._end("error", NO_COUNT, NOT_AVAILABLE)
+            return
         self.relay = channel_name(self._site(), queue)
         await self.channel_layer.send(self.relay, {
             "type": self.open_type(), "reply": self.channel_name, "lab": self.lab_id, "node": self.node,
@@ -112,6 +138,19 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
     def open_options(self) -> dict:
         return {}
 
+    def resume_token(self) -> str:
+        """The session token of the console this connection resumes (it takes that console's place in the
+        user's count), or ""."""
+        return ""
+
+    def token_of(self, message: dict) -> str:
+        """The session token that names this terminal's place once the relay's "opened" ``message`` came, or ""."""
+        return ""
+
+    def kept_after(self, code) -> bool:
+        """Whether the relay keeps this terminal running after the browser's connection ends with ``code``."""
+        return False
+
     def allowed(self, role: str, mode: str) -> bool:
         """Whether a user of ``role`` (access.OWNER or SUPERVISOR) may open this socket in ``mode``: both may
         follow a node's output (read-only)."""
@@ -120,6 +159,12 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code) -> None:
         for task in self.tasks:
             task.cancel()
+        if self.slot is not None:
+            if self.session is not None and not self.ended and self.kept_after(code):
+                # A dropped console's shell waits on the relay: it counts until it can no longer be resumed.
+                await self._slot_call(self.slot.renew, KEEP_DETACHED + 5)
+            else:
+                await self._slot_call(self.slot.release)
         if self.ended or self.relay is None:
             return
         self.ended = True
@@ -150,6 +195,9 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         self.session = message["session"]
         self.last_heard = time.monotonic()
         self.delivered = self.acked = 0
+        token = self.token_of(message)
+        if token and self.slot is not None:
+            await self._slot_call(self.slot.rekey, token)
         await self.send(text_data=json.dumps(self.opened_status(message)))
         pending, self.pending = self.pending, []
         for item in pending:
@@ -227,6 +275,8 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
 
         while not self.ended:
             await asyncio.sleep(self.heartbeat or settings.TOPOLAB_HEARTBEAT)
+            if not await self._keep_place():
+                return
             if self.session is None:
                 continue
             await self._to_session({"type": "console.ping"})
@@ -236,8 +286,38 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
             elif time.monotonic() - self.last_heard > SILENCE:
                 await self._end("error", NO_RELAY, NOT_AVAILABLE)
 
+    def _lifetime(self) -> float:
+        """Seconds a place in the count lives unless renewed: a few heartbeats (and the wait for the relay)."""
+        from django.conf import settings
+
+        return 3 * (self.heartbeat or settings.TOPOLAB_HEARTBEAT) + self.open_timeout
+
+    async def _slot_call(self, method, *args):
+        try:
+            return await asyncio.to_thread(method, *args)
+        except RedisError as exc:  # a blip: the place lapses by itself, or the next heartbeat renews it
+            log.warning("terminal count of user %s: %s", self.slot.user if self.slot else "?", exc)
+            return None
+
+    async def _keep_place(self) -> bool:
+        """Renew this terminal's place; one that lapsed or was taken over counts again (if the user still may
+        have one more: else it ends). False once ended."""
+        if self.slot is None or await self._slot_call(self.slot.renew, self._lifetime()) is not False:
+            return True
+        try:
+            self.slot = await asyncio.to_thread(terminals.take, self.slot.user, self._lifetime())
+        except terminals.TooManyTerminals as refusal:
+            self.slot = None
+            await self._end("error", refusal.message, TOO_MANY)
+            return False
+        except RedisError:
+            pass  # the next heartbeat tries again
+        return True
+
     async def _end(self, state: str, message: str, code: int) -> None:
         self.ended = True
+        if self.slot is not None:  # freed at once: the user may open another while this one closes
+            await self._slot_call(self.slot.release)
         if self.session:  # ended from this side: the relay's session must end too
             await self._to_session({"type": "console.close"})
             self.session = None
