@@ -43,10 +43,12 @@ TAG = "latest"
 DEFAULT_MIRROR = apt_sources.FALLBACK_MIRROR
 _TREE_PREFIX = "topolab-image-"
 
-# What every node has: the tools a student reaches for first.
+# What every node has: the tools a network engineer types in the first minute, including the old ones that
+# labs written for other tools use (ifconfig, route, brctl).
 BASE_PACKAGES = (
-    "iproute2", "iputils-ping", "traceroute", "tcpdump", "netcat-openbsd", "procps",
-    "iptables", "nftables", "ethtool", "iperf3", "mtr-tiny", "bash", "less", "vim-tiny",
+    "iproute2", "iputils-ping", "iputils-tracepath", "traceroute", "tcpdump", "netcat-openbsd", "procps",
+    "iptables", "nftables", "ethtool", "iperf3", "mtr-tiny", "net-tools", "bridge-utils", "socat", "curl",
+    "bind9-dnsutils", "bash", "less", "vim-tiny",
 )
 
 

@@ -46,7 +46,8 @@ def run_in(runtime, image: str, script: str) -> str:
 def test_it_has_the_network_tools(runtime, built):
     out = run_in(runtime, "topolab/base:latest", """
         set -e
-        for tool in sh bash ip ping traceroute tcpdump nc ethtool iperf3 mtr nft iptables ps less vi; do
+        for tool in sh bash ip ping tracepath traceroute tcpdump nc ethtool iperf3 mtr nft iptables ps less vi \
+                    ifconfig route netstat arp brctl socat curl dig nslookup; do
             echo "$tool=$(command -v "$tool")"
         done
         ip -o link show lo >/dev/null
