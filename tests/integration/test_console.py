@@ -420,3 +420,25 @@ def test_another_users_token_never_reaches_the_shell_it_names(labs, owner, relay
     assert again["resumed"] is False
     assert b"secret-25" not in output and b"No such file" in output
     assert refusal.get("code") == 4403
+
+
+def test_two_consoles_of_one_user_on_one_node_are_two_working_shells(labs, owner, relay):
+    """A second console on the same node (another tab) is a shell of its own; the first keeps working."""
+    lab = labs.deploy(reference_document())
+    first, second = Terminal(lab, "c1", owner), Terminal(lab, "c1", owner)
+
+    async def body():
+        one = await first.open()
+        two = await second.open()
+        assert one["session"] != two["session"]
+        await first.type("echo first-$((1+1))\n")
+        await second.type("echo second-$((2+2))\n")
+        await first.read_until(rb"first-2\r\n")
+        await second.read_until(rb"second-4\r\n")
+        await first.type("echo again-$((3+3))\n")
+        await first.read_until(rb"again-6\r\n")
+        assert b"second-4" not in first.output and b"first-2" not in second.output
+        await first.leave()
+        await second.leave()
+
+    run(body)
