@@ -34,7 +34,14 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
         return {"error": "no_node", "detail": f"no node named '{node_name}' in this lab"}
     if lab.state not in LIVE_STATES or node.state != NodeStatus.RUNNING or not node.container_id:
         return {"error": "not_running", "detail": f"'{node_name}' is not running (the lab is {lab.state})"}
+    return run_bounded(node.container_id, argv, timeout, name=f"exec-{lab_id}-{node_name}")
 
+
+def run_bounded(container_id: str, argv: list, timeout: float, *, name: str = "exec") -> dict:
+    """Run ``argv`` in the container ``container_id`` with its output capped and its wait bounded by ``timeout``:
+    ``{exit_code, output, timed_out, truncated}`` or a refusal ``{error, detail}`` (as :func:`run_in_node`
+    answers). A command still running at its timeout is ended, as timeout(1) would (exit code 124).
+    Shared by commands in nodes and by checks' probes (:mod:`topology.probes`)."""
     chunks: list[bytes] = []
     size = 0
     truncated = False
@@ -60,7 +67,7 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
     def run() -> None:
         try:
             # The socket gives up a little after the deadline, so this thread ends too.
-            outcome["code"] = runtime.exec(node.container_id, list(argv), stream=keep, started=started.append)
+            outcome["code"] = runtime.exec(container_id, list(argv), stream=keep, started=started.append)
         except docker_runtime.ContainerGone as exc:
             outcome["error"], outcome["detail"] = "not_running", str(exc)
         except docker_runtime.RuntimeStepError as exc:
@@ -68,7 +75,7 @@ def run_in_node(lab_id: int, node_name: str, argv: list, timeout: float = 30) ->
         except Exception as exc:  # noqa: BLE001 - e.g. the socket timed out
             outcome["error"], outcome["detail"] = "exec_failed", f"the command failed: {exc}"
 
-    thread = threading.Thread(target=run, name=f"exec-{lab_id}-{node_name}", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     thread.join(timeout)
     timed_out = thread.is_alive()

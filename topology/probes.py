@@ -43,8 +43,9 @@ from django.conf import settings
 
 from .engine import docker_runtime, names
 from .kinds import DEFAULT, KINDS
-from .limits import EXEC_MAX_TIMEOUT, EXEC_OUTPUT_CAP
+from .limits import EXEC_MAX_TIMEOUT
 from .models import LIVE_STATES, Lab, LabNode, NodeStatus
+from .node_exec import run_bounded
 
 log = logging.getLogger(__name__)
 
@@ -134,51 +135,7 @@ class Probe:
 
     def run(self, argv: list, timeout: float) -> dict:
         """Run argv (no shell) in the probe, as run_in_node does in a node; the same answer and refusals."""
-        chunks: list[bytes] = []
-        size = 0
-        truncated = False
-        outcome: dict = {}
-
-        def keep(chunk: bytes) -> None:
-            nonlocal size, truncated
-            room = EXEC_OUTPUT_CAP - size
-            if room <= 0:
-                truncated = True
-                return  # keep draining: the command must not block on a full pipe
-            if len(chunk) > room:
-                chunk, truncated = chunk[:room], True
-            chunks.append(chunk)
-            size += len(chunk)
-
-        try:
-            runtime = docker_runtime.DockerRuntime(timeout=int(timeout) + 5)
-        except docker_runtime.RuntimeStepError as exc:
-            return _refused("exec_failed", str(exc))
-        started: list[str] = []
-
-        def run() -> None:
-            try:
-                # The socket gives up a little after the deadline, so this thread ends too.
-                outcome["code"] = runtime.exec(self.container_id, list(argv), stream=keep, started=started.append)
-            except docker_runtime.ContainerGone as exc:
-                outcome["error"], outcome["detail"] = "not_running", str(exc)
-            except docker_runtime.RuntimeStepError as exc:
-                outcome["error"], outcome["detail"] = "exec_failed", str(exc)
-            except Exception as exc:  # noqa: BLE001 - e.g. the socket timed out
-                outcome["error"], outcome["detail"] = "exec_failed", f"the command failed: {exc}"
-
-        thread = threading.Thread(target=run, name=f"probe-{self.spec['name']}", daemon=True)
-        thread.start()
-        thread.join(timeout)
-        output = b"".join(chunks).decode("utf-8", "replace")
-        if thread.is_alive():
-            # Like timeout(1): the command does not outlive its answer.
-            for exec_id in started:
-                runtime.end_exec(exec_id)
-            return {"exit_code": 124, "output": output, "timed_out": True, "truncated": truncated}
-        if "error" in outcome:
-            return _refused(outcome["error"], outcome["detail"])
-        return {"exit_code": outcome["code"], "output": output, "timed_out": False, "truncated": truncated}
+        return run_bounded(self.container_id, argv, timeout, name=f"probe-{self.spec['name']}")
 
     def close(self) -> None:
         """Remove it (whatever it runs); never raises: a probe that cannot be removed now ends by itself."""

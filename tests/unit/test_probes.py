@@ -238,7 +238,7 @@ def test_a_command_still_running_at_its_timeout_is_ended(lab, engine):
 
 
 def test_output_is_capped(lab, engine, monkeypatch):
-    monkeypatch.setattr(probes, "EXEC_OUTPUT_CAP", 10)
+    monkeypatch.setattr("topology.node_exec.EXEC_OUTPUT_CAP", 10)  # the cap of every command, probes too
     engine.exec = lambda cid, argv, stream: stream(b"0123456789abcdef") or 0
     answer = probes.run_in_probe(lab.pk, "c1", ["cat"], 5)
     assert answer["output"] == "0123456789" and answer["truncated"] is True
