@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from . import checks as checklist
 from . import coursefeed, courses, leases, services, tasks, workers
+from .errors import NoAnswer, Unavailable
 from .models import LIVE_STATES, Assignment, CheckRun, CourseMember, Topology
 from .schema import Problem
 
@@ -64,18 +65,6 @@ class Busy(services.ServiceError):
     """A run of this user's work is going on, or the host runs as many as it may: try again shortly."""
 
     status = 429
-
-
-class Unreachable(services.ServiceError):
-    """Redis or the broker cannot be reached: nothing was run."""
-
-    status = 503
-
-
-class NoAnswer(services.ServiceError):
-    """The exec worker took the run but did not finish it in time (the run is recorded as failed)."""
-
-    status = 504
 
 
 def node_names(document) -> set[str]:
@@ -221,9 +210,9 @@ def _start(topology: Topology, requested_by, checks, trial: bool, *, capped: boo
 
             transaction.on_commit(send)
     except redis.RedisError as exc:
-        raise Unreachable(f"Redis cannot be reached, so nothing was run: {exc}") from exc
+        raise Unavailable(f"Redis cannot be reached, so nothing was run: {exc}") from exc
     if run.state == CheckRun.State.FAILED:
-        raise Unreachable(run.reason)
+        raise Unavailable(run.reason)
     return run, sent, queue, seconds
 
 

@@ -24,6 +24,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.text import slugify
 
 from . import services, signin
+from .errors import NotFound
 from .models import Course, CourseMember, LabState, Topology, UserFlags
 
 Role = CourseMember.Role
@@ -38,12 +39,6 @@ CSV_COLUMNS = ("username", "name", "email")
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ0123456789"
 CODE_GROUPS, CODE_GROUP_LENGTH = 4, 4
 PASSWORD_LENGTH = 16
-
-
-class NotFound(services.ServiceError):
-    """Not there, or not the caller's to see (existence is not revealed)."""
-
-    status = 404
 
 
 class Forbidden(services.ServiceError):

@@ -42,3 +42,15 @@ class Unavailable(ServiceError):
     """Something the request needs (Redis, which holds the locks and leases) cannot be reached: nothing changed."""
 
     status = 503
+
+
+class NotFound(ServiceError):
+    """Not there, or not the caller's to see (existence is not revealed)."""
+
+    status = 404
+
+
+class NoAnswer(ServiceError):
+    """A worker took the request but did not answer in time (what it did meanwhile is said in the message)."""
+
+    status = 504

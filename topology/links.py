@@ -21,29 +21,21 @@ from django.conf import settings
 
 from . import leases, schema, services, tasks
 from .engine import impair
-from .errors import Conflict, InvalidDocument, NoWorker, ServiceError, Unavailable
+from .errors import Conflict, InvalidDocument, NoAnswer, NotFound, NoWorker, ServiceError, Unavailable
 from .models import BUSY_STATES, LIVE_STATES, Topology
 
 LINK_WAIT = 30  # seconds the web tier waits for the lab worker to apply a change
 CHANGE_KEYS = ("state", "impairment")
 
 
-class NoSuchLink(ServiceError):
+class NoSuchLink(NotFound):
     """The topology has no link at that end."""
-
-    status = 404
 
 
 class WorkerFailed(ServiceError):
     """The lab worker could not apply the change (the document kept its old link)."""
 
     status = 502
-
-
-class WorkerSilent(ServiceError):
-    """The lab worker did not answer in time."""
-
-    status = 504
 
 
 def capabilities(queue: str | None = None) -> dict | None:
@@ -110,7 +102,7 @@ def _ask(lab, operation: str, end: str) -> dict:
     try:
         return result.get(timeout=LINK_WAIT)
     except CeleryTimeout:
-        raise WorkerSilent("the lab worker did not answer in time; the change may still be applied") from None
+        raise NoAnswer("the lab worker did not answer in time; the change may still be applied") from None
     except Exception as exc:  # the task itself crashed
         raise WorkerFailed(f"the lab worker failed: {exc}") from exc
     finally:

@@ -19,6 +19,7 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from django.contrib.staticfiles import finders
 from django.test import Client
 
+from tests.celery_results import FakeResult
 from tests.documents import reference_document
 from topology import leases, services, tasks, workers
 from topology.limits import EXEC_OUTPUT_CAP
@@ -50,22 +51,6 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-class FakeResult:
-    """A Celery AsyncResult whose answer is given in advance (or that never comes)."""
-
-    def __init__(self, value=None, error: Exception | None = None):
-        self.value, self.error, self.waited, self.forgotten = value, error, None, False
-
-    def get(self, timeout=None):
-        self.waited = timeout
-        if self.error:
-            raise self.error
-        return self.value
-
-    def forget(self):
-        self.forgotten = True
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from tests.celery_results import FakeResult
 from tests.documents import reference_document
 from topology import check_runner, checking, leases, services, tasks, workers
 from topology.models import Assignment, CheckRun, CourseMember, Lab, LabNode, LabState, NodeStatus, Topology
@@ -44,17 +45,6 @@ def fake_node(lab_id, node, argv, timeout):
     if argv[0] == "sleep":
         return {"exit_code": 124, "output": "", "timed_out": True, "truncated": False}
     return {"error": "not_running", "detail": f"'{node}' is not running (the lab is stopped)"}
-
-
-class FakeResult:
-    def __init__(self, answer):
-        self.answer = answer
-
-    def get(self, timeout=None, propagate=True):
-        return self.answer
-
-    def forget(self):
-        pass
 
 
 @pytest.fixture

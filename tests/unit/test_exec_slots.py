@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.celery_results import FakeResult
 from tests.deployed import make_running
 from tests.documents import reference_document
 from topology import leases, services, tasks, workers
@@ -116,21 +117,6 @@ def test_the_exec_queue_is_derived_from_the_lab_queue():
 API = "/api/v1"
 
 
-class Answer:
-    def __init__(self, value=None, error=None, during=None):
-        self.value, self.error, self.during = value, error, during
-
-    def get(self, timeout=None):
-        if self.during:
-            self.during()
-        if self.error:
-            raise self.error
-        return self.value
-
-    def forget(self):
-        pass
-
-
 @pytest.fixture
 def running_lab(alice, released):
     yield make_running(services.import_topology(alice, reference_document()))
@@ -154,7 +140,7 @@ def exec_(api, lab, argv=("true",)):
 def test_the_route_answers_429_with_retry_after_and_which_cap(api, running_lab, caps, alice, monkeypatch):
     sent = []
     monkeypatch.setattr(tasks.exec_in_node, "apply_async",
-                        lambda args=None, **options: sent.append(options) or Answer({"exit_code": 0, "output": ""}))
+                        lambda args=None, **options: sent.append(options) or FakeResult({"exit_code": 0, "output": ""}))
     # Two commands of alice's run (from other requests, other web processes): the third is refused.
     held = [take(alice.pk, running_lab.pk, workers.exec_queue(running_lab.queue)) for _ in range(2)]
     response = exec_(api, running_lab)
@@ -175,9 +161,9 @@ def test_the_route_holds_a_slot_while_the_command_runs_and_gives_it_back_whateve
     def during():
         seen.append(workers.exec_slots_in_use(user=alice.pk))
 
-    for answer, status in ((Answer({"exit_code": 0, "output": ""}, during=during), 200),
-                           (Answer({"error": "exec_failed", "detail": "no"}, during=during), 502),
-                           (Answer(error=RuntimeError("the task crashed"), during=during), 502)):
+    for answer, status in ((FakeResult({"exit_code": 0, "output": ""}, during=during), 200),
+                           (FakeResult({"error": "exec_failed", "detail": "no"}, during=during), 502),
+                           (FakeResult(error=RuntimeError("the task crashed"), during=during), 502)):
         monkeypatch.setattr(tasks.exec_in_node, "apply_async", lambda answer=answer, **kw: answer)
         assert exec_(api, running_lab).status_code == status
         assert workers.exec_slots_in_use(user=alice.pk) == 0

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.celery_results import FakeResult
 from topology import leases, links
 from topology.engine import impair
 from topology.models import Lab, LabNode, LabState, NodeStatus, Topology
@@ -32,19 +33,6 @@ def errors(response) -> dict[str, str]:
 
 def link0(topology) -> dict:
     return Topology.objects.get(pk=topology.pk).document["links"][0]
-
-
-class FakeResult:
-    def __init__(self, answer):
-        self.answer = answer
-
-    def get(self, timeout):
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-    def forget(self):
-        pass
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.test import Client
 
+from tests.celery_results import FakeResult
 from tests.documents import reference_document
 from topology import leases, pingall, tasks, workers
 from topology.api import lab_tools
@@ -275,22 +276,6 @@ def test_it_refuses_a_lab_that_does_not_run_or_is_too_big(threads_db, lab, monke
 
 
 # -- the API ----------------------------------------------------------------------------------------------------
-class FakeResult:
-    """A Celery AsyncResult whose answer is given in advance."""
-
-    def __init__(self, value=None, error=None):
-        self.value, self.error, self.waited = value, error, None
-
-    def get(self, timeout=None):
-        self.waited = timeout
-        if self.error:
-            raise self.error
-        return self.value
-
-    def forget(self):
-        pass
-
-
 @pytest.fixture
 def sent(monkeypatch, released):
     """The ping-all tasks sent, as (args, options); answers ``sent.answer`` (a FakeResult)."""
