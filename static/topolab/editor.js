@@ -215,7 +215,8 @@ function setProblems(errors, warnings) {
   if (nErr) status(`${nErr} error${nErr > 1 ? 's' : ''}${nWarn ? `, ${nWarn} warning${nWarn > 1 ? 's' : ''}` : ''}. ${problemLine(ed.doc, ed.problems[0]).slice(2)}`, 'error');
   else if (nWarn) status(`No errors; ${nWarn} warning${nWarn > 1 ? 's' : ''}. ${problemLine(ed.doc, ed.problems[0]).slice(2)}`, 'warning');
   else if (ed.lab.state === 'degraded') status(`No errors. ${degradedNews()}`, 'error'); // the lab's news stays in sight
-  else status('No errors.', 'ok');
+  // Read-only, the check's answer (the page's first one may come after an edit was refused) keeps saying so.
+  else status(config.readonly ? `No errors. Read-only: ${config.owner}'s topology.` : 'No errors.', 'ok');
   if (!document.activeElement || !$('panel').contains(document.activeElement)) panel.render();
   updateButtons();
 }
