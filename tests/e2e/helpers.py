@@ -32,7 +32,24 @@ def rename_selected(page, name: str) -> None:
 
 
 def link(page, a: str, b: str) -> None:
-    """Drag from a's ● handle (it shows on hover) onto b."""
+    """Drag from a's ● handle (it shows on hover) onto b. A person whose drag did not take tries again; so
+    does this, up to three times (a drag started while the canvas was still being resized, after the panel
+    opened, can begin off the handle: seen once in CI)."""
+    has_link = ("([a, b]) => window.topolab.ed.doc.links.some("
+                "(l) => l.endpoints.map((e) => e.node).sort().join() === [a, b].sort().join())")
+    for attempt in range(3):
+        _drag_a_link(page, a, b)
+        try:
+            page.wait_for_function(has_link, arg=[a, b], timeout=4000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            page.mouse.move(5, 5)
+            page.wait_for_timeout(300)
+
+
+def _drag_a_link(page, a: str, b: str) -> None:
     ax, ay = node_point(page, a)
     page.mouse.move(ax, ay)
     page.wait_for_function("() => window.topolab.canvas.cy.$('.eh-handle').nonempty()")
@@ -46,10 +63,6 @@ def link(page, a: str, b: str) -> None:
     page.wait_for_timeout(150)
     page.mouse.move(bx + 1, by + 1, steps=2)
     page.mouse.up()
-    page.wait_for_function(
-        "([a, b]) => window.topolab.ed.doc.links.some("
-        "(l) => l.endpoints.map((e) => e.node).sort().join() === [a, b].sort().join())",
-        arg=[a, b])
 
 
 def click_node(page, name: str, shift: bool = False) -> None:
