@@ -46,6 +46,9 @@ SIDES = {
     "topology.live": "root",               # links changed on a running lab, on the lab worker
     "topology.kernel": "root",             # the kernel's capability probe
     "topology.links": "web",               # the rules of a live link change
+    "topology.node_ops": "root",           # a node stopped, started or restarted, on the lab worker
+    "topology.nodes": "web",               # the rules of stopping, starting and restarting a node
+    "topology.lab_worker": "web",          # asking the lab worker for a live change and waiting for it
     "topology.engine.impair": "neutral",   # pure: the web tier checks an impairment against the capabilities
     "topology.engine.plan": "neutral",     # pure: the web tier checks deployability with it
     "topology.engine.names": "neutral",

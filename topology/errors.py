@@ -54,3 +54,15 @@ class NoAnswer(ServiceError):
     """A worker took the request but did not answer in time (what it did meanwhile is said in the message)."""
 
     status = 504
+
+
+class WorkerFailed(ServiceError):
+    """A worker took the request and could not carry it out (the message says what it left as it was)."""
+
+    status = 502
+
+
+class TooMany(ServiceError):
+    """The caller has as many requests of this kind running as one user may: one ends first."""
+
+    status = 429

@@ -135,6 +135,7 @@ def do_finish(lab: Lab, operation: str, state: LabState, reason: str = "", later
 # -- the root worker's watcher: what happened to a node behind the engine's back -----------------------
 
 LOST_STATES = (NodeStatus.EXITED, NodeStatus.GONE)
+TROUBLED_STATES = LOST_STATES + (NodeStatus.FAILED,)  # a live lab with one of these is degraded (a failed start)
 
 
 def do_node_lost(lab: Lab | int, node: str, state: str, reason: str, *, container: str | None = None) -> bool:
@@ -166,7 +167,7 @@ def do_node_lost(lab: Lab | int, node: str, state: str, reason: str, *, containe
         if not nodes.update(state=state, reason=reason):
             transaction.set_rollback(True)
             return False
-        lost = LabNode.objects.filter(lab_id=lab_id, state__in=LOST_STATES).order_by("name").values_list("name", "reason")
+        lost = LabNode.objects.filter(lab_id=lab_id, state__in=TROUBLED_STATES).order_by("name").values_list("name", "reason")
         summary = "; ".join(f"{name}: {why}" for name, why in lost)
         Lab.objects.filter(pk=lab_id).update(reason=summary)
         operation = Lab.objects.filter(pk=lab_id).values_list("operation", flat=True).first() or ""
@@ -191,3 +192,68 @@ def do_link_changed(lab: Lab, interfaces: dict[str, list], message: dict, later:
         broadcast.publish(lab.pk, message)
     else:
         later.append(message)
+
+
+# -- one node of a live lab stopped or started (topology.nodes on the web tier, topology.node_ops on the worker) --
+
+def do_node_operation(lab: Lab, operation: str, step: str) -> None:
+    """An operation on one node of a running (or degraded) lab begins under ``operation``, with a first event
+    ``step``: the lab keeps its state, and its events are this operation's from now on (the log a user
+    watches). Its watchers hear of it once committed."""
+    with transaction.atomic():
+        Lab.objects.filter(pk=lab.pk).update(operation=operation)
+        event = LabEvent.objects.create(lab=lab, operation=operation, step=step, status=LabEvent.Status.INFO)
+        messages = [broadcast.events_message([event])]
+        transaction.on_commit(lambda: broadcast.publish_many(lab.pk, messages))
+    lab.operation = operation
+
+
+def _settle(lab_id: int, operation: str, messages: list) -> None:
+    """A live lab is ``degraded`` while a node of it exited, is gone or failed to start (its reason names
+    them), else ``running``; its watchers get the lab's state in ``messages``."""
+    troubled = LabNode.objects.filter(lab_id=lab_id, state__in=TROUBLED_STATES).order_by("name")
+    summary = "; ".join(f"{name}: {why}" for name, why in troubled.values_list("name", "reason"))
+    state = LabState.DEGRADED if summary else LabState.RUNNING
+    Lab.objects.filter(pk=lab_id, state__in=LIVE_STATES).exclude(state=state).update(
+        state=state, state_changed=timezone.now())
+    Lab.objects.filter(pk=lab_id, state__in=LIVE_STATES).update(reason=summary)
+    messages.append(broadcast.lab_message(state, summary, False, operation))
+
+
+def _node_changed(lab: Lab, node: str, fields: dict, neighbours: dict[str, list], operation: str,
+                  later: list | None) -> None:
+    messages: list[dict] = []
+    with transaction.atomic():
+        LabNode.objects.filter(lab=lab, name=node).update(**fields)
+        for name, found in neighbours.items():
+            if name != node:
+                LabNode.objects.filter(lab=lab, name=name).update(interfaces=found)
+        messages.append(broadcast.node_message(node, fields["state"], fields.get("reason", "")))
+        _settle(lab.pk, operation, messages)
+    if later is None:
+        broadcast.publish_many(lab.pk, messages)
+    else:
+        later.extend(messages)
+    coursefeed.lab_changed(lab.pk)
+
+
+def do_node_stopped(lab: Lab, node: str, neighbours: dict[str, list], operation: str,
+                    later: list | None = None) -> None:
+    """``node`` was stopped on purpose (its container kept, to be started again); its neighbours' interfaces
+    are now ``neighbours`` (``{node: interfaces}``). News now, or into ``later`` (see :func:`do_finish`)."""
+    _node_changed(lab, node, {"state": NodeStatus.STOPPED, "reason": "", "interfaces": []}, neighbours,
+                  operation, later)
+
+
+def do_node_started(lab: Lab, node: str, container: str, interfaces: dict[str, list], operation: str,
+                    later: list | None = None) -> None:
+    """``node`` runs again in ``container``, wired; ``interfaces`` are its own and its neighbours' now."""
+    _node_changed(lab, node, {"state": NodeStatus.RUNNING, "reason": "", "container_id": container,
+                              "interfaces": interfaces.get(node, [])}, interfaces, operation, later)
+
+
+def do_node_failed(lab: Lab, node: str, reason: str, neighbours: dict[str, list], operation: str,
+                   later: list | None = None) -> None:
+    """``node`` could not be started (``reason``); what was made of it was stopped again."""
+    _node_changed(lab, node, {"state": NodeStatus.FAILED, "reason": reason, "interfaces": []}, neighbours,
+                  operation, later)

@@ -19,9 +19,9 @@ import uuid
 import redis
 from django.conf import settings
 
-from . import leases, schema, services, tasks
+from . import lab_worker, leases, schema, services, tasks
 from .engine import impair
-from .errors import Conflict, InvalidDocument, NoAnswer, NotFound, NoWorker, ServiceError, Unavailable
+from .errors import Conflict, InvalidDocument, NotFound, NoWorker, Unavailable, WorkerFailed
 from .models import BUSY_STATES, LIVE_STATES, Topology
 
 LINK_WAIT = 30  # seconds the web tier waits for the lab worker to apply a change
@@ -30,12 +30,6 @@ CHANGE_KEYS = ("state", "impairment")
 
 class NoSuchLink(NotFound):
     """The topology has no link at that end."""
-
-
-class WorkerFailed(ServiceError):
-    """The lab worker could not apply the change (the document kept its old link)."""
-
-    status = 502
 
 
 def capabilities(queue: str | None = None) -> dict | None:
@@ -93,23 +87,8 @@ def _save(topology: Topology, document: dict) -> None:
 
 def _ask(lab, operation: str, end: str) -> dict:
     """Send the change to the lab worker and wait for its answer."""
-    from celery.exceptions import TimeoutError as CeleryTimeout
-
-    try:
-        result = tasks.change_link.apply_async(args=[lab.pk, operation, end], queue=lab.queue, expires=LINK_WAIT)
-    except Exception as exc:  # the broker cannot be reached
-        raise Unavailable(f"the lab worker's queue cannot be reached: {exc}") from exc
-    try:
-        return result.get(timeout=LINK_WAIT)
-    except CeleryTimeout:
-        raise NoAnswer("the lab worker did not answer in time; the change may still be applied") from None
-    except Exception as exc:  # the task itself crashed
-        raise WorkerFailed(f"the lab worker failed: {exc}") from exc
-    finally:
-        try:
-            result.forget()
-        except Exception:  # noqa: BLE001 - a result left to expire is harmless
-            pass
+    return lab_worker.ask(tasks.change_link, [lab.pk, operation, end], lab.queue, LINK_WAIT,
+                          "the change may still be applied")
 
 
 def change(topology: Topology, end: str, body) -> dict:
@@ -132,12 +111,7 @@ def change(topology: Topology, end: str, body) -> dict:
     live = lab.state in LIVE_STATES
     worker = ""
     if live:
-        try:
-            worker = leases.worker_alive(lab.queue) or ""
-        except redis.RedisError as exc:
-            raise Unavailable(f"Redis cannot be reached: {exc}") from exc
-        if not worker:
-            raise NoWorker(f"no lab worker is running for this host (queue {lab.queue}); nothing was changed")
+        worker = lab_worker.require_worker(lab)
         offered = capabilities(lab.queue)
         if offered is None:
             raise NoWorker("the lab worker has not said what its kernel can do yet; nothing was changed")

@@ -158,3 +158,12 @@ def probe_kernel_on_start(sender=None, **kwargs) -> None:
         probe_and_publish(settings.TOPOLAB_QUEUE)
     except Exception:  # a failed probe must not stop the worker; live link changes then answer 503
         log.exception("kernel probe at worker start failed")
+
+
+@shared_task(name="topology.node_action")
+def node_action(lab_id: int, operation: str, node: str, action: str) -> dict:
+    """Stop, start or restart one node of a running lab (see :func:`node_ops.act`); the web tier holds the lab's
+    lease as ``operation`` and waits for the answer. On the lab worker's queue."""
+    from .node_ops import act
+
+    return act(int(lab_id), str(operation), str(node), str(action))

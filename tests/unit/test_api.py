@@ -756,6 +756,7 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/limits",
         "/api/v1/topologies/{topology_id}/ping-all",
         "/api/v1/topologies/{topology_id}/links/{end}", "/api/v1/capabilities",
+        "/api/v1/topologies/{topology_id}/nodes/{node}/{action}",
     }
     assert set(paths["/api/v1/topologies/{topology_id}"]) == {"get", "put", "delete"}
     assert "requestBody" in paths["/api/v1/topologies"]["post"]

@@ -26,6 +26,7 @@ from topology.engine.plan import (
     StartContainer,
     build_plan,
 )
+from topology.engine.states import NodeState
 from topology.schema import parse
 
 SITE, LAB = "unit", 7
@@ -72,6 +73,12 @@ class FakeRuntime:
         with self.lock:
             self._pid += 1
             return self._pid
+
+    def stop(self, container_id):
+        self._log("stop", self.containers[container_id].labels[names.LABEL_NODE])
+        with self.lock:
+            self.containers[container_id] = Info(container_id, self.containers[container_id].name,
+                                                 self.containers[container_id].labels, "exited")
 
     def list(self, label_filters):
         wanted = dict(f.split("=", 1) for f in label_filters)
@@ -128,8 +135,11 @@ class FakeNetwork:
     def set_sysctls(self, pid, values):
         self._call("set_sysctls", pid, values)
 
-    def add_route(self, pid, to, via=None, dev=None):
-        self._call("add_route", pid, to, via=via, dev=dev)
+    def add_route(self, pid, to, via=None, dev=None, exist_ok=False):
+        self._call("add_route", pid, to, via=via, dev=dev, **({"exist_ok": True} if exist_ok else {}))
+
+    def unplug(self, pid, alias):
+        self._call("unplug", pid, alias)
 
     def impair(self, pid, ifname, impairment):
         self._call("impair", pid, ifname, impairment=impairment)
@@ -393,3 +403,52 @@ def test_it_does_not_count_a_container_that_was_already_gone():
     ex.deploy(LAB, plan_of(full_document()), Reports())
     assert ex.teardown(LAB, Reports()) == []
     assert runtime.containers == {}
+
+
+# -- one node of a running lab stopped and started again (topology.engine.node_plan) ---------------------------
+def test_it_restarts_one_node_wired_to_its_running_neighbours_and_leaves_the_rest_alone():
+    from topology.engine.node_plan import restart_plan
+
+    runtime, network = FakeRuntime(), FakeNetwork()
+    doc = full_document()
+    build = executor(runtime, network).deploy(LAB, plan_of(doc), Reports())
+    runtime.journal.clear()
+    network.calls.clear()
+    ctx = Context(site=SITE, lab_id=LAB, owner="alice")
+    old_pid = build.pids["r1"]
+    reports = Reports()
+    executor(runtime, network).run(restart_plan(doc, ctx, "r1", {"c1", "c2", "sw1"}), build, reports)
+    # r1 was unplugged in its old namespace, stopped, started (same container), wired again in its new one.
+    assert [e[:2] for e in runtime.journal] == [("stop", "r1"), ("start", "r1")]
+    assert network.calls[0] == ("unplug", (old_pid, ALIAS), {})
+    new_pid = build.pids["r1"]
+    assert new_pid != old_pid and build.containers["r1"] == f"cid-topolab-{SITE}-{LAB}-r1"
+    veths = [args for method, args, _ in network.calls if method == "create_veth"]
+    assert sorted(veths) == sorted([(new_pid, "eth0", build.pids["c1"], "eth0", ALIAS),
+                                    (new_pid, "eth1", build.pids["c2"], "eth0", ALIAS)])
+    # The neighbours' routes came back (those still there are fine), the impairment on both ends.
+    routes = [(args[0], args[1], kwargs) for method, args, kwargs in network.calls if method == "add_route"]
+    assert sorted(routes) == sorted([(build.pids["c1"], "0.0.0.0/0", {"via": "10.0.1.1", "dev": None, "exist_ok": True}),
+                                     (build.pids["c2"], "0.0.0.0/0", {"via": "10.0.2.1", "dev": None, "exist_ok": True})])
+    assert sorted(args[:2] for method, args, _ in network.calls if method == "impair") == sorted(
+        [(new_pid, "eth0"), (build.pids["c1"], "eth0")])
+    # Nothing of sw1, nothing in c1's other interface; no container removed, nothing torn down.
+    assert all(build.pids["sw1"] not in args for _, args, _ in network.calls)
+    assert all(args[1] != "eth1" or args[0] == new_pid for method, args, _ in network.calls
+               if method == "configure_interface")
+    assert runtime.removed == []
+    assert [r.node_state for r in reports.seen if r.title == "stop r1" and r.status == "ok"] == [NodeState.STOPPED]
+
+
+def test_a_failed_start_raises_and_tears_nothing_down():
+    from topology.engine.node_plan import start_plan
+
+    runtime, network = FakeRuntime(), FakeNetwork()
+    doc = full_document()
+    build = executor(runtime, network).deploy(LAB, plan_of(doc), Reports())
+    network.fail = {("configure_interface", "eth0"): RuntimeError("no such device")}
+    with pytest.raises(StepFailed) as failed:
+        executor(runtime, network).run(start_plan(doc, Context(site=SITE, lab_id=LAB, owner="alice"), "c2",
+                                                  {"c1", "r1", "sw1"}, container_exists=True), build, Reports())
+    assert failed.value.step.title.startswith("configure ") and "no such device" in failed.value.reason
+    assert runtime.removed == [] and len(runtime.containers) == 4  # undoing is the caller's: it knows what

@@ -5,9 +5,13 @@ it and looks at the steps. Each test that builds a topology draws it.
 """
 from __future__ import annotations
 
+import functools
+import re
+
 import pytest
 
 from tests.documents import reference_document
+from topology.engine import names
 from topology.engine.names import LABEL_LAB, LABEL_NODE, LABEL_OWNER, LABEL_SITE
 from topology.engine.plan import (
     AddRoute,
@@ -113,14 +117,27 @@ def test_it_turns_forwarding_on_in_the_reference_router_only():
 
 def test_it_addresses_every_reference_interface():
     plan = build_plan(parse(reference()), CTX)
+    mac = functools.partial(names.interface_mac, SITE, LAB)
     assert phase(plan, "configure interfaces").steps == (
-        ConfigureInterface(node="c1", interface="eth0", addresses=("192.168.10.2/24",)),
-        ConfigureInterface(node="r1", interface="eth0", addresses=("192.168.10.1/24",)),
-        ConfigureInterface(node="c2", interface="eth0", addresses=("192.168.11.2/24",)),
-        ConfigureInterface(node="r1", interface="eth1", addresses=("192.168.11.1/24",)),
+        ConfigureInterface(node="c1", interface="eth0", addresses=("192.168.10.2/24",), mac=mac("c1", "eth0")),
+        ConfigureInterface(node="r1", interface="eth0", addresses=("192.168.10.1/24",), mac=mac("r1", "eth0")),
+        ConfigureInterface(node="c2", interface="eth0", addresses=("192.168.11.2/24",), mac=mac("c2", "eth0")),
+        ConfigureInterface(node="r1", interface="eth1", addresses=("192.168.11.1/24",), mac=mac("r1", "eth1")),
     )
     for step in phase(plan, "configure interfaces").steps:
-        assert step.up is True and step.mtu is None and step.mac is None and step.master is None
+        assert step.up is True and step.mtu is None and step.master is None
+
+
+def test_an_end_without_a_mac_gets_the_same_one_every_time_and_one_of_its_own():
+    macs = [step.mac for step in phase(build_plan(parse(reference()), CTX), "configure interfaces").steps]
+    again = [step.mac for step in phase(build_plan(parse(reference()), CTX), "configure interfaces").steps]
+    other_lab = [step.mac for step in phase(build_plan(parse(reference()), Context(site=SITE, lab_id=LAB + 1,
+                                                                                  owner=OWNER)),
+                                            "configure interfaces").steps]
+    assert macs == again and len(set(macs)) == 4 and not set(macs) & set(other_lab)
+    for mac in macs:  # locally administered unicast
+        first = int(mac.split(":")[0], 16)
+        assert first & 0b11 == 0b10 and re.fullmatch(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", mac)
 
 
 def test_it_routes_the_reference_clients_through_the_router():
@@ -250,7 +267,8 @@ def test_it_passes_link_mtu_mac_and_state_down_to_both_interfaces():
     assert steps_of(plan, ConfigureInterface) == [
         ConfigureInterface(node="a", interface="eth0", addresses=("10.0.0.1/30",), mac="02:00:00:00:00:0a",
                            mtu=9000, up=False),
-        ConfigureInterface(node="b", interface="eth0", addresses=("10.0.0.2/30",), mac=None, mtu=9000, up=False),
+        ConfigureInterface(node="b", interface="eth0", addresses=("10.0.0.2/30",),
+                           mac=names.interface_mac(SITE, LAB, "b", "eth0"), mtu=9000, up=False),
     ]
 
 

@@ -30,6 +30,7 @@ from .courses import router as courses_router  # noqa: E402
 from .lab_tools import router as lab_tools_router  # noqa: E402
 from .limits import router as limits_router  # noqa: E402
 from .links import router as links_router  # noqa: E402
+from .nodes import router as nodes_router  # noqa: E402
 from .views import router  # noqa: E402
 
 api.add_router("", router)
@@ -40,3 +41,4 @@ api.add_router("", course_labs_router)
 api.add_router("", limits_router)
 api.add_router("", lab_tools_router)
 api.add_router("", links_router)
+api.add_router("", nodes_router)

@@ -124,6 +124,17 @@ class DockerRuntime:
             raise RuntimeStepError(f"the container stopped at once (exit code {state.get('ExitCode')})")
         return int(state["Pid"])
 
+    # Stop a node's container, keeping it to be started again: SIGTERM to its main process (docker-init passes
+    # it on), SIGKILL after ``grace`` seconds; whatever else runs in it ends with it. ContainerGone when the
+    # container no longer exists.
+    def stop(self, container_id: str, grace: int = 2) -> None:
+        try:
+            self.api.stop(container_id, timeout=grace)
+        except NotFound:
+            raise ContainerGone("the node's container is gone") from None
+        except DockerException as exc:
+            raise RuntimeStepError(f"cannot stop container: {_explain(exc)}") from None
+
     # The PID of a running container's main process, or None when it is not running (or gone).
     def pid(self, container_id: str) -> int | None:
         try:

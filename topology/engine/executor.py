@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from . import names
+from .node_plan import StopContainer, UnplugNode
 from .plan import (
     CONFIGURE,
     CONTAINERS,
@@ -75,6 +76,7 @@ class Network(Protocol):
     def set_sysctls(self, pid, values): ...
     def add_route(self, pid, to, via=None, dev=None): ...
     def impair(self, pid, ifname, impairment): ...
+    def unplug(self, pid, alias): ...
     def host_interfaces_with_alias(self, prefix): ...
     def delete_host_interface(self, name): ...
 
@@ -103,20 +105,26 @@ class Executor:
     def deploy(self, lab_id: int, plan: Plan, report: Reporter) -> Build:
         """Run every phase; on the first failure, tear the lab down and raise :class:`StepFailed`."""
         build = Build()
-        total = len(plan)
-        done = 0
         try:
-            for phase in plan.phases:
-                started = time.monotonic()
-                report(Report(title=phase.name, status="started", index=done, total=total))
-                self._run_phase(phase.steps, build, report, self.pool_sizes[phase.pool], done, total)
-                done += len(phase)
-                report(Report(title=phase.name, status="ok", index=done, total=total,
-                              elapsed_ms=int((time.monotonic() - started) * 1000)))
+            self.run(plan, build, report)
         except StepFailed as failure:
             report(Report(title="undo", status="started", message=f"{failure.step.title} failed; removing what was built"))
             self.teardown(lab_id, report)
             raise
+        return build
+
+    def run(self, plan: Plan, build: Build, report: Reporter) -> Build:
+        """Run every phase of ``plan`` on ``build`` (what runs already: a node's container, its neighbours'
+        PIDs); the first failure raises :class:`StepFailed` and undoes nothing (the caller knows what to)."""
+        total = len(plan)
+        done = 0
+        for phase in plan.phases:
+            started = time.monotonic()
+            report(Report(title=phase.name, status="started", index=done, total=total))
+            self._run_phase(phase.steps, build, report, self.pool_sizes[phase.pool], done, total)
+            done += len(phase)
+            report(Report(title=phase.name, status="ok", index=done, total=total,
+                          elapsed_ms=int((time.monotonic() - started) * 1000)))
         return build
 
     def _run_phase(self, steps, build: Build, report: Reporter, workers: int, done: int, total: int) -> None:
@@ -184,10 +192,17 @@ class Executor:
                                          mac=step.mac, mtu=step.mtu, up=step.up, master=step.master)
 
     def _route(self, step: AddRoute, build: Build) -> None:
-        self.network.add_route(build.pids[step.node], step.to, via=step.via, dev=step.dev)
+        self.network.add_route(build.pids[step.node], step.to, via=step.via, dev=step.dev, exist_ok=step.exist_ok)
 
     def _impair(self, step: Impair, build: Build) -> None:
         self.network.impair(build.pids[step.node], step.interface, step.impairment)
+
+    def _unplug(self, step: UnplugNode, build: Build) -> None:
+        self.network.unplug(build.pids[step.node], step.alias)
+
+    def _stop(self, step: StopContainer, build: Build) -> None:
+        self.runtime.stop(build.containers[step.node])
+        build.pids.pop(step.node, None)
 
     def _exec_all(self, step: ExecSequence, build: Build) -> None:
         for command in step.commands:
@@ -246,4 +261,6 @@ _STEP_RUNNERS: dict[type, Callable[[Executor, Step, Build], None]] = {
     AddRoute: Executor._route,
     Impair: Executor._impair,
     ExecSequence: Executor._exec_all,
+    UnplugNode: Executor._unplug,
+    StopContainer: Executor._stop,
 }

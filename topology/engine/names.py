@@ -8,6 +8,7 @@ names the user gave, so no interface of a lab ever needs a host-side name.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 LABEL_SITE = "topolab.site"
@@ -58,3 +59,15 @@ def parse_alias(alias: str | None) -> tuple[str, int] | None:
         return None
     return parts[0], int(parts[1])
 
+
+
+def interface_mac(site: str, lab_id: int, node: str, interface: str) -> str:
+    """The MAC address of a link end the document gives none: derived from the lab, node and interface, so a
+    node that restarts (or a lab deployed again) comes back with the MACs its neighbours' caches hold.
+
+    Locally administered unicast (``x2:...``), 46 bits of a hash: two ends of one site meet by chance with odds
+    far below anything a lab's few hundred interfaces could reach.
+    """
+    digest = hashlib.sha256(f"{check_site(site)}/{int(lab_id)}/{node}/{interface}".encode()).digest()
+    first = (digest[0] & 0xFC) | 0x02  # bit 0 off: unicast; bit 1 on: locally administered
+    return ":".join(f"{b:02x}" for b in (first, *digest[1:6]))

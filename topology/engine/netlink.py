@@ -441,6 +441,24 @@ def set_state(pid: int, ifname: str, up: bool) -> None:
             raise NetlinkStepError(f"cannot set {ifname} {'up' if up else 'down'}: {_reason(exc)}") from None
 
 
+def unplug(pid: int, alias: str) -> list[str]:
+    """Delete every interface of ``pid``'s namespace carrying ``alias`` (the lab's: the engine's veth ends and
+    bridges), whatever the document calls them now; a veth's other end goes with it, at once. Returns their
+    names."""
+    deleted = []
+    with socket_in(pid) as ipr:
+        for link in ipr.get_links():
+            if link.get("IFLA_IFALIAS") != alias:
+                continue
+            try:
+                ipr.link("del", index=link["index"])
+            except NetlinkError as exc:
+                if exc.code != 19:  # ENODEV: gone meanwhile (its other end was deleted first)
+                    raise NetlinkStepError(f"cannot delete {link.get('IFLA_IFNAME')}: {_reason(exc)}") from None
+            deleted.append(link.get("IFLA_IFNAME"))
+    return deleted
+
+
 def interfaces_of(pid: int) -> list[dict]:
     """The interfaces of ``pid``'s namespace (but lo): name, MAC, MTU, state, addresses."""
     with socket_in(pid) as ipr:

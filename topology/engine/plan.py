@@ -138,6 +138,7 @@ class AddRoute(Step):
     to: str
     via: str | None = None
     dev: str | None = None
+    exist_ok: bool = False  # a node started again re-adds its neighbours' routes: those still there are fine
 
     @property
     def title(self) -> str:
@@ -252,30 +253,41 @@ def _through_down_link(route, down_ifaces: set, down_nets: list, up_nets: list) 
     return bool(reach) and all(net in down_nets for net in reach) and not any(net in up_nets for net in reach)
 
 
+def create_step(node, ctx: Context) -> CreateContainer:
+    """The step creating ``node``'s container."""
+    cpus, memory_mb, pids = _resources(node, ctx)
+    return CreateContainer(
+        node=node.name,
+        container=names.container_name(ctx.site, ctx.lab_id, node.name),
+        image=node.effective_image,
+        labels=names.labels(ctx.site, ctx.lab_id, node.name, ctx.owner),
+        env=dict(node.env),
+        files=tuple((f.path, f.content, int(f.mode, 8)) for f in node.files),
+        cpus=cpus,
+        memory_mb=memory_mb,
+        pids=pids,
+        capabilities=kinds.kind(node.kind).capabilities,
+    )
+
+
+def configure_step(end, link, bridge: str | None, ctx: Context) -> ConfigureInterface:
+    """The step configuring one end of ``link`` (``bridge``: its node's bridge, which the end joins). An end
+    the document gives no MAC gets the lab's own for it (:func:`names.interface_mac`), the same every time."""
+    return ConfigureInterface(
+        node=end.node, interface=end.interface, addresses=tuple(end.addresses),
+        mac=end.mac or names.interface_mac(ctx.site, ctx.lab_id, end.node, end.interface),
+        mtu=link.mtu, up=link.state == "up", master=bridge,
+    )
+
+
 def build_plan(doc: Document, ctx: Context) -> Plan:
     """The phases that turn ``doc`` into a running lab."""
     check_deployable(doc)
     alias = names.interface_alias(ctx.site, ctx.lab_id)
     kind_of = {node.name: kinds.kind(node.kind) for node in doc.nodes}
 
-    creates, starts = [], []
-    for node in doc.nodes:
-        cpus, memory_mb, pids = _resources(node, ctx)
-        creates.append(
-            CreateContainer(
-                node=node.name,
-                container=names.container_name(ctx.site, ctx.lab_id, node.name),
-                image=node.effective_image,
-                labels=names.labels(ctx.site, ctx.lab_id, node.name, ctx.owner),
-                env=dict(node.env),
-                files=tuple((f.path, f.content, int(f.mode, 8)) for f in node.files),
-                cpus=cpus,
-                memory_mb=memory_mb,
-                pids=pids,
-                capabilities=kind_of[node.name].capabilities,
-            )
-        )
-        starts.append(StartContainer(node=node.name))
+    creates = [create_step(node, ctx) for node in doc.nodes]
+    starts = [StartContainer(node=node.name) for node in doc.nodes]
 
     links, interfaces, impairments = [], [], []
     families: dict[str, set[int]] = {node.name: set() for node in doc.nodes}
@@ -295,10 +307,7 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
             bridge = kind_of[end.node].bridge
             families[end.node].update(ipaddress.ip_interface(x).version for x in end.addresses)
             node_ifnames[end.node].append(end.interface)
-            interfaces.append(ConfigureInterface(
-                node=end.node, interface=end.interface, addresses=tuple(end.addresses), mac=end.mac,
-                mtu=link.mtu, up=link.state == "up", master=bridge,
-            ))
+            interfaces.append(configure_step(end, link, bridge, ctx))
             if link.impairment is not None:
                 impairments.append(Impair(node=end.node, interface=end.interface, impairment=link.impairment))
 

@@ -65,6 +65,13 @@ class Command(BaseCommand):
 
         links_cli.add_parser(sub, with_user)
 
+        p = with_user(sub.add_parser("node", help="stop, start or restart one node of a running lab (a started "
+                                                  "node gets its links back): lab node NAME NODE stop|start|restart"))
+        p.add_argument("name")
+        p.add_argument("node")
+        p.add_argument("node_action", metavar="stop|start|restart", choices=("stop", "start", "restart"))
+        p.add_argument("--json", action="store_true", help="machine-readable output (the API's answer)")
+
         sub.add_parser("gc", help="remove what Topolab made that no lab owns (after a crash)")
 
         p = sub.add_parser("images", help="list the node images; --build builds missing or outdated ones")
@@ -215,6 +222,20 @@ class Command(BaseCommand):
         except services.ServiceError as exc:
             self._refused(exc)
         self.stdout.write(links_cli.describe(answer))
+
+    def do_node(self, name, node, node_action, user, json: bool = False, **_):
+        from ... import nodes
+
+        try:
+            answer = nodes.act(self._topology(name, user), node, node_action)
+        except services.ServiceError as exc:
+            self._refused(exc)
+        if json:
+            import json as json_module
+
+            self.stdout.write(json_module.dumps(answer))
+        else:
+            self.stdout.write(f"{node}: {answer['state']} ({node_action} took {answer['elapsed_ms']} ms)")
 
     def do_ping_all(self, name, user, json: bool = False, **_):
         from ...pingall import ping_all
