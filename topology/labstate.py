@@ -182,24 +182,40 @@ def do_node_lost(lab: Lab | int, node: str, state: str, reason: str, *, containe
 # -- the root worker: a link changed live (topology.live) ----------------------------------------------
 
 
-def do_link_changed(lab: Lab, interfaces: dict[str, list], message: dict, later: list | None = None) -> None:
+def do_link_changed(lab: Lab, interfaces: dict[str, list], message: dict, later: list | None = None,
+                    operation: str = "", step: str = "") -> None:
     """A link of a running lab was changed in the kernel: its nodes' interfaces are now ``interfaces``
     (``{node: interfaces}``, as the kernel reports them); its watchers get ``message`` (a ``link`` message),
-    now or appended to ``later`` for a caller that first gives the lab's lease back."""
+    and ``step`` (if given) is recorded as the ``operation``'s last event, now or appended to ``later`` for a
+    caller that first gives the lab's lease back."""
     for name, found in interfaces.items():
         LabNode.objects.filter(lab=lab, name=name).update(interfaces=found)
+    messages = [message]
+    if step:
+        event = LabEvent.objects.create(lab=lab, operation=operation, step=step[:200], status=LabEvent.Status.OK)
+        messages.append(broadcast.events_message([event]))
     if later is None:
-        broadcast.publish(lab.pk, message)
+        broadcast.publish_many(lab.pk, messages)
     else:
-        later.append(message)
+        later.extend(messages)
+
+
+def do_event(lab: Lab, operation: str, step: str, status: str, message: str = "", later: list | None = None) -> None:
+    """Record one event of ``operation`` that changes no state (a live change that failed, saying why)."""
+    event = LabEvent.objects.create(lab=lab, operation=operation, step=step[:200], status=status, message=message)
+    messages = [broadcast.events_message([event])]
+    if later is None:
+        broadcast.publish_many(lab.pk, messages)
+    else:
+        later.extend(messages)
 
 
 # -- one node of a live lab stopped or started (topology.nodes on the web tier, topology.node_ops on the worker) --
 
-def do_node_operation(lab: Lab, operation: str, step: str) -> None:
-    """An operation on one node of a running (or degraded) lab begins under ``operation``, with a first event
-    ``step``: the lab keeps its state, and its events are this operation's from now on (the log a user
-    watches). Its watchers hear of it once committed."""
+def do_live_operation(lab: Lab, operation: str, step: str) -> None:
+    """A change made in place to a running (or degraded) lab (a node stopped or started, a link changed) begins
+    under ``operation``, with a first event ``step``: the lab keeps its state, and its events are this
+    operation's from now on (the log a user watches). Its watchers hear of it once committed."""
     with transaction.atomic():
         Lab.objects.filter(pk=lab.pk).update(operation=operation)
         event = LabEvent.objects.create(lab=lab, operation=operation, step=step, status=LabEvent.Status.INFO)

@@ -19,9 +19,9 @@ import uuid
 import redis
 from django.conf import settings
 
-from . import lab_worker, leases, schema, services, tasks
+from . import lab_worker, labstate, leases, schema, services, tasks
 from .engine import impair
-from .errors import Conflict, InvalidDocument, NotFound, NoWorker, Unavailable, WorkerFailed
+from .errors import Conflict, InvalidDocument, NotFound, NoWorker, ServiceError, Unavailable, WorkerFailed
 from .models import BUSY_STATES, LIVE_STATES, Topology
 
 LINK_WAIT = 30  # seconds the web tier waits for the lab worker to apply a change
@@ -130,6 +130,7 @@ def change(topology: Topology, end: str, body) -> dict:
         _save(topology, new)
         if not live:
             return {"link": new["links"][index], "applied": False}
+        labstate.do_live_operation(lab, operation, f"change link {end}")
         handed_over = True  # the worker takes the lease over and gives it back
         answer = _ask(lab, operation, end)
     except BaseException:
@@ -143,6 +144,26 @@ def change(topology: Topology, end: str, body) -> dict:
         _save(topology, old)
         if answer.get("error") == "busy":
             raise Conflict(answer.get("detail", "another operation runs on the lab"))
-        raise WorkerFailed(f"the change could not be applied: {answer.get('detail', answer.get('error'))}; "
-                           "the link was left as it was in the document")
+        detail = answer.get("detail", answer.get("error"))
+        undone = _put_back(lab, end, worker) if answer.get("error") == "failed" else ""
+        raise WorkerFailed(f"the change could not be applied: {detail}; the document keeps the link as it was"
+                           f"{undone}")
     return {"link": new["links"][index], "applied": True}
+
+
+def _put_back(lab, end: str, worker: str) -> str:
+    """After a change that failed half-way (one end changed, the other not), have the lab worker apply the
+    document's link, as it was, to both ends again; what to add to the refusal: how that went."""
+    operation = uuid.uuid4().hex
+    if not leases.acquire(lab.pk, operation, ttl_ms=(LINK_WAIT + 10) * 1000, worker=worker):
+        return "; the lab's kernel may hold part of the change (another operation took the lab before it was undone)"
+    try:
+        labstate.do_live_operation(lab, operation, f"undo the change of link {end}")
+        answer = _ask(lab, operation, end)
+    except ServiceError as exc:
+        leases.release(lab.pk, operation)
+        return f"; undoing it in the lab's kernel failed too ({exc.message}): deploy again to be sure"
+    if not answer.get("ok"):
+        return (f"; undoing it in the lab's kernel failed too ({answer.get('detail', answer.get('error'))}): "
+                "deploy again to be sure")
+    return "; the lab's kernel has it as it was again"

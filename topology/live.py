@@ -65,7 +65,21 @@ def _apply(lab: Lab, end: str, runtime) -> dict:
     impairment = link.impairment.model_dump(exclude_none=True) if link.impairment is not None else None
     message = broadcast.link_message(f"{this.node}:{this.interface}", f"{other.node}:{other.interface}",
                                      link.state, impairment)
-    return {"ok": True, "interfaces": interfaces, "message": message}
+    step = f"link {this.node}:{this.interface} - {other.node}:{other.interface}: {describe(link.state, impairment)}"
+    return {"ok": True, "interfaces": interfaces, "message": message, "step": step}
+
+
+UNITS = {"delay_ms": ("delay", " ms"), "jitter_ms": ("jitter", " ms"), "loss_percent": ("loss", " %"),
+         "duplicate_percent": ("duplication", " %"), "corrupt_percent": ("corruption", " %"),
+         "rate_kbit": ("rate", " kbit/s")}
+
+
+def describe(state: str, impairment: dict | None) -> str:
+    """A link's state and impairment in a few words, for the lab's log: ``down`` or ``up, loss 5 %, rate 2000
+    kbit/s``."""
+    parts = [state] + [f"{UNITS[key][0]} {value:g}{UNITS[key][1]}" for key, value in (impairment or {}).items()
+                       if key in UNITS]
+    return ", ".join(parts) if impairment else f"{state}, no impairment"
 
 
 def change_link(lab_id: int, operation: str, end: str, runtime=None) -> dict:
@@ -84,9 +98,12 @@ def change_link(lab_id: int, operation: str, end: str, runtime=None) -> dict:
                 answer = _apply(lab, end, runtime or DockerRuntime())
             except (netlink.NetlinkStepError, schema.DocumentError) as exc:
                 log.warning("lab %s: link %s: %s", lab.pk, end, exc)
-                return {"error": "failed", "detail": str(exc)}
+                answer = {"error": "failed", "detail": str(exc)}
             if answer.get("ok"):
-                labstate.do_link_changed(lab, answer.pop("interfaces"), answer.pop("message"), announce)
+                labstate.do_link_changed(lab, answer.pop("interfaces"), answer.pop("message"), announce,
+                                         operation, answer.pop("step"))
+            else:
+                labstate.do_event(lab, operation, f"link {end}", "failed", answer["detail"], announce)
     except leases.LeaseLost as exc:
         return {"error": "busy", "detail": str(exc)}
     if announce:

@@ -91,7 +91,7 @@ def act(topology: Topology, node: str, action: str) -> dict:
             lab.refresh_from_db()
             if lab.state not in LIVE_STATES:
                 raise Conflict(f"the lab became {lab.state} meanwhile; try again")
-            labstate.do_node_operation(lab, operation, f"{action} {node}")
+            labstate.do_live_operation(lab, operation, f"{action} {node}")
             handed_over = True  # the worker takes the lease over and gives it back
             answer = lab_worker.ask(tasks.node_action, [lab.pk, operation, node, action], lab.queue, NODE_WAIT,
                                     f"the {action} of '{node}' may still end (its state will say)")

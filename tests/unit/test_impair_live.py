@@ -9,7 +9,7 @@ import pytest
 
 from topology import broadcast, leases, live
 from topology.engine import netlink
-from topology.models import Lab, LabNode, LabState, NodeStatus, Topology
+from topology.models import Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
 
 PIDS = {"0" * 64: 100, "1" * 64: 101, "2" * 64: 102}  # c1, r1, c2's containers -> their PIDs
 
@@ -66,8 +66,14 @@ def test_both_ends_get_the_saved_impairment_and_state_and_watchers_hear_it_after
     assert [c[:3] for c in kernel] == [("impair", 101, "eth0"), ("state", 101, "eth0"), ("impair", 100, "eth0"),
                                        ("state", 100, "eth0")]
     assert kernel[0][3].loss_percent == 5 and kernel[1][3] is False
-    assert published == [([{"type": "link", "end": "r1:eth0", "peer": "c1:eth0", "state": "down",
-                            "impairment": {"loss_percent": 5}}], None)]  # the lease was given back first
+    ((messages, holder),) = published
+    assert holder is None  # the lease was given back first
+    assert messages[0] == {"type": "link", "end": "r1:eth0", "peer": "c1:eth0", "state": "down",
+                           "impairment": {"loss_percent": 5}}
+    # ...and the lab's log says what changed, as this operation's last step.
+    assert [(e["step"], e["status"]) for e in messages[1]["events"]] == [
+        ("link r1:eth0 - c1:eth0: down, loss 5 %", "ok")]
+    assert LabEvent.objects.filter(lab=lab, operation="change-1", step__startswith="link r1:eth0").count() == 1
     assert LabNode.objects.get(lab=lab, name="c1").interfaces == [{"name": "eth0", "pid": 100}]
 
 
@@ -86,7 +92,13 @@ def test_a_node_not_running_or_a_lost_lease_changes_nothing(topology, lab, kerne
     assert leases.acquire(lab.pk, "someone-else")
     assert live.change_link(lab.pk, "change-4", "c1:eth0", runtime=FakeRuntime())["error"] == "busy"
     assert live.change_link(lab.pk, "someone-else", "c9:eth0", runtime=FakeRuntime())["error"] == "no_link"
-    assert kernel == [] and published == []
+    assert kernel == []
+    # What could not be done is in the lab's log, saying why; no link message.
+    steps = [(e["step"], e["status"], e["message"]) for messages, _ in published for m in messages
+             for e in m.get("events", [])]
+    assert steps == [("link c1:eth0", "failed", "'r1' is not running"),
+                     ("link c9:eth0", "failed", "the topology has no link at c9:eth0")]
+    assert not [m for messages, _ in published for m in messages if m["type"] == "link"]
 
 
 def test_a_kernel_failure_is_an_answer_not_a_crash(topology, lab, kernel, monkeypatch, published):

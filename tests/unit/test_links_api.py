@@ -45,7 +45,9 @@ def worker(monkeypatch, released):
         lab_id, operation, end = args
         assert leases.holder(lab_id) == operation  # the web tier took the lease for it
         sent.append({"args": args, "queue": queue, "document": Lab.objects.get(pk=lab_id).topology.document})
-        return FakeResult(state["answer"])
+        leases.release(lab_id, operation)  # as the worker does once it is done
+        answers = state["answer"]
+        return FakeResult(answers.pop(0) if isinstance(answers, list) else answers)
 
     monkeypatch.setattr("topology.tasks.change_link.apply_async", apply_async)
     key = impair.capabilities_key(settings.TOPOLAB_SITE, settings.TOPOLAB_QUEUE)
@@ -146,6 +148,22 @@ def test_a_worker_that_fails_leaves_the_document_as_it_was(client, topology, wor
     state["answer"] = {"error": "busy", "detail": "lab 1 is held by operation x"}
     assert patch(client, topology, {"state": "down"}).status_code == 409
     assert link0(topology).get("state", "up") == "up"
+
+
+def test_a_change_that_failed_half_way_is_put_back_in_the_kernel_as_the_document_has_it(client, topology, worker):
+    sent, state = worker
+    make_running(topology)
+    state["answer"] = [{"error": "failed", "detail": "cannot set eth0 down: No such device"}, {"ok": True}]
+    answer = patch(client, topology, {"state": "down"})
+    assert answer.status_code == 502
+    assert "No such device" in answer.json()["detail"] and "as it was again" in answer.json()["detail"]
+    # The lab worker was asked twice: with the change, then with the document as it was (to undo an end
+    # it may have changed before the other failed).
+    assert [m["document"]["links"][0].get("state", "up") for m in sent] == ["down", "up"]
+    assert link0(topology).get("state", "up") == "up" and leases.holder(topology.lab.pk) is None
+    state["answer"] = [{"error": "failed", "detail": "cannot set eth0 down"}, {"error": "failed", "detail": "gone"}]
+    answer = patch(client, topology, {"state": "down"})
+    assert answer.status_code == 502 and "undoing it in the lab's kernel failed too (gone)" in answer.json()["detail"]
 
 
 def test_the_web_tier_waits_a_bounded_time(client, topology, worker):
