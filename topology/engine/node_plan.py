@@ -44,6 +44,7 @@ from .plan import (
     check_deployable,
     configure_step,
     create_step,
+    node_commands,
 )
 from .states import NodeState
 
@@ -166,8 +167,8 @@ def start_plan(doc: Document, ctx: Context, node: str, running: set[str], *, con
         Phase("configure interfaces", tuple(interfaces)),
         Phase("add routes", tuple(routes)),
         Phase("impair links", tuple(impairments)),
-        Phase("run exec commands", (ExecSequence(node=node, commands=tuple(this_node.exec)),))
-        if this_node.exec else None,
+        Phase("run exec commands", (ExecSequence(node=node, commands=node_commands(this_node)),))
+        if node_commands(this_node) else None,
     ]
     return Plan(tuple(phase for phase in phases if phase is not None and phase.steps))
 

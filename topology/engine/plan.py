@@ -253,6 +253,23 @@ def _through_down_link(route, down_ifaces: set, down_nets: list, up_nets: list) 
     return bool(reach) and all(net in down_nets for net in reach) and not any(net in up_nets for net in reach)
 
 
+def node_files(node) -> tuple:
+    """``(path, content, mode)`` of the files put into ``node``'s container before it starts: the document's
+    (a kind may add defaults of its own for files the node does not give)."""
+    return tuple((f.path, f.content, int(f.mode, 8)) for f in node.files)
+
+
+def node_commands(node) -> tuple:
+    """The commands run in ``node`` once it is wired (addresses, routes and impairments set): the document's
+    ``exec`` (a kind may run its own first, such as starting its daemons)."""
+    return tuple(node.exec)
+
+
+def node_main_command(node) -> tuple:
+    """The main process of ``node``'s container."""
+    return tuple(NODE_COMMAND)
+
+
 def create_step(node, ctx: Context) -> CreateContainer:
     """The step creating ``node``'s container."""
     cpus, memory_mb, pids = _resources(node, ctx)
@@ -262,11 +279,12 @@ def create_step(node, ctx: Context) -> CreateContainer:
         image=node.effective_image,
         labels=names.labels(ctx.site, ctx.lab_id, node.name, ctx.owner),
         env=dict(node.env),
-        files=tuple((f.path, f.content, int(f.mode, 8)) for f in node.files),
+        files=node_files(node),
         cpus=cpus,
         memory_mb=memory_mb,
         pids=pids,
         capabilities=kinds.kind(node.kind).capabilities,
+        command=node_main_command(node),
     )
 
 
@@ -324,7 +342,7 @@ def build_plan(doc: Document, ctx: Context) -> Plan:
         for route in node.routes
         if not _through_down_link(route, *down_and_up[node.name])
     ]
-    execs = [ExecSequence(node=node.name, commands=tuple(node.exec)) for node in doc.nodes if node.exec]
+    execs = [ExecSequence(node=node.name, commands=node_commands(node)) for node in doc.nodes if node_commands(node)]
 
     phases = [
         Phase("create containers", tuple(creates), CONTAINERS),
