@@ -90,8 +90,10 @@ def do_record(lab: Lab, events: list[LabEvent], node_states: dict[str, tuple[str
                                   for node, (state, reason) in node_states.items()])
 
 
-def do_nodes_running(lab: Lab, nodes: dict[str, tuple[str, list]]) -> None:
-    """The build is done: each node runs in its container with its interfaces (``{node: (container, interfaces)}``)."""
+def do_nodes_running(lab: Lab, nodes: dict[str, tuple[str, list]], document: dict | None = None) -> None:
+    """The build is done: each node runs in its container with its interfaces (``{node: (container, interfaces)}``),
+    built from ``document`` (kept as the lab's running document)."""
+    Lab.objects.filter(pk=lab.pk).update(running_document=document)
     for name, (container, interfaces) in nodes.items():
         LabNode.objects.filter(lab=lab, name=name).update(state=NodeStatus.RUNNING, reason="",
                                                           container_id=container, interfaces=interfaces)
@@ -101,6 +103,7 @@ def do_nodes_running(lab: Lab, nodes: dict[str, tuple[str, list]]) -> None:
 
 def do_nodes_stopped(lab: Lab, failed: str = "", reason: str = "") -> None:
     """Nothing of the lab runs any more; the node named ``failed`` (if any) is marked failed with ``reason``."""
+    Lab.objects.filter(pk=lab.pk).update(running_document=None)
     LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[], reason="")
     if failed:
         LabNode.objects.filter(lab=lab, name=failed).update(state=NodeStatus.FAILED, reason=reason)
@@ -183,11 +186,14 @@ def do_node_lost(lab: Lab | int, node: str, state: str, reason: str, *, containe
 
 
 def do_link_changed(lab: Lab, interfaces: dict[str, list], message: dict, later: list | None = None,
-                    operation: str = "", step: str = "") -> None:
+                    operation: str = "", step: str = "", running_document: dict | None = None) -> None:
     """A link of a running lab was changed in the kernel: its nodes' interfaces are now ``interfaces``
-    (``{node: interfaces}``, as the kernel reports them); its watchers get ``message`` (a ``link`` message),
-    and ``step`` (if given) is recorded as the ``operation``'s last event, now or appended to ``later`` for a
-    caller that first gives the lab's lease back."""
+    (``{node: interfaces}``, as the kernel reports them), its running document ``running_document`` (if given);
+    its watchers get ``message`` (a ``link`` message), and ``step`` (if given) is recorded as the
+    ``operation``'s last event, now or appended to ``later`` for a caller that first gives the lab's lease
+    back."""
+    if running_document is not None:
+        Lab.objects.filter(pk=lab.pk).update(running_document=running_document)
     for name, found in interfaces.items():
         LabNode.objects.filter(lab=lab, name=name).update(interfaces=found)
     messages = [message]

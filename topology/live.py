@@ -10,6 +10,7 @@ back, the lab's watchers get a ``link`` message (:mod:`topology.broadcast`).
 """
 from __future__ import annotations
 
+import copy
 import logging
 
 from . import broadcast, labstate, leases, schema
@@ -66,7 +67,26 @@ def _apply(lab: Lab, end: str, runtime) -> dict:
     message = broadcast.link_message(f"{this.node}:{this.interface}", f"{other.node}:{other.interface}",
                                      link.state, impairment)
     step = f"link {this.node}:{this.interface} - {other.node}:{other.interface}: {describe(link.state, impairment)}"
-    return {"ok": True, "interfaces": interfaces, "message": message, "step": step}
+    return {"ok": True, "interfaces": interfaces, "message": message, "step": step,
+            "running_document": _running_with(lab.running_document, end, link.state, impairment)}
+
+
+def _running_with(running: dict | None, end: str, state: str, impairment: dict | None) -> dict | None:
+    """The lab's running document with the link at ``end`` now in ``state`` with ``impairment`` (None when the
+    lab has no running document, or it has no such link: it was added to the topology after the deploy)."""
+    if not isinstance(running, dict):
+        return None
+    node, _, interface = end.partition(":")
+    changed = copy.deepcopy(running)
+    for link in changed.get("links", []):
+        if any(e.get("node") == node and e.get("interface") == interface for e in link.get("endpoints", [])):
+            link["state"] = state
+            if impairment is None:
+                link.pop("impairment", None)
+            else:
+                link["impairment"] = dict(impairment)
+            return changed
+    return None
 
 
 UNITS = {"delay_ms": ("delay", " ms"), "jitter_ms": ("jitter", " ms"), "loss_percent": ("loss", " %"),
@@ -101,7 +121,7 @@ def change_link(lab_id: int, operation: str, end: str, runtime=None) -> dict:
                 answer = {"error": "failed", "detail": str(exc)}
             if answer.get("ok"):
                 labstate.do_link_changed(lab, answer.pop("interfaces"), answer.pop("message"), announce,
-                                         operation, answer.pop("step"))
+                                         operation, answer.pop("step"), answer.pop("running_document"))
             else:
                 labstate.do_event(lab, operation, f"link {end}", "failed", answer["detail"], announce)
     except leases.LeaseLost as exc:

@@ -94,6 +94,10 @@ class Lab(models.Model):
     queue = models.CharField(max_length=200, help_text="The Celery queue of the host this lab lives on.")
     operation = models.CharField(max_length=64, blank=True, help_text="ID of the current or last operation.")
     state_changed = models.DateTimeField(auto_now_add=True)
+    running_document = models.JSONField(
+        null=True, blank=True,
+        help_text="The document the running lab was built from, with the changes applied to it live since (null "
+                  "while nothing runs). The topology's document may have moved on: Apply changes compares the two.")
 
     class Meta:
         ordering = ["id"]

@@ -9,7 +9,9 @@ database and the engine runs the node's plan (:mod:`topology.engine.node_plan`):
 - **stop**: its link ends are deleted (its neighbours' ends go with them),
   then its container is stopped and kept; the node is ``stopped``.
 - **start**: its container is started (made again if it was removed), then
-  wired to every running neighbour exactly as a deploy wires it (same names,
+  wired to every running neighbour exactly as a deploy wires it, as the lab
+  runs (:attr:`Lab.running_document`: edits saved since the deploy wait for
+  Apply changes) (same names,
   MACs, addresses, routes, sysctls, impairments, link states), and its
   ``exec`` commands run again; the node is ``running``.
 - **restart**: both, the container kept.
@@ -84,7 +86,8 @@ def _undo_start(executor: Executor, lab: Lab, node: str, build: Build) -> None:
 
 
 def _run(lab: Lab, operation: str, node: str, action: str, executor: Executor, record, announce: list) -> dict:
-    document = schema.parse(lab.topology.document, document_limits())
+    # The lab as it runs (the document it was built from, with its live changes), not the topology's edits since.
+    document = schema.parse(lab.running_document or lab.topology.document, document_limits())
     rows = {row.name: row for row in lab.nodes.all()}
     if node not in rows or node not in {n.name for n in document.nodes}:
         raise Refused("no_node", f"the lab has no node '{node}'")

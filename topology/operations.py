@@ -90,7 +90,7 @@ def deploy(lab_id: int, operation: str) -> str:
             return LabState.FAILED
         labstate.do_nodes_running(lab, {
             node.name: (build.containers[node.name], netlink.interfaces_of(build.pids[node.name]))
-            for node in document.nodes})
+            for node in document.nodes}, schema.dump(document))
         labstate.do_finish(lab, operation, LabState.RUNNING, later=announce)
         return LabState.RUNNING
 

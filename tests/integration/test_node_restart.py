@@ -161,6 +161,11 @@ def test_impairments_and_down_links_come_back_with_a_restarted_node(labs, owner,
     topology, lab = running
     links.change(topology, "c1:eth0", {"impairment": {"loss_percent": 100}})
     links.change(Topology.objects.get(pk=topology.pk), "c2:eth0", {"state": "down"})
+    # The lab's running document has both live changes (what a restart wires), the rest as deployed.
+    lab.refresh_from_db()
+    running = {tuple(e["node"] for e in link["endpoints"]): link for link in lab.running_document["links"]}
+    assert running[("c1", "r1")]["impairment"] == {"loss_percent": 100}
+    assert running[("c2", "r1")]["state"] == "down" and "impairment" not in running[("c2", "r1")]
     assert act(api(owner), topology.pk, "r1", "restart").status_code == 200
     lab.refresh_from_db()
     view = kernel_view(lab, "r1")
@@ -197,25 +202,30 @@ def test_a_node_removed_behind_topolabs_back_is_started_in_a_new_container(labs,
     assert labs.run(lab, "c2", "ip", "route")[1].startswith("default via 192.168.11.1")
 
 
-def test_a_start_that_fails_is_undone_says_why_and_can_be_tried_again(labs, owner, running):
-    topology, lab = running
-    document = dict(topology.document)
-    nodes = [dict(n) for n in document["nodes"]]
-    for node in nodes:
+def test_a_start_that_fails_is_undone_says_why_and_can_be_tried_again(labs, owner):
+    # r1's exec command fails once a file is in its container: its restart keeps the container, so it fails.
+    document = reference_document()
+    for node in document["nodes"]:
         if node["name"] == "r1":
-            node["exec"] = ["echo broken >&2; exit 3"]
-    Topology.objects.filter(pk=topology.pk).update(document={**document, "nodes": nodes})
+            node["exec"] = ["test ! -e /etc/fail-next-start || { echo told to fail >&2; exit 3; }"]
+    lab = labs.deploy(document)
+    assert lab.state == "running", lab.reason
+    topology = Topology.objects.get(lab=lab)
+    assert labs.run(lab, "r1", "touch", "/etc/fail-next-start")[0] == 0
     response = act(api(owner), topology.pk, "r1", "restart")
     assert response.status_code == 502
     detail = response.json()["detail"]
-    assert "exec r1" in detail and "exited with code 3" in detail and "broken" in detail
+    assert "exec r1" in detail and "exited with code 3" in detail and "told to fail" in detail
     lab.refresh_from_db()
     r1 = lab.nodes.get(name="r1")
     assert r1.state == "failed" and "exited with code 3" in r1.reason
     assert lab.state == "degraded" and lab.reason.startswith("r1: ")
     assert labs.runtime.pid(r1.container_id) is None  # stopped again, kept
     assert "eth0" not in kernel_view(lab, "c1")  # and unplugged: c1's end went with it
-    Topology.objects.filter(pk=topology.pk).update(document=reference_document())
+    steps = list(LabEvent.objects.filter(lab=lab, operation=lab.operation).values_list("step", "status"))
+    assert steps[-1] == ("restart r1", "failed")
+    # Its container removed (a fresh one has no such file), the start works again.
+    labs.runtime.remove(r1.container_id)
     assert act(api(owner), topology.pk, "r1", "start").status_code == 200
     lab.refresh_from_db()
     assert lab.state == "running" and lab.reason == ""
