@@ -124,6 +124,15 @@ class DockerRuntime:
             raise RuntimeStepError(f"the container stopped at once (exit code {state.get('ExitCode')})")
         return int(state["Pid"])
 
+    # Put files into a (running) container, in place: ``files`` are (path, content, mode).
+    def put_files(self, container_id: str, files) -> None:
+        try:
+            self.api.put_archive(container_id, "/", _tar_of(files))
+        except NotFound:
+            raise ContainerGone("the node's container is gone") from None
+        except APIError as exc:
+            raise RuntimeStepError(f"cannot put files into the container: {_explain(exc)}") from None
+
     # Stop a node's container, keeping it to be started again: SIGTERM to its main process (docker-init passes
     # it on), SIGKILL after ``grace`` seconds; whatever else runs in it ends with it. ContainerGone when the
     # container no longer exists.

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from . import names
+from .apply_plan import DeleteInterface, DeleteRoute, ReconfigureInterface, RemoveContainer, WriteFiles
 from .node_plan import StopContainer, UnplugNode
 from .plan import (
     CONFIGURE,
@@ -77,6 +79,9 @@ class Network(Protocol):
     def add_route(self, pid, to, via=None, dev=None): ...
     def impair(self, pid, ifname, impairment): ...
     def unplug(self, pid, alias): ...
+    def delete_interface(self, pid, name): ...
+    def reconfigure_interface(self, pid, ifname, **kwargs): ...
+    def delete_route(self, pid, to, via=None, dev=None): ...
     def host_interfaces_with_alias(self, prefix): ...
     def delete_host_interface(self, name): ...
 
@@ -204,6 +209,29 @@ class Executor:
         self.runtime.stop(build.containers[step.node])
         build.pids.pop(step.node, None)
 
+    def _unlink(self, step: DeleteInterface, build: Build) -> None:
+        self.network.delete_interface(build.pids[step.node], step.interface)
+
+    def _remove(self, step: RemoveContainer, build: Build) -> None:
+        container = build.containers.pop(step.node, None)
+        build.pids.pop(step.node, None)
+        if container:
+            self.runtime.remove(container)
+
+    def _reconfigure(self, step: ReconfigureInterface, build: Build) -> None:
+        self.network.reconfigure_interface(build.pids[step.node], step.interface, addresses=step.addresses,
+                                           remove=step.remove, mac=step.mac, mtu=step.mtu, up=step.up)
+
+    def _unroute(self, step: DeleteRoute, build: Build) -> None:
+        self.network.delete_route(build.pids[step.node], step.to, via=step.via, dev=step.dev)
+
+    def _write_files(self, step: WriteFiles, build: Build) -> None:
+        container = build.containers[step.node]
+        if step.files:
+            self.runtime.put_files(container, step.files)
+        if step.remove:
+            self._exec(container, "rm -f -- " + " ".join(shlex.quote(path) for path in step.remove), step)
+
     def _exec_all(self, step: ExecSequence, build: Build) -> None:
         for command in step.commands:
             self._exec(build.containers[step.node], command, step)
@@ -263,4 +291,9 @@ _STEP_RUNNERS: dict[type, Callable[[Executor, Step, Build], None]] = {
     ExecSequence: Executor._exec_all,
     UnplugNode: Executor._unplug,
     StopContainer: Executor._stop,
+    DeleteInterface: Executor._unlink,
+    RemoveContainer: Executor._remove,
+    ReconfigureInterface: Executor._reconfigure,
+    DeleteRoute: Executor._unroute,
+    WriteFiles: Executor._write_files,
 }

@@ -459,6 +459,68 @@ def unplug(pid: int, alias: str) -> list[str]:
     return deleted
 
 
+def delete_interface(pid: int, name: str) -> None:
+    """Delete one interface of ``pid``'s namespace (a veth's other end goes with it); one not there is fine."""
+    with socket_in(pid) as ipr:
+        found = ipr.link_lookup(ifname=name)
+        if not found:
+            return
+        try:
+            ipr.link("del", index=found[0])
+        except NetlinkError as exc:
+            if exc.code != 19:  # ENODEV: gone meanwhile
+                raise NetlinkStepError(f"cannot delete {name}: {_reason(exc)}") from None
+
+
+def reconfigure_interface(pid: int, ifname: str, *, addresses=(), remove=(), mac=None, mtu=None, up=None) -> None:
+    """Change an interface in place: ``addresses`` given (those it has are fine) before ``remove`` goes, so its
+    subnets never go missing in between; then MAC, MTU and state when given."""
+    add_addresses(pid, ifname, addresses)
+    with socket_in(pid) as ipr:
+        index = _index(ipr, ifname)
+        try:
+            for text in remove:
+                iface = ipaddress.ip_interface(text)
+                try:
+                    ipr.addr("del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen)
+                except NetlinkError as exc:
+                    if exc.code not in (99, 19):  # EADDRNOTAVAIL: it was not there
+                        raise
+            attrs: dict = {}
+            if mac:
+                attrs["address"] = mac.lower()
+            if mtu:
+                attrs["mtu"] = mtu
+            if attrs:
+                ipr.link("set", index=index, **attrs)
+            if up is not None:
+                ipr.link("set", index=index, state="up" if up else "down")
+        except NetlinkError as exc:
+            raise NetlinkStepError(f"cannot reconfigure {ifname}: {_reason(exc)}") from None
+
+
+def delete_route(pid: int, to: str, via: str | None = None, dev: str | None = None) -> None:
+    """Delete a static route in the namespace of ``pid``; one already gone (with its interface) is fine."""
+    network = ipaddress.ip_network(to)
+    with socket_in(pid) as ipr:
+        spec: dict = {"dst": str(network.network_address), "dst_len": network.prefixlen}
+        if network.version == 6:
+            spec["family"] = 10
+        if via:
+            spec["gateway"] = via
+        if dev:
+            found = ipr.link_lookup(ifname=dev)
+            if not found:
+                return
+            spec["oif"] = found[0]
+        try:
+            ipr.route("del", **spec)
+        except NetlinkError as exc:
+            if exc.code not in (3, 19):  # ESRCH / ENODEV: not there
+                target = f"via {via}" if via else f"dev {dev}"
+                raise NetlinkStepError(f"cannot delete route {to} {target}: {_reason(exc)}") from None
+
+
 def interfaces_of(pid: int) -> list[dict]:
     """The interfaces of ``pid``'s namespace (but lo): name, MAC, MTU, state, addresses."""
     with socket_in(pid) as ipr:
