@@ -41,6 +41,7 @@ SIDES = {
     "topology.check_runner": "root",       # runs an assignment's checks in the exec worker
     "topology.pingall": "root",            # "ping all": every node pings every address, in the exec worker
     "topology.probes": "root",             # checks run in a probe container in a node's network namespace
+    "topology.frr_worker": "root",         # FRR's checker in a sandbox, running configs of FRR nodes
     "topology.checking": "web",            # asks for check runs
     "topology.signin": "web",              # the sign-in attempt limits (an authentication backend)
     "topology.live": "root",               # links changed on a running lab, on the lab worker
@@ -51,6 +52,10 @@ SIDES = {
     "topology.lab_worker": "web",          # asking the lab worker for a live change and waiting for it
     "topology.engine.impair": "neutral",   # pure: the web tier checks an impairment against the capabilities
     "topology.engine.plan": "neutral",     # pure: the web tier checks deployability with it
+    "topology.engine.node_plan": "neutral",   # pure: one node stopped and started again
+    "topology.engine.apply_plan": "neutral",  # pure: the web tier previews Apply changes with it
+    "topology.applier": "root",            # Apply changes, on the lab worker
+    "topology.apply": "web",               # the rules of Apply changes
     "topology.engine.names": "neutral",
     "topology.engine.states": "neutral",
     "topology.tasks": "crossing",          # the one module both sides share: the web sends, the worker runs

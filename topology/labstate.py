@@ -67,10 +67,17 @@ def do_begin(lab: Lab, state: LabState, step: str, operation: str, nodes: Iterab
 
 
 def do_not_queued(lab: Lab, operation: str, reason: str) -> None:
-    """The operation never reached a worker (the broker is down): the lab failed, saying why."""
-    Lab.objects.filter(pk=lab.pk, operation=operation).update(state=LabState.FAILED, reason=reason,
+    """The operation never reached a worker (the broker is down): the lab failed, saying why; an Apply changes
+    that never started leaves the lab running what it ran."""
+    applying = Lab.objects.filter(pk=lab.pk, operation=operation, applying_document__isnull=False).exists()
+    state = LabState.FAILED
+    if applying:
+        state = LabState.DEGRADED if troubles(lab) else LabState.RUNNING
+        reason = f"the changes were not applied: {reason}"
+        LabNode.objects.filter(lab=lab, state=NodeStatus.PENDING).delete()  # the nodes it was to add
+    Lab.objects.filter(pk=lab.pk, operation=operation).update(state=state, reason=reason, applying_document=None,
                                                               state_changed=timezone.now())
-    broadcast.publish(lab.pk, broadcast.lab_message(LabState.FAILED, reason, False, operation))
+    broadcast.publish(lab.pk, broadcast.lab_message(state, reason, False, operation))
     coursefeed.lab_changed(lab.pk)
 
 
@@ -121,6 +128,7 @@ def do_finish(lab: Lab, operation: str, state: LabState, reason: str = "", later
     is recorded.
     """
     changed = Lab.objects.filter(pk=lab.pk, operation=operation).update(state=state, reason=reason,
+                                                                        applying_document=None,
                                                                         state_changed=timezone.now())
     event = LabEvent.objects.create(lab=lab, operation=operation, step=f"lab {state}",
                                     status=LabEvent.Status.FAILED if state == LabState.FAILED else LabEvent.Status.OK,
@@ -279,3 +287,62 @@ def do_node_failed(lab: Lab, node: str, reason: str, neighbours: dict[str, list]
     """``node`` could not be started (``reason``); what was made of it was stopped again."""
     _node_changed(lab, node, {"state": NodeStatus.FAILED, "reason": reason, "interfaces": []}, neighbours,
                   operation, later)
+
+
+# -- Apply changes (topology.apply on the web tier, topology.applier on the worker) ----------------------------
+
+
+def do_apply_begin(lab: Lab, operation: str, document: dict, added: Iterable[str],
+                   then: Callable[[], None] | None = None) -> None:
+    """Apply changes begins under ``operation``: the lab is ``deploying`` (busy) until it ends, ``document`` is
+    what it is to run, the ``added`` nodes get rows (pending: they count against the owner's limits from now
+    on). Once committed its watchers hear of it, then ``then`` queues the task."""
+    added = list(added)
+    with transaction.atomic():
+        Lab.objects.filter(pk=lab.pk).update(state=LabState.DEPLOYING, reason="", operation=operation,
+                                             applying_document=document, state_changed=timezone.now())
+        event = LabEvent.objects.create(lab=lab, operation=operation, step="apply requested",
+                                        status=LabEvent.Status.INFO)
+        for name in added:
+            LabNode.objects.update_or_create(lab=lab, name=name, defaults={
+                "state": NodeStatus.PENDING, "container_id": "", "interfaces": [], "reason": ""})
+        messages = [broadcast.lab_message(LabState.DEPLOYING, "", True, operation), broadcast.events_message([event])]
+        messages += [broadcast.node_message(name, NodeStatus.PENDING) for name in added]
+
+        def committed() -> None:
+            broadcast.publish_many(lab.pk, messages)
+            coursefeed.lab_changed(lab.pk)
+            if then is not None:
+                then()
+
+        transaction.on_commit(committed)
+    lab.refresh_from_db()
+
+
+def do_applied(lab: Lab, document: dict, nodes: dict[str, tuple[str, list]], stopped: Iterable[str] = (),
+               failed: dict[str, str] | None = None) -> None:
+    """Apply changes is over: the lab runs ``document`` (the new one, or the old one put back); ``nodes`` are
+    the running nodes now (``{node: (container, interfaces)}``); ``stopped`` ones hold no container any more
+    (made again while they were not running: they start from the new document); ``failed`` ones could not be
+    brought back (``{node: why}``). Rows of nodes the document no longer has go."""
+    failed = failed or {}
+    names = {node["name"] for node in document.get("nodes", [])}
+    with transaction.atomic():
+        Lab.objects.filter(pk=lab.pk).update(running_document=document, applying_document=None)
+        LabNode.objects.filter(lab=lab).exclude(name__in=names).delete()
+        for name, (container, interfaces) in nodes.items():
+            LabNode.objects.update_or_create(lab=lab, name=name, defaults={
+                "state": NodeStatus.RUNNING, "reason": "", "container_id": container, "interfaces": interfaces})
+        LabNode.objects.filter(lab=lab, name__in=list(stopped)).update(container_id="", interfaces=[])
+        LabNode.objects.filter(lab=lab, state=NodeStatus.PENDING).exclude(name__in=list(nodes)).update(
+            state=NodeStatus.STOPPED)  # added while being applied, never started: the apply was undone
+        for name, why in failed.items():
+            LabNode.objects.filter(lab=lab, name=name).update(state=NodeStatus.FAILED, reason=why, interfaces=[])
+    broadcast.publish_many(lab.pk, broadcast.node_messages(lab))
+    coursefeed.lab_changed(lab.pk)
+
+
+def troubles(lab: Lab) -> str:
+    """The nodes of ``lab`` that exited, are gone or failed, with why (empty: none)."""
+    troubled = LabNode.objects.filter(lab=lab, state__in=TROUBLED_STATES).order_by("name")
+    return "; ".join(f"{name}: {why}" for name, why in troubled.values_list("name", "reason"))

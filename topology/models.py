@@ -98,6 +98,9 @@ class Lab(models.Model):
         null=True, blank=True,
         help_text="The document the running lab was built from, with the changes applied to it live since (null "
                   "while nothing runs). The topology's document may have moved on: Apply changes compares the two.")
+    applying_document = models.JSONField(
+        null=True, blank=True,
+        help_text="The document an Apply changes in progress makes the lab run (null when none runs).")
 
     class Meta:
         ordering = ["id"]

@@ -73,7 +73,15 @@ def import_topology(owner, data, *, replace: bool = False, assignment=None) -> T
 
 def _begin(task, lab: Lab, state: LabState, step: str, nodes=None) -> str:
     """Take the lab's lease, move it to ``state`` and, once that is committed and published, queue ``task``
-    on the lab's host; returns the new operation's ID.
+    on the lab's host; returns the new operation's ID (see :func:`begin_operation`)."""
+    return begin_operation(task, lab, lambda operation, queue: labstate.do_begin(lab, state, step, operation, nodes,
+                                                                                  then=queue))
+
+
+def begin_operation(task, lab: Lab, begin) -> str:
+    """Take the lab's lease for a new operation, record its beginning with ``begin(operation, queue)`` (a
+    :mod:`labstate` function that calls ``queue`` once committed) and so queue ``task`` on the lab's host;
+    returns the operation's ID.
 
     If the broker cannot be reached, the lab is given back, failed with the reason. If no worker consumes
     the lab's queue, :class:`NoWorker`, and the lab is left as it was. The lease names the worker that was
@@ -94,7 +102,7 @@ def _begin(task, lab: Lab, state: LabState, step: str, nodes=None) -> str:
             raise Conflict("the lab worker cannot be reached right now; try again") from exc
 
     try:
-        labstate.do_begin(lab, state, step, operation, nodes, then=queue)
+        begin(operation, queue)
     except Conflict:
         raise
     except Exception:

@@ -167,3 +167,12 @@ def node_action(lab_id: int, operation: str, node: str, action: str) -> dict:
     from .node_ops import act
 
     return act(int(lab_id), str(operation), str(node), str(action))
+
+
+@shared_task(name="topology.apply_changes", ignore_result=True)
+def apply_changes(lab_id: int, operation: str) -> str:
+    """Apply the saved changes to a running lab (see :func:`applier.apply`). On the lab worker's queue."""
+    from .applier import apply
+
+    return _guarded(apply, lab_id, operation)
+

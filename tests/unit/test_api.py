@@ -12,6 +12,7 @@ Most tests use the spec's reference lab:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -21,7 +22,7 @@ from django.test import Client
 
 from tests.celery_results import FakeResult
 from tests.documents import reference_document
-from topology import leases, services, tasks, workers
+from topology import kinds, leases, services, tasks, workers
 from topology.limits import EXEC_OUTPUT_CAP
 from topology.models import ApiToken, Lab, LabEvent, LabNode, LabState, NodeStatus, Topology
 from topology.schema.models import MAX_DOCUMENT_BYTES
@@ -490,7 +491,8 @@ def test_it_refuses_to_deploy_a_running_lab(client, topology, broker):
     assert broker == [] and Lab.objects.get().state == LabState.RUNNING
 
 
-def test_it_refuses_to_deploy_what_cannot_be_deployed(client, alice, broker):
+def test_it_refuses_to_deploy_what_cannot_be_deployed(client, alice, broker, monkeypatch):
+    monkeypatch.setitem(kinds.KINDS, "frr", dataclasses.replace(kinds.KINDS["frr"], deploy_refusal="not here"))
     frr = {"format": "topolab/v1", "name": "with-frr", "nodes": [{"name": "h1"}, {"name": "f1", "kind": "frr"}],
            "links": [{"endpoints": [{"node": "h1", "interface": "eth0", "addresses": ["10.1.0.2/24"]},
                                     {"node": "f1", "interface": "eth0", "addresses": ["10.1.0.1/24"]}]}]}
@@ -756,7 +758,7 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/limits",
         "/api/v1/topologies/{topology_id}/ping-all",
         "/api/v1/topologies/{topology_id}/links/{end}", "/api/v1/capabilities",
-        "/api/v1/topologies/{topology_id}/nodes/{node}/{action}",
+        "/api/v1/topologies/{topology_id}/nodes/{node}/{action}", "/api/v1/topologies/{topology_id}/apply",
     }
     assert set(paths["/api/v1/topologies/{topology_id}"]) == {"get", "put", "delete"}
     assert "requestBody" in paths["/api/v1/topologies"]["post"]

@@ -78,7 +78,7 @@ def test_a_client_added_on_the_router_is_created_and_wired_and_nothing_else_is_t
     assert "c3:eth0 192.168.12.2/24" in changes.addresses_added
 
 
-def test_an_address_changed_on_c2_is_changed_in_place_new_before_old_and_its_routes_given_again():
+def test_an_address_changed_on_c2_is_changed_in_place_and_its_routes_given_again():
     def move(data):
         data["links"][1]["endpoints"][0]["addresses"] = ["192.168.11.3/24"]
 

@@ -23,6 +23,7 @@ api = NinjaAPI(
     auth=[TokenBearer(), SessionWithCsrf()],
 )
 
+from .apply import router as apply_router  # noqa: E402
 from .assignments import router as assignments_router  # noqa: E402
 from .checks import router as checks_router  # noqa: E402
 from .course_labs import router as course_labs_router  # noqa: E402
@@ -42,3 +43,4 @@ api.add_router("", limits_router)
 api.add_router("", lab_tools_router)
 api.add_router("", links_router)
 api.add_router("", nodes_router)
+api.add_router("", apply_router)

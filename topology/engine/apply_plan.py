@@ -9,8 +9,7 @@
   change in place: it is made again (a new container from the new document)
   and wired again, its neighbours keeping their containers;
 - a node that stays gets in place: its links removed and added, the changed
-  ends of its links (addresses, added before the old ones go, MAC, MTU,
-  state, impairment), its changed sysctls, its routes removed and added (all
+  ends of its links (addresses, MAC, MTU, state, impairment), its changed sysctls, its routes removed and added (all
   of them again, ``exist_ok``, where an address or a link changed under them:
   the kernel drops routes with their interface or address), and its changed
   files written (removed ones deleted);
@@ -73,7 +72,7 @@ class RemoveContainer(Step):
 
 @dataclass(frozen=True)
 class ReconfigureInterface(Step):
-    """Change one end of a link that stays: the new addresses first, then the old ones go; MAC, MTU, state."""
+    """Change one end of a link that stays: its old addresses go, its new ones come; MAC, MTU, state."""
 
     interface: str
     addresses: tuple = ()         # all of the end's addresses now (those it has already are fine)

@@ -413,3 +413,36 @@ class DockerRuntime:
             if exc.status_code == 409 and "running" in str(exc.explanation).lower():
                 raise ContainerGone(f"cannot start the probe: {_explain(exc)}") from None
             raise RuntimeStepError(f"cannot start the probe: {_explain(exc)}") from None
+
+    # -- sandboxes (topology/frr_worker.py): a throwaway container of a Topolab image with no network at all ------
+
+    # Create a sandbox (not started): a container of ``image`` with no network (``network_mode="none"``), run as
+    # ``user``, every capability dropped, no new privileges, a read-only root with a small /tmp, no init, no
+    # restart, removed by the engine once its main process ends (``command`` is meant to end by itself). Start it
+    # with :meth:`start`, run commands in it with :meth:`exec`, remove it with :meth:`remove`.
+    def create_sandbox(self, *, name, image, labels, command, cpus, memory_mb, pids, user="") -> str:
+        host_config = self.api.create_host_config(
+            network_mode="none",
+            nano_cpus=int(cpus * 1e9),
+            mem_limit=f"{memory_mb}m",
+            memswap_limit=f"{memory_mb}m",
+            pids_limit=pids,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            tmpfs={"/tmp": "size=2m,mode=1777"},
+            init=False,
+            auto_remove=True,
+            restart_policy={"Name": "no"},
+        )
+        try:
+            created = self.api.create_container(
+                image=image, name=name, labels=dict(labels), command=list(command), host_config=host_config,
+                user=user, network_disabled=True, detach=True, tty=False, stdin_open=False,
+            )
+        except ImageNotFound:
+            raise RuntimeStepError(f"image '{image}' is not on this host (build the node images with "
+                                   "'manage.py lab images --build')") from None
+        except APIError as exc:
+            raise RuntimeStepError(f"cannot create the sandbox: {_explain(exc)}") from None
+        return created["Id"]

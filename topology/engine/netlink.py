@@ -473,9 +473,9 @@ def delete_interface(pid: int, name: str) -> None:
 
 
 def reconfigure_interface(pid: int, ifname: str, *, addresses=(), remove=(), mac=None, mtu=None, up=None) -> None:
-    """Change an interface in place: ``addresses`` given (those it has are fine) before ``remove`` goes, so its
-    subnets never go missing in between; then MAC, MTU and state when given."""
-    add_addresses(pid, ifname, addresses)
+    """Change an interface in place: ``remove`` goes, then ``addresses`` are given (those it has are fine), then
+    MAC, MTU and state when given. Old before new: removing an IPv4 address takes the later ones of its subnet
+    with it (the kernel's secondaries), so a new address of the same subnet must come after."""
     with socket_in(pid) as ipr:
         index = _index(ipr, ifname)
         try:
@@ -486,6 +486,12 @@ def reconfigure_interface(pid: int, ifname: str, *, addresses=(), remove=(), mac
                 except NetlinkError as exc:
                     if exc.code not in (99, 19):  # EADDRNOTAVAIL: it was not there
                         raise
+        except NetlinkError as exc:
+            raise NetlinkStepError(f"cannot reconfigure {ifname}: {_reason(exc)}") from None
+    add_addresses(pid, ifname, addresses)
+    with socket_in(pid) as ipr:
+        index = _index(ipr, ifname)
+        try:
             attrs: dict = {}
             if mac:
                 attrs["address"] = mac.lower()

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import labview, schema, services
+from ...cli import apply as apply_cli
 from ...cli import links as links_cli
 from ...cli.progress import follow
 from ...limits import document_limits
@@ -64,6 +65,15 @@ class Command(BaseCommand):
         p.add_argument("--json", action="store_true", help="machine-readable output (the API's answer)")
 
         links_cli.add_parser(sub, with_user)
+
+        p = with_user(sub.add_parser("apply", help="make a running lab run FILE's document, changing only what "
+                                                   "changed: lab apply NAME FILE [--dry-run]"))
+        p.add_argument("name")
+        p.add_argument("file", help="the new document (- for standard input)")
+        p.add_argument("--dry-run", action="store_true", help="only say what it would do")
+        p.add_argument("--wait", action="store_true", help="follow it step by step; exit 1 if it fails")
+        p.add_argument("--timeout", type=float, default=900, help="seconds --wait waits (default 900)")
+        p.add_argument("--json", action="store_true", help="machine-readable output (the API's answer)")
 
         p = with_user(sub.add_parser("node", help="stop, start or restart one node of a running lab (a started "
                                                   "node gets its links back): lab node NAME NODE stop|start|restart"))
@@ -184,6 +194,45 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=1) from None
         if lab.state == LabState.FAILED:
             raise CommandError(f"{verb} failed: {lab.reason}", returncode=1)
+        self.stdout.write(f"'{topology.name}' is {lab.state}")
+
+    def do_apply(self, name, file, user, dry_run, wait, timeout, json: bool = False, **_):
+        import json as json_module
+
+        from ... import apply
+
+        topology = self._topology(name, user)
+        try:
+            text = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=EXIT_INVALID) from None
+        result = schema.loads(text, document_limits())
+        if not result.ok:
+            for problem in result.errors:
+                self.stderr.write(str(problem))
+            raise CommandError(f"{file}: {len(result.errors)} problem{'s' if len(result.errors) != 1 else ''}, "
+                               "nothing applied", returncode=EXIT_INVALID)
+        try:
+            answer = apply.apply(topology, result, dry_run=dry_run)
+        except services.ServiceError as exc:
+            self._refused(exc)
+        if json:
+            self.stdout.write(json_module.dumps(answer, indent=2))
+        else:
+            for line in apply_cli.describe(answer["changes"]) or ["nothing to change"]:
+                self.stdout.write(line)
+        if not answer["queued"]:
+            return
+        if not wait:
+            if not json:
+                self.stdout.write(f"apply to '{topology.name}' queued on {topology.lab.queue} (follow it with 'lab status')")
+            return
+        try:
+            lab = follow(topology.lab, answer["operation"], self.stdout.write, timeout)
+        except TimeoutError as exc:
+            raise CommandError(str(exc), returncode=1) from None
+        if lab.reason:
+            raise CommandError(f"apply: {lab.reason}", returncode=1)
         self.stdout.write(f"'{topology.name}' is {lab.state}")
 
     def do_deploy(self, name, user, wait, timeout, **_):
