@@ -62,6 +62,8 @@ export const api = {
   capabilities: () => request('GET', 'capabilities'),
   // "Ping all" (issue 11): every node with an address pings every address of the running lab; answers the matrix.
   pingAll: (id) => request('POST', `topologies/${id}/ping-all`),
+  // Nodes live (issue 11): stop, start or restart one node of the running lab; answers once it is done.
+  nodeAction: (id, node, action) => request('POST', `topologies/${id}/nodes/${encodeURIComponent(node)}/${action}`),
   exportUrl: (id) => `/api/v1/topologies/${id}/export`,
 };
 

@@ -4,10 +4,22 @@
 // collapsed to its header and resized by dragging its top edge; every change of its height
 // goes through hooks.keepCanvas so the drawing does not jump.
 //
+// A console (or logs view) whose node stops says so ("r1 stopped", terminal.js) and waits; at the next
+// news that the node runs (nodeChanged, from the lab's websocket: a restart's only news may be "running",
+// the state it had before) it opens a new shell by itself ("r1 restarted"): the old one ended with the
+// container's processes. While this page's own operation on the node runs (node-live.js tells of its
+// beginning and end by a NODE_OPERATION event), its consoles wait for its end, whatever the websocket
+// says meanwhile; the end of a console open through it may also come just after its answer (the relay
+// tells it on its own): one that ends because its node stopped within RECENT_MS of the answer that the
+// node runs starts again at once. (An operation from elsewhere, the API or the CLI, is known by its news
+// alone: a console that ends after the news that its node runs again waits; its Reopen button works.)
+// Consoles on other nodes are not touched. A lab destroyed meanwhile ends the wait: a new deploy is a new lab, not a restart.
+//
 // Open consoles are remembered per browser tab (sessionStorage, with their session tokens),
 // so that a reload gets the same shells back while the host still keeps them (the relay's
 // keepSeconds, handed to each terminal with the rest of the config's console numbers).
 import {el, svgIcon} from './dom.js';
+import {NODE_OPERATION} from './node-live.js';
 
 // xterm.js is big (about 350 kB): fetched with the first console, not with the editor.
 let terminalModule = null;
@@ -16,6 +28,7 @@ const loadTerminal = () => (terminalModule ||= import('./terminal.js'));
 const COLLAPSED = 34; // the header alone (px)
 const EVENTS_HEIGHT = 210; // the Events list alone, as before consoles
 const MIN_HEIGHT = 120;
+const RECENT_MS = 5000; // the end of a console open through this page's restart, this soon after, belongs to it
 
 // The pop-out icon, drawn (the ⧉ character is missing from many fonts): a window, an arrow leaving it.
 function popOutIcon() {
@@ -24,12 +37,14 @@ function popOutIcon() {
 
 export class Dock {
   // root: the dock's <section>; hooks: {topology, console: the config's {keepSeconds, ackEvery, window},
-  // keepCanvas(change), why(node) -> reason or '', status(text, level)}
+  // keepCanvas(change), why(node) -> reason or '', status(text, level), lab() -> the lab's {state} (optional)}
   constructor(root, editorEl, hooks) {
     this.root = root;
     this.editorEl = editorEl;
     this.hooks = hooks;
-    this.terms = new Map(); // key "console:c1" -> {node, kind, session, tab, pane, reopen}
+    this.terms = new Map(); // key "console:c1" -> {node, kind, session, tab, pane, reopen, waiting}
+    this.ops = new Set(); // nodes with an operation of this page's on them now
+    document.addEventListener(NODE_OPERATION, (e) => this.nodeOperation(e.detail || {}));
     this.active = 'events';
     this.expanded = false;
     this.tiled = false;
@@ -88,7 +103,8 @@ export class Dock {
     pane.addEventListener('focusin', () => { if (this.active !== key) this.select(key, false); });
     this.tabs.append(tab);
     this.termsEl.append(pane);
-    const t = {node, kind, tab, label, pane, reopen, stateText, session: null};
+    // waiting: for its node to run again; lateUntil: its end, until then, is the one of the restart just done
+    const t = {node, kind, tab, label, pane, reopen, stateText, session: null, waiting: false, lateUntil: 0};
     this.terms.set(key, t);
     // Show it before xterm measures its host: the shell starts at the right size.
     this.active = key;
@@ -106,13 +122,53 @@ export class Dock {
     const t = this.terms.get(key);
     if (!t) return;
     t.tab.dataset.state = state;
+    // Ended because its node stopped: it waits for the node to run again (see the top of this file).
+    t.waiting = state === 'closed' && !!(t.session && t.session.nodeStopped);
     const words = {connecting: 'connecting…', open: t.kind === 'logs' ? 'following' : 'connected', reconnecting: 'reconnecting…',
-      closed: 'closed', error: 'could not open'};
+      closed: t.waiting ? `${t.node} stopped: reopens when it runs` : 'closed', error: 'could not open'};
     t.stateText.textContent = words[state] || state;
     t.stateText.title = message || '';
     t.stateText.dataset.state = state;
     this.refreshReopen(t);
     if (state === 'closed' || state === 'error') this.remember();
+    if (t.waiting && !this.ops.has(t.node) && Date.now() < t.lateUntil) queueMicrotask(() => this.again(t));
+    if (state !== 'open') t.lateUntil = 0;
+  }
+
+  // The lab's websocket says a node's state (editor.js, every "node" message): the consoles that wait for
+  // this node open a new shell once it runs and may have one (after this page's operation on it, if one runs).
+  nodeChanged(node, state) {
+    if (state !== 'running' || this.ops.has(node)) return;
+    for (const t of [...this.terms.values()]) if (t.node === node) this.again(t);
+  }
+
+  // This page's operation on a node begins ({node, phase: 'begin'}) or ends ({node, phase: 'end', state}).
+  nodeOperation({node, phase, state}) {
+    if (!node) return;
+    if (phase === 'begin') { this.ops.add(node); return; }
+    this.ops.delete(node);
+    if (state !== 'running') return;
+    // Its consoles still open may not have heard yet that their shells ended with the restart.
+    for (const t of this.terms.values()) if (t.node === node && t.session && t.session.state === 'open') t.lateUntil = Date.now() + RECENT_MS;
+    this.nodeChanged(node, state);
+  }
+
+  // A new shell for a console that waits for its node, if the node runs now.
+  again(t) {
+    if (!t.waiting || this.terms.get(`${t.kind}:${t.node}`) !== t || this.hooks.why(t.node)) return;
+    t.waiting = false;
+    t.session.restarted();
+  }
+
+  // The lab went away (destroyed, failed): no console waits for its node any more.
+  labGone() {
+    const lab = this.hooks.lab ? this.hooks.lab() : null;
+    if (!lab || !['stopped', 'destroying', 'failed'].includes(lab.state)) return;
+    for (const t of this.terms.values()) {
+      if (!t.waiting) continue;
+      t.waiting = false;
+      t.stateText.textContent = 'closed';
+    }
   }
 
   refreshReopen(t) {
@@ -124,7 +180,10 @@ export class Dock {
   }
 
   // The lab or a node changed state: Reopen buttons follow.
-  refresh() { for (const t of this.terms.values()) this.refreshReopen(t); }
+  refresh() {
+    this.labGone();
+    for (const t of this.terms.values()) this.refreshReopen(t);
+  }
 
   remove(key, code = 1000) {
     const t = this.terms.get(key);

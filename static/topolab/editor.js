@@ -142,6 +142,7 @@ const dock = new Dock($('dock'), $('editor'), {
   console: config.console,
   keepCanvas,
   why: (name) => ed.terminalWhy(name),
+  lab: () => ed.lab, // a console waiting for its node to run again stops waiting when the lab goes away
   status,
 });
 // A double-click on a running node opens its console.
@@ -308,7 +309,9 @@ const seenEvents = new Set();
 
 function setLab(lab) {
   const previous = ed.lab.state;
-  if (lab.operation && lab.operation !== ed.lab.operation) { clearLog(); }
+  // A deploy or destroy begins (busy): a new log. A node's or a link's operation tells only of its end (not
+  // busy), after its steps came: they stay, under the log before them.
+  if (lab.operation && lab.operation !== ed.lab.operation && lab.busy) { clearLog(); }
   for (const k of ['state', 'reason', 'busy', 'operation']) if (lab[k] !== undefined) ed.lab[k] = lab[k];
   $('progress').classList.toggle('failed', ed.lab.state === 'failed');
   const badge = $('lab-state');
@@ -417,7 +420,7 @@ function startLive() {
       restoreConsoles();
     },
     onLab(msg) { setLab(msg); },
-    onNode(msg) { setNode(msg.name, msg.state, msg.reason); repaintStates(); },
+    onNode(msg) { setNode(msg.name, msg.state, msg.reason); repaintStates(); dock.nodeChanged(msg.name, msg.state); },
     onEvents(list) { addEvents(list); },
     onLink(msg) { ed.links.received(msg); },
     onConnection(ok) { $('lab-state').classList.toggle('offline', !ok); if (!ok) status('Live updates lost; reconnecting…', 'warning'); },

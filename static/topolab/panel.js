@@ -6,12 +6,14 @@ import {el, kindIcon} from './dom.js';
 import * as model from './document-model.js';
 import {problemLine} from './problems.js';
 import {IMPAIRMENTS, checkValue} from './link-live.js';
+import {NodeLive} from './node-live.js';
 
 export class Panel {
   constructor(root, editor) {
     this.root = root;
     this.ed = editor; // {doc, config, commit(doc, {key, source, renamed}), images, states, problemsFor(kind, index), terminalWhy(name), openTerminal(name, kind)}
     this.ref = {type: 'document'};
+    this.nodeLive = new NodeLive(editor, {render: () => this.render()}); // a running lab's node: stop, start, restart
   }
 
   show(selection) {
@@ -165,8 +167,10 @@ export class Panel {
       el('h2', {class: 'pane-title'}, kindIcon(info), el('span', {class: 'title-text'}, `${name} · ${kind}`)),
       st && st.state && st.state !== 'none' ? el('span', {class: 'badge', 'data-state': st.state}, st.state) : null);
     this.add(header, this.terminalButtons(name));
-    if (st && st.reason) this.add(el('p', {class: 'alert'}, st.reason));
-    if (st && (st.state === 'exited' || st.state === 'gone')) {
+    const live = this.nodeLive.shown();
+    if (live) this.add(this.nodeLive.section(this, name)); // its state, Stop / Start / Restart (node-live.js)
+    else if (st && st.reason) this.add(el('p', {class: 'alert'}, st.reason));
+    if (!live && st && (st.state === 'exited' || st.state === 'gone')) {
       this.add(el('p', {class: 'hint'}, `${name} stopped behind Topolab's back. Destroy the lab, then deploy it again, to bring it back.`));
     }
     const problems = this.problems('node', index);

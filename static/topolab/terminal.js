@@ -22,6 +22,15 @@ const BACKOFF = [500, 1000, 2000, 4000, 5000];
 const FORBIDDEN = 4403;
 const NOT_AVAILABLE = 4409;
 export const DETACH = 4000; // our own close code: leave the shell running (a pop-out takes it over)
+// The words of the relay (topology/relay/server.py, _why_ended) and of the web tier's re-check
+// (topology/websockets/relayed.py) for a console that ended because its node stopped: said here with the
+// node's name, and remembered (nodeStopped) so that the dock can start a new shell once the node runs
+// again (restarted()).
+const NODE_DOWN = {
+  'the node stopped': (node) => `${node} stopped`,
+  'the node exited': (node) => `${node} exited`,
+  "the node's container is gone": (node) => `${node}'s container is gone`,
+};
 
 const DIM = '\x1b[2m';
 const HIDE_CURSOR = '\x1b[?25l';
@@ -81,6 +90,7 @@ export class TerminalSession {
     this.state = 'connecting';
     this.ws = null;
     this.final = false; // the server said closed/error, or the user closed: never reconnect
+    this.nodeStopped = false; // it ended because its node stopped (see NODE_DOWN)
     this.lostAt = 0; // when the current run of reconnect attempts began
     this.attempt = 0;
     this.retry = null;
@@ -181,10 +191,12 @@ export class TerminalSession {
       this.unbanner(msg.by || '');
     } else if (msg.state === 'closed' || msg.state === 'error') {
       this.final = true;
+      this.nodeStopped = msg.state === 'closed' && Object.hasOwn(NODE_DOWN, text);
+      const said = this.nodeStopped ? NODE_DOWN[text](this.node) : text;
       for (const by of [...this.banners.keys()]) this.unbanner(by); // nobody is watching an ended console
-      this.note(text || (msg.state === 'closed' ? 'The console ended.' : 'The console could not open.'), msg.state === 'error');
+      this.note(said || (msg.state === 'closed' ? 'The console ended.' : 'The console could not open.'), msg.state === 'error');
       this.term.write(HIDE_CURSOR);
-      this.setState(msg.state, text);
+      this.setState(msg.state, said);
     }
   }
 
@@ -226,7 +238,7 @@ export class TerminalSession {
   // Open again after an end: a new shell (or the logs from the start again) under the old output.
   reopen() {
     if (!this.final) return;
-    this.final = false; this.lostAt = 0; this.attempt = 0; this.token = '';
+    this.final = false; this.nodeStopped = false; this.lostAt = 0; this.attempt = 0; this.token = '';
     if (this.kind === 'logs') this.term.write(`\x1bc${HIDE_CURSOR}`); // the logs come again from the start
     else if (this.mode) this.term.write(`\r\n${DIM}──── joining again ────${RESET}\r\n`);
     else this.term.write(`\r\n${DIM}──── new shell ────${RESET}\r\n\x1b[?25h`);
@@ -234,9 +246,23 @@ export class TerminalSession {
     this.connect();
   }
 
+  // The node runs again after it stopped under this session (nodeStopped): its old shell went with its
+  // container's processes, so a new one (or its logs from the start), under the old output and a line that
+  // says so. Nothing happens to a session that did not end that way.
+  restarted() {
+    if (!this.final || !this.nodeStopped) return;
+    this.final = false; this.nodeStopped = false; this.lostAt = 0; this.attempt = 0; this.token = '';
+    if (this.kind === 'logs') this.term.write(`\x1bc${HIDE_CURSOR}`); // its output comes again from the start
+    this.note(`${this.node} restarted`);
+    if (this.kind === 'console' && this.mode !== 'watch') this.term.write('\x1b[?25h');
+    this.setState('connecting', '');
+    this.connect();
+  }
+
   // End it on purpose: code 1000 ends the shell; DETACH leaves it to whoever resumes it (a pop-out).
   close(code = 1000) {
     this.final = true;
+    this.nodeStopped = false; // ended on purpose: nothing to start again
     clearTimeout(this.retry);
     const ws = this.ws;
     this.ws = null;
