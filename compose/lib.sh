@@ -43,6 +43,8 @@ APT_PACKAGES=(
     redis-tools          # redis-cli, to see whether Redis answers
     debootstrap          # node images are built from Debian packages
     debian-archive-keyring  # debootstrap checks the archive's signatures
+    gcc                  # compiles topolab/frr's capability shim (topology/native/frr_caps.c)
+    libc6-dev            # its headers (dlfcn.h)
     python3-venv         # the project's virtualenv
     acl                  # setfacl, to let the service user reach the checkout
     iproute2             # ip: the tests look at host interfaces

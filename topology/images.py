@@ -42,6 +42,8 @@ TAG = "latest"
 # debootstrap's mirror: TOPOLAB_DEBIAN_MIRROR, else the host's apt sources, else this (topology.apt_sources).
 DEFAULT_MIRROR = apt_sources.FALLBACK_MIRROR
 _TREE_PREFIX = "topolab-image-"
+# C sources of the small libraries some images carry (see Recipe.libraries).
+NATIVE_DIR = Path(__file__).resolve().parent / "native"
 
 # What every node has: the tools a network engineer types in the first minute, including the old ones that
 # labs written for other tools use (ifconfig, route, brctl).
@@ -61,6 +63,9 @@ class Recipe:
     suite: str = "bookworm"
     variant: str = "minbase"
     components: tuple[str, ...] = ("main",)
+    # (C source in topology/native, path in the image) of shared libraries compiled on the build host into the
+    # tree: what no Debian package provides (the frr image's capability shim, topology/native/frr_caps.c).
+    libraries: tuple[tuple[str, str], ...] = ()
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -77,7 +82,8 @@ RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
         Recipe("topolab/base", packages=BASE_PACKAGES),
-        Recipe("topolab/frr", packages=BASE_PACKAGES + ("frr",)),
+        Recipe("topolab/frr", packages=BASE_PACKAGES + ("frr",),
+               libraries=(("frr_caps.c", "/usr/lib/topolab/frr_caps.so"),)),
     )
 }
 
@@ -109,6 +115,9 @@ def recipe_digest(recipe: Recipe) -> str:
         "packages": sorted(set(recipe.packages)),
         "steps": BUILD_STEPS_VERSION,
     }
+    if recipe.libraries:  # only then: the digests of images without any stay what they were
+        shape["libraries"] = [[source, target, hashlib.sha256((NATIVE_DIR / source).read_bytes()).hexdigest()]
+                              for source, target in recipe.libraries]
     blob = json.dumps(shape, sort_keys=True, separators=(",", ":")).encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
@@ -247,6 +256,7 @@ def _build(recipe: Recipe, runtime: DockerRuntime, say, replaces: str | None) ->
         )
         say(f"{recipe.name}: debootstrap done; trimming")
         _trim(root)
+        _compile_libraries(recipe, root, say)
         say(f"{recipe.name}: importing into the Docker Engine as {recipe.reference}")
         _import(root, recipe, digest, runtime)
         say(f"{recipe.name}: built {recipe.reference} ({digest[:19]})")
@@ -257,6 +267,18 @@ def _build(recipe: Recipe, runtime: DockerRuntime, say, replaces: str | None) ->
         reason = runtime.remove_image(replaces)
         if reason:
             say(f"{recipe.name}: kept the previous image {replaces[:19]}: {reason}")
+
+
+def _compile_libraries(recipe: Recipe, root: Path, say) -> None:
+    """Compile the recipe's C sources into shared libraries inside the tree (the host's ``cc``; the host and
+    the image are both Debian, so the C library the result links against is the image's or older)."""
+    for source, target in recipe.libraries:
+        out = root / target.lstrip("/")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        say(f"{recipe.name}: compiling {source} into {target}")
+        _run(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out),
+              str(NATIVE_DIR / source), "-ldl"], f"{recipe.name}: compiling {source} (needs gcc and libc6-dev)")
+        out.chmod(0o644)
 
 
 def _run(argv: list[str], what: str) -> None:

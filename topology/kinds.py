@@ -11,8 +11,11 @@ import it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from . import frr
 
 # A new network namespace may inherit forwarding from the host
 # (net.core.devconf_inherit_init_net), so every kind says "on" or "off"
@@ -32,7 +35,10 @@ class Kind:
     addresses". ``deploy_refusal`` is why a kind cannot be deployed yet
     (empty when it can). ``shape`` is a Cytoscape.js node shape, ``colour``
     its fill in the light and the dark theme, ``size`` its width and height
-    on the canvas, ``prefix`` the start of the names the editor makes up.
+    on the canvas, ``prefix`` the start of the names the editor makes up. ``files(node)`` gives the
+    ``(path, content, mode)`` files a node of the kind gets besides its own (defaults for those it does
+    not give), ``commands`` the commands it runs once wired, before its own ``exec`` (its daemons);
+    ``frr`` says it runs FRR's routing daemons (:mod:`topology.frr`: checker, starting and saved configs).
     """
 
     name: str
@@ -47,6 +53,9 @@ class Kind:
     deploy_refusal: str = ""
     size: tuple[int, int] = (40, 40)
     extra_sysctls: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    files: Callable | None = None
+    commands: tuple[str, ...] = ()
+    frr: bool = False
 
     @property
     def deployable(self) -> bool:
@@ -70,8 +79,11 @@ KINDS: dict[str, Kind] = {
         Kind("switch", "a Linux bridge joining all of its interfaces; they carry no addresses",
              image="topolab/base", prefix="s", shape="rectangle", colour=("#e9f3ec", "#22352a"), bridge="br0",
              size=(56, 26)),
+        # FRR's daemons change routes and interfaces (NET_ADMIN) and OSPF and IS-IS speak through raw sockets
+        # (NET_RAW, in Docker's defaults already: named so that it stays). Never SYS_ADMIN: see topology/frr.py.
         Kind("frr", "a router running the FRR routing daemons", image="topolab/frr", prefix="f", shape="hexagon",
-             colour=("#fdf0dc", "#3b3222"), forwards=True, deploy_refusal="FRR support has not landed yet"),
+             colour=("#fdf0dc", "#3b3222"), forwards=True, capabilities=("NET_ADMIN", "NET_RAW"),
+             files=frr.kind_files, commands=(frr.START_COMMAND,), frr=True),
     )
 }
 NAMES: tuple[str, ...] = tuple(KINDS)
@@ -91,3 +103,8 @@ def deployable() -> tuple[str, ...]:
 def default_images() -> dict[str, str]:
     """Each kind's default image."""
     return {k.name: k.image for k in KINDS.values()}
+
+
+def frr_image() -> str:
+    """The image of the kind that runs FRR (what FRR's checker runs in)."""
+    return next(k.image for k in KINDS.values() if k.frr)

@@ -176,3 +176,21 @@ def apply_changes(lab_id: int, operation: str) -> str:
 
     return _guarded(apply, lab_id, operation)
 
+
+@shared_task(name="topology.frr_check")
+def frr_check(config: str) -> dict:
+    """Check a ``frr.conf`` with FRR's own checker in a throwaway container (see :func:`frr_worker.check_config`):
+    ``{"ok", "errors"}``. Its argument is the configuration's text, never run by a shell (it is data for
+    ``vtysh -C``). Sent to the exec worker's queue, like a command in a node."""
+    from .frr_worker import check_config
+
+    return check_config(config)
+
+
+@shared_task(name="topology.frr_running_configs")
+def frr_running_configs(lab_id: int, nodes: list) -> dict:
+    """The running FRR configuration of the named nodes of a running lab (see :func:`frr_worker.running_configs`).
+    Sent to the exec worker's queue, like a command in a node."""
+    from .frr_worker import running_configs
+
+    return running_configs(int(lab_id), list(nodes))

@@ -759,6 +759,8 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/topologies/{topology_id}/ping-all",
         "/api/v1/topologies/{topology_id}/links/{end}", "/api/v1/capabilities",
         "/api/v1/topologies/{topology_id}/nodes/{node}/{action}", "/api/v1/topologies/{topology_id}/apply",
+        "/api/v1/frr/check", "/api/v1/topologies/{topology_id}/frr/starting-config",
+        "/api/v1/topologies/{topology_id}/frr/save",
     }
     assert set(paths["/api/v1/topologies/{topology_id}"]) == {"get", "put", "delete"}
     assert "requestBody" in paths["/api/v1/topologies"]["post"]

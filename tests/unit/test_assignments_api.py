@@ -5,6 +5,7 @@ for a student on a draft or on the instructors' routes; 401 anonymous)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -17,7 +18,7 @@ from tests.classroom import other_instructor
 from tests.deployed import make_running
 from tests.documents import reference_document
 from tests.web import signed_in
-from topology import assignments, courses, services
+from topology import assignments, courses, kinds, services
 from topology.models import Assignment, CourseMember, LabState, Topology, UserLimits
 
 API = "/api/v1"
@@ -120,7 +121,8 @@ def test_each_rule(course, carol, change, path):
     assert Assignment.objects.count() == 0
 
 
-def test_a_template_must_be_deployable(course, carol):
+def test_a_template_must_be_deployable(course, carol, monkeypatch):
+    monkeypatch.setitem(kinds.KINDS, "frr", dataclasses.replace(kinds.KINDS["frr"], deploy_refusal="not here"))
     frr = {"format": "topolab/v1", "name": "with-frr", "nodes": [{"name": "h1"}, {"name": "f1", "kind": "frr"}],
            "links": [{"endpoints": [{"node": "h1", "interface": "eth0", "addresses": ["10.1.0.2/24"]},
                                     {"node": "f1", "interface": "eth0", "addresses": ["10.1.0.1/24"]}]}]}

@@ -9,6 +9,7 @@ after each test.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 
@@ -17,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.documents import reference_document
-from topology import leases, schema, services
+from topology import kinds, leases, schema, services
 from topology.models import Lab, LabEvent, LabNode, LabState, Topology
 
 # The reference document of the spec (shared/examples/router-between-two-clients.json):
@@ -241,9 +242,16 @@ def test_it_asks_for_a_user_when_there_is_no_superuser(bob):
     assert "no --user given and no superuser exists" in str(error)
 
 
+@pytest.fixture
+def frr_refused(monkeypatch):
+    """The frr kind as it was before it could be deployed: a kind this engine refuses."""
+    monkeypatch.setitem(kinds.KINDS, "frr", dataclasses.replace(kinds.KINDS["frr"],
+                                                                deploy_refusal="FRR support has not landed yet"))
+
+
 # -- deploy ----------------------------------------------------------------------------------
-def test_it_refuses_to_deploy_frr_with_the_kind_problem_and_queues_nothing(admin, write, broker, released,
-                                                                           django_capture_on_commit_callbacks):
+def test_it_refuses_to_deploy_a_kind_that_cannot_be_with_the_kind_problem_and_queues_nothing(
+        admin, write, broker, released, frr_refused, django_capture_on_commit_callbacks):
     lab("import", write(frr_document()))
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         error, out, err = lab_failing("deploy", "with-frr")

@@ -5,12 +5,14 @@ it and looks at the steps. Each test that builds a topology draws it.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 
 import pytest
 
 from tests.documents import reference_document
+from topology import kinds
 from topology.engine import names
 from topology.engine.names import LABEL_LAB, LABEL_NODE, LABEL_OWNER, LABEL_SITE
 from topology.engine.plan import (
@@ -329,7 +331,14 @@ def test_it_has_no_exec_phase_without_commands():
 #
 #     h1 ---- f1 (frr) ---- f2 (frr)
 #
-def test_it_refuses_frr_with_the_kind_path_of_every_frr_node():
+@pytest.fixture
+def frr_refused(monkeypatch):
+    """The frr kind as it was before it could be deployed: a kind this engine refuses."""
+    monkeypatch.setitem(kinds.KINDS, "frr", dataclasses.replace(kinds.KINDS["frr"],
+                                                                deploy_refusal="FRR support has not landed yet"))
+
+
+def test_it_refuses_a_kind_that_cannot_be_deployed_with_the_kind_path_of_every_such_node(frr_refused):
     document = doc([{"name": "h1"}, {"name": "f1", "kind": "frr"}, {"name": "f2", "kind": "frr"}],
                    [link("h1", "eth0", "f1", "eth0"), link("f1", "eth1", "f2", "eth0")])
     with pytest.raises(PlanError) as caught:
@@ -339,7 +348,7 @@ def test_it_refuses_frr_with_the_kind_path_of_every_frr_node():
     assert isinstance(caught.value, ValueError)
 
 
-def test_it_checks_deployable_kinds_without_planning():
+def test_it_checks_deployable_kinds_without_planning(frr_refused):
     check_deployable(parse(reference()))  # host and router: fine
     with pytest.raises(PlanError) as caught:
         check_deployable(doc([{"name": "f0", "kind": "frr"}]))

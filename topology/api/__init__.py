@@ -16,7 +16,8 @@ api = NinjaAPI(
         "The topolab/v1 format, every key and rule of it, is described at [/help/format/](/help/format/); "
         "example labs to import download from /help/examples/NAME.json, for instance "
         "[router-between-two-clients.json](/help/examples/router-between-two-clients.json) (the reference lab), "
-        "[switch-lan.json](/help/examples/switch-lan.json) and "
+        "[switch-lan.json](/help/examples/switch-lan.json), "
+        "[frr-ospf-triangle.json](/help/examples/frr-ospf-triangle.json) and "
         "[two-sites-slow-link.json](/help/examples/two-sites-slow-link.json)."
     ),
     urls_namespace="api",
@@ -28,6 +29,7 @@ from .assignments import router as assignments_router  # noqa: E402
 from .checks import router as checks_router  # noqa: E402
 from .course_labs import router as course_labs_router  # noqa: E402
 from .courses import router as courses_router  # noqa: E402
+from .frr import router as frr_router  # noqa: E402
 from .lab_tools import router as lab_tools_router  # noqa: E402
 from .limits import router as limits_router  # noqa: E402
 from .links import router as links_router  # noqa: E402
@@ -43,4 +45,5 @@ api.add_router("", limits_router)
 api.add_router("", lab_tools_router)
 api.add_router("", links_router)
 api.add_router("", nodes_router)
+api.add_router("", frr_router)
 api.add_router("", apply_router)

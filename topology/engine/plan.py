@@ -256,13 +256,15 @@ def _through_down_link(route, down_ifaces: set, down_nets: list, up_nets: list) 
 def node_files(node) -> tuple:
     """``(path, content, mode)`` of the files put into ``node``'s container before it starts: the document's
     (a kind may add defaults of its own for files the node does not give)."""
-    return tuple((f.path, f.content, int(f.mode, 8)) for f in node.files)
+    own = tuple((f.path, f.content, int(f.mode, 8)) for f in node.files)
+    kind = kinds.kind(node.kind)
+    return own + tuple(kind.files(node)) if kind.files else own
 
 
 def node_commands(node) -> tuple:
     """The commands run in ``node`` once it is wired (addresses, routes and impairments set): the document's
     ``exec`` (a kind may run its own first, such as starting its daemons)."""
-    return tuple(node.exec)
+    return (*kinds.kind(node.kind).commands, *node.exec)
 
 
 def node_main_command(node) -> tuple:
