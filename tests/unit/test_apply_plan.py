@@ -197,3 +197,16 @@ def test_a_kind_that_cannot_be_deployed_is_refused_with_its_path(monkeypatch):
     with pytest.raises(PlanError) as refused:
         plan_for(lambda d: node(d, "c2").update(kind="frr"))
     assert refused.value.problems[0].path == "nodes[2].kind"
+
+
+def test_an_frr_nodes_config_changed_restarts_that_node_and_other_files_change_in_place():
+    def frr(conf):
+        def change(data):
+            node(data, "r1").update(kind="frr", files=[{"path": "/etc/frr/frr.conf", "content": conf},
+                                                       {"path": "/etc/motd", "content": conf}])
+        return change
+
+    old, new = parse(edited(frr("hostname r1\n"))), parse(edited(frr("hostname r1\nrouter ospf\n")))
+    plan, changes = apply_plan(old, new, CTX, ALL)
+    assert changes.nodes_restarted == [{"node": "r1", "why": ["FRR's files changed (FRR starts again with them)"]}]
+    assert steps_of(plan, RemoveContainer) == [RemoveContainer(node="r1")] and steps_of(plan, WriteFiles) == []

@@ -5,7 +5,8 @@
 - a node removed goes (unplugged, its container removed); a node added is
   created, started and wired to its running neighbours as a deploy would;
 - a node whose kind, image, env, resources or ``exec`` changed, or that lost
-  a sysctl (the value a fresh namespace has is the only way back), cannot
+  a sysctl (the value a fresh namespace has is the only way back), or an frr
+  node whose files under /etc/frr changed (its daemons read them once), cannot
   change in place: it is made again (a new container from the new document)
   and wired again, its neighbours keeping their containers;
 - a node that stays gets in place: its links removed and added, the changed
@@ -171,7 +172,14 @@ def restart_reasons(old, new) -> list[str]:
         why.append(f"sysctl{'s' if len(gone) > 1 else ''} removed ({', '.join(gone)})")
     if node_main_command(old) != node_main_command(new):
         why.append("main process changed")
+    if kinds.kind(new.kind).frr and _frr_files(old) != _frr_files(new):
+        why.append("FRR's files changed (FRR starts again with them)")
     return why
+
+
+def _frr_files(node) -> dict:
+    """An frr node's files under /etc/frr: its daemons read them once, at their start."""
+    return {path: (content, mode) for path, content, mode in node_files(node) if path.startswith("/etc/frr/")}
 
 
 def _families(doc: Document, name: str) -> set[int]:
