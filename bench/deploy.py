@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deploy and destroy generated labs through the real worker, next to the simplest possible script.
 
-    .venv/bin/python bench/deploy.py [--sizes 3,20,50,100] [--runs 3]
+    .venv/bin/python bench/deploy.py [--sizes 3,20,50,100] [--runs 3] [--pool 20]
 
 Size 3 is the reference lab (router between two clients); larger sizes are
 rings of routers, each joined to the next by a /31. For each size it prints
@@ -10,6 +10,11 @@ and the same for a baseline built in the same run on the same machine by the
 simplest script that can do it: Docker SDK containers started in parallel
 with ``network_mode=none``, then pyroute2 veths and addresses. The ratio is
 what Topolab's own work (validation, planning, events, state) costs.
+
+With ``--pool N`` it then turns the warm pool on (N started containers per
+image, topology/engine/pool.py) and deploys each size that fits in it again,
+waiting for the pool to be full before each run: the "pooled" column, side by
+side with the cold one, and the host memory an idle pooled container uses.
 
 Needs root, a Docker Engine, Redis and the node images (``compose/test`` sets
 them up); it starts its own worker on its own queue, database and site label,
@@ -40,9 +45,11 @@ from django.core.management import call_command  # noqa: E402
 
 from topology import services  # noqa: E402
 from topology.engine import netlink  # noqa: E402
-from topology.models import UserLimits  # noqa: E402
+from topology.engine.pool import member_memory  # noqa: E402
+from topology.models import SiteLimits, UserLimits  # noqa: E402
 from topology.testing.labs import wait_for  # noqa: E402
 from topology.testing.worker import WorkerProcess  # noqa: E402
+from topology.warm_pool import make_pool  # noqa: E402
 
 
 def reference_lab() -> dict:
@@ -133,10 +140,49 @@ def baseline_once(baseline: Baseline, document: dict) -> tuple[float, float]:
     return deploy, time.perf_counter() - t0
 
 
+def pool_members(pool) -> list:
+    return [m for m in pool.members() if m.state == "running"]
+
+
+def pooled(owner, sizes: list[int], rows: list[dict], args) -> float | None:
+    """Deploy each size that fits in the pool again, the pool full before each run; returns the mean memory of
+    an idle member (bytes), if this host says."""
+    SiteLimits.objects.filter(pk=SiteLimits.current().pk).update(pool_size=args.pool, pool_memory_mb=64 * args.pool)
+    pool = make_pool()
+    memory: list = []
+
+    def full(timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while len(pool_members(pool)) < args.pool:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the pool did not fill to {args.pool} within {timeout} s")
+            time.sleep(0.2)
+
+    try:
+        full()
+        memory = [member_memory(m.id) for m in pool_members(pool)]
+        for row in rows:
+            if row["nodes"] > args.pool:
+                continue
+            runs = []
+            for _ in range(args.runs):
+                full()
+                runs.append(topolab_once(owner, sized(row["nodes"]))[0])
+            row["pooled"] = statistics.median(runs)
+            print(f"  measured {row['nodes']} nodes from the pool: {row['pooled']:.2f} s", file=sys.stderr, flush=True)
+    finally:
+        SiteLimits.objects.filter(pk=SiteLimits.current().pk).update(pool_size=0)
+        time.sleep(1.5)
+        pool.drain()
+    known = [m for m in memory if m]
+    return sum(known) / len(known) if known else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="3,20,50,100")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pool", type=int, default=0, help="then deploy again from a warm pool of this size")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -163,6 +209,7 @@ def main() -> None:
             rows.append(row)
             print(f"  measured {n} nodes: deploy {row['deploy']:.2f} s, baseline {row['base_deploy']:.2f} s",
                   file=sys.stderr, flush=True)
+        idle = pooled(owner, sizes, rows, args) if args.pool else None
     finally:
         baseline.destroy()
         worker.stop()
@@ -175,6 +222,14 @@ def main() -> None:
         print(f"{r['nodes']:5d} {r['deploy']:8.2f} {r['destroy']:8.2f} {1000 * r['deploy'] / r['nodes']:8.0f} "
               f"{r['base_deploy']:9.2f} {r['base_destroy']:9.2f} {r['deploy'] / r['base_deploy']:6.2f} "
               f"{r['destroy'] / r['deploy']:8.2f}")
+    if args.pool:
+        print(f"\nWith a warm pool of {args.pool} started containers (median of {args.runs}, the pool full before each)")
+        print(f"{'nodes':>5} {'cold':>8} {'pooled':>8} {'speed-up':>9}")
+        for r in rows:
+            if "pooled" in r:
+                print(f"{r['nodes']:5d} {r['deploy']:8.2f} {r['pooled']:8.2f} {r['deploy'] / r['pooled']:8.1f}x")
+        if idle:
+            print(f"host memory per idle pooled container: {idle / 2 ** 20:.2f} MiB (its memory cgroup)")
 
 
 if __name__ == "__main__":

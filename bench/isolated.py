@@ -14,6 +14,8 @@ def start_django() -> str:
     os.environ["TOPOLAB_SITE"] = run
     os.environ["TOPOLAB_QUEUE"] = f"lab.{run}"
     os.environ.setdefault("TOPOLAB_REDIS_DB", "14")
+    # No warm pool unless the benchmark turns it on (its site limits): cold figures stay cold.
+    os.environ.setdefault("TOPOLAB_POOL_SIZE", "0")
     # The host's Redis, with the password compose/up made for it (this run's data dir has none).
     secret = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var", "redis-password")
     if os.path.exists(secret):

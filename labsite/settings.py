@@ -332,6 +332,13 @@ TOPOLAB_MAX_RESOURCES = {
 TOPOLAB_START_CONCURRENCY = int(os.environ.get("TOPOLAB_START_CONCURRENCY", "4"))
 TOPOLAB_NETLINK_CONCURRENCY = int(os.environ.get("TOPOLAB_NETLINK_CONCURRENCY", "8"))
 
+# The warm pool (topology/engine/pool.py): started, unconfigured containers the lab worker keeps ready for
+# deploys, per image below (with the capabilities of the kinds that use it); the first value of its size and
+# memory budget (the admin's site limits hold them after that). 0 turns it off.
+TOPOLAB_POOL_SIZE = int(os.environ.get("TOPOLAB_POOL_SIZE", "20"))
+TOPOLAB_POOL_MEMORY_MB = int(os.environ.get("TOPOLAB_POOL_MEMORY_MB", "256"))
+TOPOLAB_POOL_IMAGES = [x for x in os.environ.get("TOPOLAB_POOL_IMAGES", "topolab/base").split(",") if x]
+
 # Seconds between the web tier's checks that an open websocket (a lab's, a console's) may go
 # on: the user still signed in, the topology still theirs, the node still running. A console
 # pings its relay at the same pace; the relay counts 35 s of silence as a dead web process,

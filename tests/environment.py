@@ -13,6 +13,8 @@ _run = f"t{os.getpid()}"
 os.environ.setdefault("TOPOLAB_DATA_DIR", tempfile.mkdtemp(prefix="topolab-test-"))
 os.environ.setdefault("TOPOLAB_SITE", f"test-{_run}")
 os.environ.setdefault("TOPOLAB_QUEUE", f"lab.test-{_run}")
+# No warm pool unless a test asks for one (its site limits): its containers would be every test's leftovers.
+os.environ.setdefault("TOPOLAB_POOL_SIZE", "0")
 # The host's Redis, as the host's Topolab reaches it (compose/test says where its password is;
 # a checkout's own var/ otherwise), in a database of its own.
 os.environ.setdefault("TOPOLAB_REDIS_DB", "15")

@@ -55,6 +55,7 @@ SIDES = {
     "topology.engine.node_plan": "neutral",   # pure: one node stopped and started again
     "topology.engine.apply_plan": "neutral",  # pure: the web tier previews Apply changes with it
     "topology.applier": "root",            # Apply changes, on the lab worker
+    "topology.warm_pool": "root",          # the lab worker's warm pool of started containers
     "topology.apply": "web",               # the rules of Apply changes
     "topology.engine.names": "neutral",
     "topology.engine.states": "neutral",

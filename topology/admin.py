@@ -149,7 +149,23 @@ class SiteLimitsAdmin(admin.ModelAdmin):
         ("Per node: what a node that asks for nothing gets",
          {"fields": ("node_default_cpus", "node_default_memory_mb", "node_default_pids")}),
         ("Per node: the most a node may ask for", {"fields": ("node_max_cpus", "node_max_memory_mb", "node_max_pids")}),
+        ("The warm pool (started containers deploys take)", {"fields": ("pool_size", "pool_memory_mb", "pool_now")}),
     )
+    readonly_fields = ("pool_now",)
+
+    @admin.display(description="The pool now")
+    def pool_now(self, obj) -> str:
+        """What the lab worker says its pool holds (it publishes it after each round of upkeep)."""
+        from . import pool_status
+
+        try:
+            found = pool_status.read()
+        except Exception as exc:  # noqa: BLE001 - Redis down: say so in the page
+            return f"unknown (Redis cannot be reached: {exc})"
+        if not found:
+            return "no lab worker has said so lately (is it running?)"
+        pools = ", ".join(f"{p['image']}: {p['members']}" for p in found["pools"]) or "no pool image"
+        return f"{pools}; {found['used_mb']} MB used of {found['memory_mb']} MB"
 
     def has_add_permission(self, request):
         return not SiteLimits.objects.exists()

@@ -362,6 +362,11 @@ class SiteLimits(models.Model):
     node_max_cpus = models.FloatField(default=2.0, help_text="The most CPUs a node may ask for.")
     node_max_memory_mb = models.PositiveIntegerField(default=2048)
     node_max_pids = models.PositiveIntegerField(default=4096)
+    pool_size = models.PositiveIntegerField(
+        default=20, help_text="Started, unconfigured containers the lab worker keeps ready per node image (the warm "
+                              "pool: deploys take them instead of starting containers); 0 turns it off.")
+    pool_memory_mb = models.PositiveIntegerField(
+        default=256, help_text="The most host memory the warm pool's idle containers may use, in all (measured).")
 
     class Meta:
         verbose_name = verbose_name_plural = "site limits"
@@ -371,12 +376,14 @@ class SiteLimits(models.Model):
 
     @classmethod
     def current(cls) -> "SiteLimits":
-        """The one row, made the first time with a node's resources from the settings
-        (``TOPOLAB_DEFAULT_RESOURCES``, ``TOPOLAB_MAX_RESOURCES``); after that the admin sets them."""
+        """The one row, made the first time with a node's resources and the warm pool's budget from the settings
+        (``TOPOLAB_DEFAULT_RESOURCES``, ``TOPOLAB_MAX_RESOURCES``, ``TOPOLAB_POOL_SIZE``,
+        ``TOPOLAB_POOL_MEMORY_MB``); after that the admin sets them."""
         seed = {f"node_{which}_{key}": value
                 for which, values in (("default", settings.TOPOLAB_DEFAULT_RESOURCES),
                                       ("max", settings.TOPOLAB_MAX_RESOURCES))
                 for key, value in values.items()}
+        seed.update(pool_size=settings.TOPOLAB_POOL_SIZE, pool_memory_mb=settings.TOPOLAB_POOL_MEMORY_MB)
         row, _ = cls.objects.get_or_create(pk=1, defaults=seed)
         return row
 

@@ -28,10 +28,12 @@ GONE = "gone"  # what an operation returns for a lab deleted while its task wait
 
 
 def make_executor() -> Executor:
-    """The engine wired to the real Docker Engine and kernel."""
+    """The engine wired to the real Docker Engine and kernel, and to this worker's warm pool when it has one."""
+    from .warm_pool import current
+
     return Executor(DockerRuntime(), netlink, site=settings.TOPOLAB_SITE,
                     start_concurrency=settings.TOPOLAB_START_CONCURRENCY,
-                    netlink_concurrency=settings.TOPOLAB_NETLINK_CONCURRENCY)
+                    netlink_concurrency=settings.TOPOLAB_NETLINK_CONCURRENCY, pool=current())
 
 
 @contextmanager

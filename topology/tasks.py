@@ -147,6 +147,21 @@ def change_link(lab_id: int, operation: str, end: str) -> dict:
 
 
 @worker_ready.connect
+def fill_pool_on_start(sender=None, **kwargs) -> None:
+    """The lab worker keeps its warm pool filled (see :mod:`warm_pool`), removing first what no longer belongs."""
+    if settings.TOPOLAB_QUEUE not in _queues(sender):
+        return
+    from .warm_pool import start_filling, stop_filling
+
+    try:
+        start_filling()
+    except Exception:  # the worker must run without its pool: deploys start containers cold
+        log.exception("could not start the warm pool's filler")
+        return
+    worker_shutdown.connect(stop_filling, weak=False)
+
+
+@worker_ready.connect
 def probe_kernel_on_start(sender=None, **kwargs) -> None:
     """The lab worker probes what its kernel can do to a link, once, and keeps the answer in Redis for the web
     tier (``GET /api/v1/capabilities``; see :mod:`topology.kernel`)."""

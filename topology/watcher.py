@@ -89,7 +89,8 @@ def parse(event, site: str) -> Seen | None:
     if action not in ACTIONS:
         return None
     actor = event.get("Actor") or {}
-    attributes = actor.get("Attributes") or {}
+    # A pool member a lab took carries its lab and node in its name (names.effective_labels).
+    attributes = names.effective_labels(actor.get("Attributes") or {}, (actor.get("Attributes") or {}).get("name", ""))
     container = actor.get("ID") or event.get("id") or ""
     lab, node = str(attributes.get(names.LABEL_LAB, "")), str(attributes.get(names.LABEL_NODE, ""))
     if attributes.get(names.LABEL_SITE) != site or not container or not node or not (lab.isascii() and lab.isdigit()):

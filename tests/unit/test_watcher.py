@@ -43,6 +43,16 @@ def test_it_reads_the_container_lab_node_and_exit_code_of_an_event():
     assert watcher.parse(event("oom"), SITE).action == "oom"
 
 
+def test_a_pool_member_a_lab_took_is_read_by_its_name():
+    taken = event("die", exit_code=137)
+    taken["Actor"]["Attributes"] = {"name": f"topolab-{SITE}-12-r1", "topolab.site": SITE, "topolab.pool": "k",
+                                    "exitCode": "137"}
+    assert watcher.parse(taken, SITE) == watcher.Seen("die", C2, 12, "r1", 137)
+    free = event("die")
+    free["Actor"]["Attributes"] = {"name": f"topolab-{SITE}-pool-ab12cd34", "topolab.site": SITE, "topolab.pool": "k"}
+    assert watcher.parse(free, SITE) is None  # a member no lab took: not a node
+
+
 @pytest.mark.parametrize("other", [
     event("die", site="another-site"),             # another installation on the same engine
     event("start"), event("kill"), event("exec_die"), event("health_status: unhealthy"),

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from . import names
+
 
 class RuntimeStepError(RuntimeError):
     """A Docker operation failed; the message says what and why, in a user's words."""
@@ -152,14 +154,49 @@ class DockerRuntime:
             return None
         return int(state["Pid"]) if state.get("Running") and state.get("Pid") else None
 
-    # Containers carrying all the given label filters ("key=value").
+    # Containers carrying all the given label filters ("key=value"), with their effective labels
+    # (names.effective_labels): a pool member a lab took is selected by its lab and node like any other.
     def list(self, label_filters: list[str]) -> list[ContainerInfo]:
-        found = self.api.containers(all=True, filters={"label": label_filters})
-        return [
-            ContainerInfo(id=c["Id"], name=(c.get("Names") or ["?"])[0].lstrip("/"),
-                          labels=c.get("Labels") or {}, state=c.get("State", ""))
-            for c in found
-        ]
+        found = {c["Id"]: c for c in self.api.containers(all=True, filters={"label": label_filters})}
+        wanted = dict(f.split("=", 1) for f in label_filters if "=" in f)
+        if names.LABEL_LAB in wanted and names.LABEL_SITE in wanted:
+            members = self.api.containers(all=True, filters={"label": [
+                f"{names.LABEL_SITE}={wanted[names.LABEL_SITE]}", names.LABEL_POOL]})
+            for c in members:
+                found.setdefault(c["Id"], c)
+        result = []
+        for c in found.values():
+            name = (c.get("Names") or ["?"])[0].lstrip("/")
+            labels = names.effective_labels(c.get("Labels") or {}, name)
+            if all(labels.get(k) == v for k, v in wanted.items()) and all(
+                    k in labels for k in label_filters if "=" not in k):
+                result.append(ContainerInfo(id=c["Id"], name=name, labels=labels, state=c.get("State", "")))
+        return result
+
+    # Give a container another name (a pool member taken by a lab: names.LABEL_POOL). False when the name is
+    # taken (a container of that lab's node exists already) or the container is gone.
+    def rename(self, container_id: str, name: str) -> bool:
+        try:
+            self.api.rename(container_id, name)
+            return True
+        except NotFound:
+            return False
+        except APIError as exc:
+            if exc.status_code == 409:
+                return False
+            raise RuntimeStepError(f"cannot rename the container: {_explain(exc)}") from None
+
+    # Change a running container's CPU, memory and pids limits (docker update).
+    def update_limits(self, container_id: str, *, cpus: float, memory_mb: int, pids: int) -> None:
+        body = {"NanoCpus": int(cpus * 1e9), "Memory": memory_mb * 1024 * 1024,
+                "MemorySwap": memory_mb * 1024 * 1024, "PidsLimit": pids}
+        try:
+            self.api._result(self.api._post_json(self.api._url("/containers/{0}/update", container_id), data=body),
+                             True)
+        except NotFound:
+            raise ContainerGone("the node's container is gone") from None
+        except APIError as exc:
+            raise RuntimeStepError(f"cannot set the container's limits: {_explain(exc)}") from None
 
     # Remove a container, whatever its state; False when it was already gone.
     def remove(self, container_id: str) -> bool:
@@ -321,7 +358,8 @@ class DockerRuntime:
             return None
         except DockerException as exc:
             raise RuntimeStepError(f"cannot inspect the container: {_explain(exc)}") from None
-        return (attrs.get("Config") or {}).get("Labels") or {}, bool((attrs.get("State") or {}).get("Running"))
+        labels = names.effective_labels((attrs.get("Config") or {}).get("Labels") or {}, attrs.get("Name") or "")
+        return labels, bool((attrs.get("State") or {}).get("Running"))
 
     # -- the watcher (topology/watcher.py): what happens to containers behind the engine's back -----
 

@@ -21,6 +21,7 @@ from .node_plan import StopContainer, UnplugNode
 from .plan import (
     CONFIGURE,
     CONTAINERS,
+    NODE_COMMAND,
     AddRoute,
     ConfigureInterface,
     CreateBridge,
@@ -98,10 +99,11 @@ class Executor:
     """Builds and tears down labs with a container runtime and a netlink module."""
 
     def __init__(self, runtime, network: Network, *, site: str, start_concurrency: int = 4,
-                 netlink_concurrency: int = 8):
+                 netlink_concurrency: int = 8, pool=None):
         self.runtime = runtime
         self.network = network
         self.site = site
+        self.pool = pool  # the warm pool (engine/pool.py) a node's container is taken from when it can be
         self.start_concurrency = start_concurrency
         # How many steps of a phase run at once, by the phase's pool.
         self.pool_sizes = {CONTAINERS: start_concurrency, CONFIGURE: netlink_concurrency}
@@ -143,7 +145,7 @@ class Executor:
                 return  # a sibling failed: start nothing new
             started = time.monotonic()
             try:
-                self._run_step(step, build)
+                note = self._run_step(step, build)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a reported, undone step
                 reason = str(exc) or type(exc).__name__
                 failure = exc if isinstance(exc, StepFailed) else StepFailed(step, reason)
@@ -153,7 +155,8 @@ class Executor:
                               total=total, node_state=NodeState.FAILED))
                 return
             report(Report(title=step.title, status="ok", node=step.node, index=next(finished), total=total,
-                          elapsed_ms=int((time.monotonic() - started) * 1000), node_state=step.DONE_STATE))
+                          elapsed_ms=int((time.monotonic() - started) * 1000), node_state=step.DONE_STATE,
+                          message=note or ""))
 
         if len(steps) == 1 or workers <= 1:
             for step in steps:
@@ -164,23 +167,34 @@ class Executor:
         if failures:
             raise failures[0]
 
-    def _run_step(self, step: Step, build: Build) -> None:
+    def _run_step(self, step: Step, build: Build) -> str | None:
+        """Run one step; what it returns is said with its report (how it was done, when there was a choice)."""
         try:
             run = _STEP_RUNNERS[type(step)]
         except KeyError:  # pragma: no cover - a new step type without a runner is a programming error
             raise TypeError(f"no executor for {type(step).__name__}") from None
-        run(self, step, build)
+        return run(self, step, build)
 
     # -- one method per step type (see _STEP_RUNNERS below) --------------------------------------
-    def _create(self, step: CreateContainer, build: Build) -> None:
+    def _create(self, step: CreateContainer, build: Build) -> str | None:
+        if self.pool is not None and step.command == tuple(NODE_COMMAND):
+            taken = self.pool.take(node=step.node, container=step.container, image=step.image,
+                                   capabilities=step.capabilities, cpus=step.cpus, memory_mb=step.memory_mb,
+                                   pids=step.pids, files=step.files, env=step.env)
+            if taken is not None:
+                build.containers[step.node], build.pids[step.node] = taken
+                return "from the warm pool"
         build.containers[step.node] = self.runtime.create(
             name=step.container, image=step.image, labels=step.labels, env=step.env, command=step.command,
             cpus=step.cpus, memory_mb=step.memory_mb, pids=step.pids, capabilities=step.capabilities,
             files=step.files,
         )
 
-    def _start(self, step: StartContainer, build: Build) -> None:
+    def _start(self, step: StartContainer, build: Build) -> str | None:
+        if step.node in build.pids:
+            return "already running (from the warm pool)"
         build.pids[step.node] = self.runtime.start(build.containers[step.node])
+        return None
 
     def _link(self, step: CreateLink, build: Build) -> None:
         self.network.create_veth(build.pids[step.node], step.interface, build.pids[step.peer_node],

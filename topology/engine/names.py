@@ -71,3 +71,49 @@ def interface_mac(site: str, lab_id: int, node: str, interface: str) -> str:
     digest = hashlib.sha256(f"{check_site(site)}/{int(lab_id)}/{node}/{interface}".encode()).digest()
     first = (digest[0] & 0xFC) | 0x02  # bit 0 off: unicast; bit 1 on: locally administered
     return ":".join(f"{b:02x}" for b in (first, *digest[1:6]))
+
+
+# -- the warm pool (topology/engine/pool.py) ----------------------------------------------------------------
+#
+# A pool member is a started, unconfigured container of this site, labelled ``topolab.pool`` (its pool's key)
+# and named ``topolab-<site>-pool-<token>``. Labels cannot change after a container is created, so a lab that
+# takes a member gives it the lab's name for the node instead (``docker rename``, atomic in the engine): from
+# then on its name is its identity. :func:`effective_labels` reads the lab and node back from that name, so
+# everything that selects a lab's containers by label (destroy, gc, the watcher, the relay) finds a taken
+# member as it finds a cold-started container.
+LABEL_POOL = "topolab.pool"
+
+
+def pool_labels(site: str, key: str) -> dict[str, str]:
+    """The labels of a pool member of ``site``'s pool ``key``."""
+    return {LABEL_SITE: check_site(site), LABEL_POOL: key}
+
+
+def pool_member_name(site: str, token: str) -> str:
+    """The Docker name of a pool member not taken yet."""
+    return f"topolab-{check_site(site)}-pool-{token}"
+
+
+def lab_and_node_of(site: str, name: str) -> tuple[int, str] | None:
+    """``(lab, node)`` from a container name :func:`container_name` made for ``site``, else None."""
+    prefix = f"topolab-{check_site(site)}-"
+    name = name.lstrip("/")
+    if not name.startswith(prefix):
+        return None
+    lab, sep, node = name[len(prefix):].partition("-")
+    if not sep or not (lab.isascii() and lab.isdigit()) or not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", node):
+        return None
+    return int(lab), node
+
+
+def effective_labels(labels: dict, name: str) -> dict:
+    """A container's labels, with the lab and node of a taken pool member (read from its name) added."""
+    if LABEL_POOL not in labels or LABEL_LAB in labels or LABEL_SITE not in labels:
+        return labels
+    try:
+        found = lab_and_node_of(labels[LABEL_SITE], name)
+    except ValueError:
+        return labels
+    if found is None:
+        return labels
+    return {**labels, LABEL_LAB: str(found[0]), LABEL_NODE: found[1]}

@@ -13,6 +13,7 @@ import ctypes
 import ipaddress
 import logging
 import os
+import socket
 import sys
 import threading
 from contextlib import contextmanager
@@ -58,6 +59,39 @@ def inside(pid: int) -> Iterator[None]:
     finally:
         os.close(target)
         os.close(own)
+
+
+CLONE_NEWUTS = 0x04000000
+
+
+def set_hostname(pid: int, hostname: str) -> None:
+    """Give the UTS namespace of process ``pid`` (a node's container) the host name ``hostname``, from the host:
+    a container taken from the warm pool was started under another one. In a thread of its own, which ends
+    in that namespace rather than going back: a thread's UTS namespace only matters to the thread itself."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fd = os.open(f"/proc/{int(pid)}/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            errors.append(NetlinkStepError(f"process {pid} is gone (did its container stop?)"))
+            return
+        try:
+            if _libc.setns(fd, CLONE_NEWUTS) != 0:
+                err = ctypes.get_errno()
+                errors.append(NetlinkStepError(f"setns (uts): {os.strerror(err)}"))
+                return
+            socket.sethostname(hostname)
+        except OSError as exc:
+            errors.append(NetlinkStepError(f"cannot set the host name {hostname}: {exc.strerror}"))
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=run, name="topolab-uts")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
 
 
 def socket_in(pid: int | None) -> IPRoute:
