@@ -64,6 +64,8 @@ export const api = {
   pingAll: (id) => request('POST', `topologies/${id}/ping-all`),
   // Nodes live (issue 11): stop, start or restart one node of the running lab; answers once it is done.
   nodeAction: (id, node, action) => request('POST', `topologies/${id}/nodes/${encodeURIComponent(node)}/${action}`),
+  // Apply changes (issue 12): make the running lab run this document; dryRun only says what would change.
+  apply: (id, doc, dryRun = false) => request('POST', `topologies/${id}/apply${dryRun ? '?dry_run=true' : ''}`, doc),
   exportUrl: (id) => `/api/v1/topologies/${id}/export`,
 };
 
@@ -108,3 +110,4 @@ export const checksApi = {
   rerun: (assignmentId) => request('POST', `assignments/${assignmentId}/results/rerun`),
   csvUrl: (assignmentId) => `/api/v1/assignments/${assignmentId}/results.csv`,
 };
+

@@ -15,6 +15,7 @@ import {Dock} from './dock.js';
 import {problemLine} from './problems.js';
 import {LinkLive} from './link-live.js';
 import {PingMatrix} from './ping-matrix.js';
+import {ApplyChanges} from './apply-changes.js';
 
 const config = JSON.parse(document.getElementById('editor-config').textContent);
 model.setKinds(config.kinds, config.defaultKind);
@@ -137,6 +138,9 @@ const panel = new Panel($('panel'), ed);
 // "No errors." would hide what the status line says about the change.
 ed.links = new LinkLive(ed, {render: () => { canvas.sync(ed.doc, {states: ed.states}); panel.render(); markDirty(); }, status});
 const pings = new PingMatrix(ed, {run: () => api.pingAll(config.id), setDisabled}); // "Ping all" (ping-matrix.js)
+// "Apply changes…" on a running lab (apply-changes.js): after each save, what the lab does not run yet; updateButtons() drives it.
+const applier = new ApplyChanges(ed, {run: (doc, dryRun) => api.apply(config.id, doc, dryRun), save, setProblems, status, setDisabled,
+  setLab, showEvents: () => dock.select('events', false)});
 const dock = new Dock($('dock'), $('editor'), {
   topology: config.id,
   console: config.console,
@@ -296,6 +300,7 @@ function updateButtons() {
   else if (lab.busy && lab.state === 'destroying') destroyWhy = 'Already destroying.';
   setDisabled($('btn-destroy'), $('destroy-wrap'), destroyWhy);
   pings.update();
+  applier.update();
   $('btn-save').disabled = ed.saving;
   $('btn-undo').disabled = !ed.undo.length;
   $('btn-redo').disabled = !ed.redo.length;
