@@ -75,7 +75,7 @@ def test_a_client_added_on_the_router_is_created_and_wired_and_nothing_else_is_t
                                                    not isinstance(s, ConfigureInterface)]
     assert changes.nodes_created == ["c3"] and changes.links_added == ["c3:eth0 - r1:eth2"]
     assert changes.nodes_restarted == [] and changes.nodes_removed == []
-    assert "c3:eth0 192.168.12.2/24" in changes.addresses_added
+    assert changes.addresses_added == ["c3:eth0 192.168.12.2/24", "r1:eth2 192.168.12.1/24"]  # both ends
 
 
 def test_an_address_changed_on_c2_is_changed_in_place_and_its_routes_given_again():
@@ -101,6 +101,8 @@ def test_an_address_changed_on_c2_is_changed_in_place_and_its_routes_given_again
 def test_what_cannot_change_in_place_makes_that_node_again_and_keeps_its_neighbours(change, why):
     plan, changes = plan_for(change)
     assert changes.nodes_restarted == [{"node": "c2", "why": [why]}]
+    # Made again with what it had: no address or route is new (only the reason is).
+    assert changes.addresses_added == changes.routes_added == changes.routes_removed == []
     assert phase_names(plan)[:5] == ["unplug", "remove containers", "create container", "start container",
                                      "create links"]
     assert steps_of(plan, UnplugNode) == [UnplugNode(node="c2", alias=ALIAS)]

@@ -266,6 +266,7 @@ def apply_plan(old: Document, new: Document, ctx: Context, running: set[str],
         ends_kept = all(e.node in kept for e in link.endpoints)
         if key not in old_links:
             changes.links_added.append(link_title(link))
+            changes.addresses_added += [f"{e.node}:{e.interface} {a}" for e in link.endpoints for a in e.addresses]
             if ends_kept:
                 a, b = link.endpoints
                 new_ends.update((e.node, e.interface) for e in link.endpoints)
@@ -330,7 +331,7 @@ def apply_plan(old: Document, new: Document, ctx: Context, running: set[str],
     for phase in start_phases:
         phases[phase.name].extend(step for step in phase.steps if step not in phases[phase.name])
     for name in fresh:
-        _describe_new_node(new, name, changes)
+        _describe_routes(old_nodes.get(name), new_nodes[name], changes)
 
     pools = {"remove containers": CONTAINERS, "create container": CONTAINERS, "start container": CONTAINERS}
     plan = Plan(tuple(Phase(name, tuple(phases[name]), pools.get(name, "configure")) for name in ORDER
@@ -359,12 +360,13 @@ def _reach_after(doc: Document, name: str, after: set[str]):
     return _reach(doc, name, lambda link, other: link.state == "up" and other.node in after)
 
 
-def _describe_new_node(doc: Document, name: str, changes: Changes) -> None:
-    for link in doc.links:
-        for end in link.endpoints:
-            if end.node == name:
-                changes.addresses_added += [f"{name}:{end.interface} {a}" for a in end.addresses]
-    changes.routes_added += [_route_text(name, _route_key(r)) for r in doc.node(name).routes]
+def _describe_routes(old, new, changes: Changes) -> None:
+    """The routes a node started afresh gains and loses: all of them for a node added, the differences for
+    one made again (its addresses are said with its links)."""
+    before = {_route_key(r) for r in old.routes} if old is not None else set()
+    now = {_route_key(r) for r in new.routes}
+    changes.routes_added += [_route_text(new.name, key) for key in sorted(now - before)]
+    changes.routes_removed += [_route_text(new.name, key) for key in sorted(before - now)]
 
 
 def _changed_link(old, new, ends_kept: bool, ctx: Context, new_nodes: dict, phases: dict, changes: Changes,
