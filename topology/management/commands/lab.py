@@ -84,19 +84,19 @@ class Command(BaseCommand):
 
         sub.add_parser("gc", help="remove what Topolab made that no lab owns (after a crash)")
 
-        p = sub.add_parser("images", help="list the node images; --build builds missing or outdated ones")
-        p.add_argument("--build", action="store_true")
-        p.add_argument("--force", action="store_true", help="with --build: rebuild even when up to date")
-
-    def handle(self, *args, action, **options):
-        getattr(self, "do_" + action.replace("-", "_"))(**options)
-
         p = sub.add_parser("pool", help="the warm pool of started containers deploys take: what it holds; "
                                         "--fill runs a round of upkeep, --drain removes its members")
         group = p.add_mutually_exclusive_group()
         group.add_argument("--fill", action="store_true")
         group.add_argument("--drain", action="store_true")
         p.add_argument("--json", action="store_true", help="machine-readable output")
+
+        p = sub.add_parser("images", help="list the node images; --build builds missing or outdated ones")
+        p.add_argument("--build", action="store_true")
+        p.add_argument("--force", action="store_true", help="with --build: rebuild even when up to date")
+
+    def handle(self, *args, action, **options):
+        getattr(self, "do_" + action.replace("-", "_"))(**options)
 
     # -- helpers -------------------------------------------------------------
     def _user(self, username: str | None):
