@@ -313,6 +313,35 @@ class Command(BaseCommand):
         if not all(cell["ok"] for cell in cells):
             sys.exit(1)
 
+    def do_pool(self, fill=False, drain=False, json: bool = False, **_):
+        import json as json_module
+
+        from ...engine.pool import member_memory
+        from ...warm_pool import budget, make_pool
+
+        pool = make_pool()
+        if drain:
+            self.stdout.write(f"removed {pool.drain()} pool members (a running lab worker fills it again to "
+                              f"its size, {budget().size} per image: set it to 0 in the admin to keep it empty)")
+            return
+        if fill:
+            pool.fill()
+        found = []
+        for spec in pool.specs:
+            members = pool.members(spec)
+            memory = [member_memory(m.id) for m in members]
+            found.append({"image": spec.image, "capabilities": list(spec.capabilities), "members": len(members),
+                          "running": sum(m.state == "running" for m in members),
+                          "memory_mb": round(sum(x or 0 for x in memory) / 2 ** 20, 1)})
+        now = budget()
+        if json:
+            self.stdout.write(json_module.dumps({"size": now.size, "memory_mb": now.memory_mb, "pools": found}))
+            return
+        self.stdout.write(f"budget: {now.size} per image, {now.memory_mb} MB in all")
+        for item in found:
+            self.stdout.write(f"{item['image']} ({', '.join(item['capabilities'])}): {item['running']} running of "
+                              f"{item['members']}, {item['memory_mb']} MB")
+
     def do_gc(self, **_):
         from ...operations import collect_garbage
 
@@ -350,35 +379,6 @@ def matrix_lines(answer: dict) -> list[str]:
                 continue  # its own address
             total += 1
             reached += cell["ok"]
-    def do_pool(self, fill=False, drain=False, json: bool = False, **_):
-        import json as json_module
-
-        from ...engine.pool import member_memory
-        from ...warm_pool import budget, make_pool
-
-        pool = make_pool()
-        if drain:
-            self.stdout.write(f"removed {pool.drain()} pool members (a running lab worker fills it again to "
-                              f"its size, {budget().size} per image: set it to 0 in the admin to keep it empty)")
-            return
-        if fill:
-            pool.fill()
-        found = []
-        for spec in pool.specs:
-            members = pool.members(spec)
-            memory = [member_memory(m.id) for m in members]
-            found.append({"image": spec.image, "capabilities": list(spec.capabilities), "members": len(members),
-                          "running": sum(m.state == "running" for m in members),
-                          "memory_mb": round(sum(x or 0 for x in memory) / 2 ** 20, 1)})
-        now = budget()
-        if json:
-            self.stdout.write(json_module.dumps({"size": now.size, "memory_mb": now.memory_mb, "pools": found}))
-            return
-        self.stdout.write(f"budget: {now.size} per image, {now.memory_mb} MB in all")
-        for item in found:
-            self.stdout.write(f"{item['image']} ({', '.join(item['capabilities'])}): {item['running']} running of "
-                              f"{item['members']}, {item['memory_mb']} MB")
-
             rtt = f"{cell['rtt_ms']:.3f} ms" if cell["rtt_ms"] is not None else "reached"
             seen = rtt if cell["ok"] else f"UNREACHABLE  {cell['error']}"
             where = f"{target['node']}:{target['interface']}"
