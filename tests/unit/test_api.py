@@ -761,6 +761,7 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/topologies/{topology_id}/nodes/{node}/{action}", "/api/v1/topologies/{topology_id}/apply",
         "/api/v1/frr/check", "/api/v1/topologies/{topology_id}/frr/starting-config",
         "/api/v1/topologies/{topology_id}/frr/save",
+        "/api/v1/routes/compute", "/api/v1/topologies/{topology_id}/routes",
     }
     assert set(paths["/api/v1/topologies/{topology_id}"]) == {"get", "put", "delete"}
     assert "requestBody" in paths["/api/v1/topologies"]["post"]

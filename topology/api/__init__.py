@@ -34,6 +34,7 @@ from .lab_tools import router as lab_tools_router  # noqa: E402
 from .limits import router as limits_router  # noqa: E402
 from .links import router as links_router  # noqa: E402
 from .nodes import router as nodes_router  # noqa: E402
+from .routes import router as routes_router  # noqa: E402
 from .views import router  # noqa: E402
 
 api.add_router("", router)
@@ -47,3 +48,4 @@ api.add_router("", links_router)
 api.add_router("", nodes_router)
 api.add_router("", frr_router)
 api.add_router("", apply_router)
+api.add_router("", routes_router)

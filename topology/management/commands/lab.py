@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ... import labview, schema, services
 from ...cli import apply as apply_cli
 from ...cli import links as links_cli
+from ...cli import routes as routes_cli
 from ...cli.progress import follow
 from ...limits import document_limits
 from ...models import LIVE_STATES, Lab, LabState, Topology
@@ -65,6 +66,7 @@ class Command(BaseCommand):
         p.add_argument("--json", action="store_true", help="machine-readable output (the API's answer)")
 
         links_cli.add_parser(sub, with_user)
+        routes_cli.add_parser(sub, with_user)
 
         p = with_user(sub.add_parser("apply", help="make a running lab run FILE's document, changing only what "
                                                    "changed: lab apply NAME FILE [--dry-run]"))
@@ -241,6 +243,27 @@ class Command(BaseCommand):
         if lab.reason:
             raise CommandError(f"apply: {lab.reason}", returncode=1)
         self.stdout.write(f"'{topology.name}' is {lab.state}")
+
+    def do_routes(self, name, user, apply_routes, json: bool = False, **_):
+        import json as json_module
+
+        from ... import routes
+
+        topology = self._topology(name, user)
+        try:
+            document = services.parse(topology.document)
+            computed = routes.compute(document)
+            answer = {**computed.as_dict(), "document": routes.with_routes(document, computed.routes), "applied": False}
+            if apply_routes and computed.routes:
+                services.update_topology(topology, answer["document"])
+                answer["applied"] = True
+        except services.ServiceError as exc:
+            self._refused(exc)
+        if json:
+            self.stdout.write(json_module.dumps(answer, indent=2))
+        else:
+            for line in routes_cli.describe(answer):
+                self.stdout.write(line)
 
     def do_deploy(self, name, user, wait, timeout, **_):
         self._operate(name, user, wait, timeout, services.request_deploy)
