@@ -347,10 +347,14 @@ def test_the_site_row_is_edited_never_added_twice_or_deleted(admin_client):
     assert admin_client.get("/admin/topology/sitelimits/1/delete/").status_code == 403
     form = {"max_running_labs": 4, "max_running_nodes": 40, "max_nodes_per_topology": 20, "max_topologies": 50,
             "course_max_running_nodes": 900, "node_default_cpus": 1.0, "node_default_memory_mb": 256,
-            "node_default_pids": 256, "node_max_cpus": 1.5, "node_max_memory_mb": 2048, "node_max_pids": 4096}
+            "node_default_pids": 256, "node_max_cpus": 1.5, "node_max_memory_mb": 2048, "node_max_pids": 4096,
+            "pool_size": 5, "pool_memory_mb": 64}
     limits.node_resources()  # cached before the change: saving the row must forget it
+    page = admin_client.get("/admin/topology/sitelimits/1/change/").content.decode()
+    assert "The warm pool" in page and "no lab worker has said so lately" in page  # what the pool holds now
     assert admin_client.post("/admin/topology/sitelimits/1/change/", form).status_code == 302
     assert SiteLimits.objects.get().max_running_labs == 4 and SiteLimits.objects.count() == 1
+    assert (SiteLimits.objects.get().pool_size, SiteLimits.objects.get().pool_memory_mb) == (5, 64)
     assert limits.document_limits().max_cpus == 1.5
 
 
