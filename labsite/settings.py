@@ -17,6 +17,7 @@ Environment variables (all optional):
 - ``TOPOLAB_DEBUG``: ``1`` turns on Django's debug mode.
 - ``TOPOLAB_ALLOWED_HOSTS``: comma-separated host names the web tier answers to.
 """
+import json
 import os
 import secrets
 import socket
@@ -361,3 +362,13 @@ TOPOLAB_MAX_TERMINALS_PER_USER = int(os.environ.get("TOPOLAB_MAX_TERMINALS_PER_U
 TOPOLAB_EXEC_CONCURRENCY = int(os.environ.get("TOPOLAB_EXEC_CONCURRENCY", "8"))
 TOPOLAB_MAX_EXECS_PER_USER = int(os.environ.get("TOPOLAB_MAX_EXECS_PER_USER", "2"))
 TOPOLAB_MAX_EXECS_PER_LAB = int(os.environ.get("TOPOLAB_MAX_EXECS_PER_LAB", "2"))
+
+
+# --- Importing other tools' labs (topology/interop) --------------------------------
+# Foreign images (containerlab's, Kathará's) are never pulled: each runs as its node kind's image unless
+# TOPOLAB_IMAGE_MAP, a JSON object in the environment, maps its name (with or without the tag) to one of this
+# site's own images, e.g. {"kathara/frr": "topolab/frr", "alpine:3.20": "registry:5000/alpine-tools"}.
+TOPOLAB_IMAGE_MAP = json.loads(os.environ.get("TOPOLAB_IMAGE_MAP") or "{}")
+if not isinstance(TOPOLAB_IMAGE_MAP, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in TOPOLAB_IMAGE_MAP.items()):
+    raise ValueError("TOPOLAB_IMAGE_MAP is a JSON object of image name to image name")

@@ -1,5 +1,5 @@
 // The topologies page: the user's topologies with their labs' states, kept live by polling.
-import {api, ApiError} from './api.js';
+import {api, ApiError, request} from './api.js';
 import {ago, el, notice, pickFile} from './dom.js';
 
 const $ = (id) => document.getElementById(id);
@@ -64,7 +64,35 @@ $('create-form').addEventListener('submit', async (e) => {
   }
 });
 
+// A containerlab or Kathará lab (a .clab.yml, a lab.conf, or an archive of the lab's folder) is converted by
+// the server (POST topologies/import); each problem and warning names the lab's file and line.
+function issueList(issues, level) {
+  return el('ul', {class: 'problems'}, issues.map((p) => el('li', {class: level},
+    el('code', {}, p.line ? `${p.file}:${p.line}` : p.file), p.path ? ` ${p.path}` : '', ' ', p.message)));
+}
+
+async function importForeign(file) {
+  const form = new FormData();
+  form.append('file', file);
+  try {
+    const answer = await request('POST', 'topologies/import', form);
+    const t = answer.topology;
+    await refresh();
+    const w = answer.warnings.length;
+    const from = {clab: 'containerlab', kathara: 'Kathará', topolab: 'topolab/v1'}[answer.format] || answer.format;
+    message(`Imported ${t.name} from ${from}${w ? ` with ${w} warning${w > 1 ? 's' : ''}` : ''}.`, 'ok',
+      el('div', {}, el('a', {href: `/topologies/${t.id}/`, class: 'btn btn-small btn-primary'}, 'Open it'),
+        w ? issueList(answer.warnings, 'warning') : null));
+  } catch (err) {
+    if (err instanceof ApiError && err.errors.length) {
+      message(`${file.name} has ${err.errors.length} error${err.errors.length > 1 ? 's' : ''}; nothing was saved.`, 'error',
+        issueList(err.errors, 'error'));
+    } else message(`Not imported: ${err.message}`, 'error');
+  }
+}
+
 pickFile($('import-label'), $('import-file'), async (file) => {
+  if (!/\.json$/i.test(file.name)) { await importForeign(file); return; }
   let doc;
   try {
     doc = JSON.parse(await file.text());

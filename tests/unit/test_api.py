@@ -738,6 +738,7 @@ def test_it_serves_an_openapi_schema_of_every_route():
     paths = response.json()["paths"]
     assert set(paths) == {
         "/api/v1/topologies", "/api/v1/topologies/{topology_id}", "/api/v1/topologies/{topology_id}/export",
+        "/api/v1/topologies/import",  # interop: containerlab and Kathará labs
         "/api/v1/validate", "/api/v1/topologies/{topology_id}/deploy", "/api/v1/topologies/{topology_id}/destroy",
         "/api/v1/topologies/{topology_id}/lab", "/api/v1/topologies/{topology_id}/nodes/{name}/exec",
         "/api/v1/images",

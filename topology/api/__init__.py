@@ -30,6 +30,7 @@ from .checks import router as checks_router  # noqa: E402
 from .course_labs import router as course_labs_router  # noqa: E402
 from .courses import router as courses_router  # noqa: E402
 from .frr import router as frr_router  # noqa: E402
+from .interop import router as interop_router  # noqa: E402
 from .lab_tools import router as lab_tools_router  # noqa: E402
 from .limits import router as limits_router  # noqa: E402
 from .links import router as links_router  # noqa: E402
@@ -37,6 +38,7 @@ from .nodes import router as nodes_router  # noqa: E402
 from .routes import router as routes_router  # noqa: E402
 from .views import router  # noqa: E402
 
+api.add_router("", interop_router)  # first: its /export answers ?format= (and the JSON)
 api.add_router("", router)
 api.add_router("", courses_router)
 api.add_router("", assignments_router)

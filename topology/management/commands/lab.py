@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ... import labview, schema, services
 from ...cli import apply as apply_cli
+from ...cli import interop as interop_cli
 from ...cli import links as links_cli
 from ...cli import routes as routes_cli
 from ...cli.progress import follow
@@ -36,12 +37,16 @@ class Command(BaseCommand):
             p.add_argument("--user", help="owner of the topology (default: the first superuser)")
             return p
 
-        p = with_user(sub.add_parser("import", help="read a topolab/v1 file (- for standard input)"))
+        p = with_user(sub.add_parser("import", help="read a topolab/v1 file (- for standard input), or a "
+                                                    "containerlab or Kathará lab (a file, a folder or an archive)"))
         p.add_argument("file")
         p.add_argument("--replace", action="store_true", help="overwrite a topology of the same name")
+        interop_cli.add_import_arguments(p)
 
-        p = with_user(sub.add_parser("export", help="print a topology's document"))
+        p = with_user(sub.add_parser("export", help="print a topology's document (or write it for containerlab "
+                                                    "or Kathará)"))
         p.add_argument("name")
+        interop_cli.add_export_arguments(p)
 
         with_user(sub.add_parser("list", help="topologies and their labs' state"))
 
@@ -128,8 +133,15 @@ class Command(BaseCommand):
                            returncode=EXIT_INVALID if exc.status == 400 else 1)
 
     # -- subcommands ---------------------------------------------------------
-    def do_import(self, file, user, replace, **_):
+    def do_import(self, file, user, replace, format=None, **_):
         owner = self._user(user)
+        if interop_cli.wants(file, format):  # containerlab, Kathará, a folder or an archive
+            imported = interop_cli.read_lab(self, file, format)
+            try:
+                topology = services.import_topology(owner, imported.validation, replace=replace)
+            except services.ServiceError as exc:
+                self._refused(exc)
+            return interop_cli.report(self, imported, topology, owner)
         try:
             text = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
         except OSError as exc:
@@ -149,8 +161,10 @@ class Command(BaseCommand):
         self.stdout.write(f"imported '{topology.name}' for {owner.get_username()} "
                           f"({topology.node_count} nodes, {topology.link_count} links)")
 
-    def do_export(self, name, user, **_):
+    def do_export(self, name, user, format="topolab", output=None, **_):
         topology = self._topology(name, user)
+        if format != "topolab":
+            return interop_cli.export_lab(self, topology, format, output)
         self.stdout.write(json.dumps(topology.document, indent=2))
 
     def do_list(self, user, **_):
