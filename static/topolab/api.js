@@ -111,3 +111,10 @@ export const checksApi = {
   csvUrl: (assignmentId) => `/api/v1/assignments/${assignmentId}/results.csv`,
 };
 
+// FRR (issue 12): FRR's own checker on a frr.conf, a starting configuration for an frr node of the saved document,
+// and "Save configs" (the running configurations of a lab's frr nodes against the document's; dryRun: only the diffs).
+export const frrApi = {
+  check: (config) => request('POST', 'frr/check', {config}),
+  startingConfig: (id, node, daemons) => request('POST', `topologies/${id}/frr/starting-config`, {node, daemons}),
+  saveConfigs: (id, dryRun) => request('POST', `topologies/${id}/frr/save`, {dry_run: dryRun}),
+};

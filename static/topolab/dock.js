@@ -85,7 +85,9 @@ export class Dock {
     const {TerminalSession} = await loadTerminal();
     const key = `${kind}:${node}`;
     if (this.terms.has(key)) return; // a second click while the module loaded
-    const title = kind === 'logs' ? `Logs · ${node}` : node;
+    // 'vtysh': a console on an frr node running FRR's shell instead of the login shell, a tab of its own.
+    const program = kind === 'vtysh' ? 'vtysh' : '';
+    const title = kind === 'logs' ? `Logs · ${node}` : program ? `${node} · vtysh` : node;
     const dot = el('span', {class: 'tab-dot', 'aria-hidden': 'true'});
     const label = el('button', {class: 'tab-label', role: 'tab', 'aria-selected': 'false', tabindex: '-1',
       'aria-controls': `pane-${key.replace(':', '-')}`, onclick: () => this.select(key)}, dot, title);
@@ -96,9 +98,10 @@ export class Dock {
     const host = el('div', {class: 'term-host'});
     const pane = el('div', {class: 'term-pane', id: `pane-${key.replace(':', '-')}`, 'data-key': key, role: 'tabpanel', 'aria-label': title},
       el('div', {class: 'term-bar'},
-        el('span', {class: 'term-title'}, kind === 'logs' ? `${node} · logs` : `${node} · console`), stateText,
+        el('span', {class: 'term-title'}, kind === 'logs' ? `${node} · logs` : program ? `${node} · vtysh` : `${node} · console`), stateText,
         el('span', {class: 'term-actions'}, reopen,
-          el('button', {class: 'btn btn-small btn-quiet', title: 'Open in its own window', 'aria-label': `Pop out ${title}`, onclick: () => this.popOut(key)}, popOutIcon()))),
+          // The pop-out page opens a login shell or the logs only: a vtysh console stays in the dock.
+          program ? null : el('button', {class: 'btn btn-small btn-quiet', title: 'Open in its own window', 'aria-label': `Pop out ${title}`, onclick: () => this.popOut(key)}, popOutIcon()))),
       host);
     pane.addEventListener('focusin', () => { if (this.active !== key) this.select(key, false); });
     this.tabs.append(tab);
@@ -111,7 +114,7 @@ export class Dock {
     this.expanded = true;
     this.layout();
     t.session = new TerminalSession(host, {
-      topology: this.hooks.topology, node, kind, session: token, console: this.hooks.console,
+      topology: this.hooks.topology, node, kind: program ? 'console' : kind, program, session: token, console: this.hooks.console,
       onState: (state, message) => this.stateChanged(key, state, message),
       onSession: () => this.remember(),
     });
@@ -176,7 +179,7 @@ export class Dock {
     t.reopen.hidden = !ended;
     const why = ended ? this.hooks.why(t.node) : '';
     t.reopen.disabled = !!why;
-    t.reopen.title = why || (t.kind === 'logs' ? 'Follow the logs again' : 'Start a new shell');
+    t.reopen.title = why || (t.kind === 'logs' ? 'Follow the logs again' : t.kind === 'vtysh' ? 'Start vtysh again' : 'Start a new shell');
   }
 
   // The lab or a node changed state: Reopen buttons follow.

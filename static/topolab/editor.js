@@ -16,6 +16,7 @@ import {problemLine} from './problems.js';
 import {LinkLive} from './link-live.js';
 import {PingMatrix} from './ping-matrix.js';
 import {ApplyChanges} from './apply-changes.js';
+import {FrrTools} from './frr-panel.js';
 
 const config = JSON.parse(document.getElementById('editor-config').textContent);
 model.setKinds(config.kinds, config.defaultKind);
@@ -141,6 +142,10 @@ const pings = new PingMatrix(ed, {run: () => api.pingAll(config.id), setDisabled
 // "Apply changes…" on a running lab (apply-changes.js): after each save, what the lab does not run yet; updateButtons() drives it.
 const applier = new ApplyChanges(ed, {run: (doc, dryRun) => api.apply(config.id, doc, dryRun), save, setProblems, status, setDisabled,
   setLab, showEvents: () => dock.select('events', false)});
+// FRR's tools (frr-panel.js): an frr node's starting config, check and vtysh in the panel; "Save configs…" on a running lab,
+// which writes into the saved document: the editor takes the server's afterwards.
+ed.frr = new FrrTools(ed, {topology: config.id, dirty: () => markDirty(), save, status, setDisabled,
+  reload: async () => { const t = await api.get(config.id); ed.commit(t.document); ed.saved = JSON.stringify(ed.doc); markDirty(); }});
 const dock = new Dock($('dock'), $('editor'), {
   topology: config.id,
   console: config.console,
@@ -301,6 +306,7 @@ function updateButtons() {
   setDisabled($('btn-destroy'), $('destroy-wrap'), destroyWhy);
   pings.update();
   applier.update();
+  ed.frr.update();
   $('btn-save').disabled = ed.saving;
   $('btn-undo').disabled = !ed.undo.length;
   $('btn-redo').disabled = !ed.redo.length;

@@ -208,7 +208,9 @@ export class Panel {
     this.add(this.section(`Environment (${Object.keys(node.env || {}).length})`, false, ...this.pairs('Variable', node.env, {key: 'node.env',
       keyPlaceholder: 'NAME', valuePlaceholder: 'value', keyCheck: (k) => (this.pattern('envKey').test(k) ? '' : 'letters, digits and _; not starting with a digit'),
       apply: (o) => this.commitNode(this.ref.name, (n) => ({...n, env: o}), 'node.env')})));
-    this.add(this.section(`Files (${(node.files || []).length})`, false, ...this.files(node)));
+    const frr = this.ed.frr ? this.ed.frr.section(this, node) : null; // an frr node's tools (frr-panel.js), its files open
+    if (frr) this.add(frr);
+    this.add(this.section(`Files (${(node.files || []).length})`, !!frr, ...this.files(node)));
     this.add(this.section(`Commands (${(node.exec || []).length})`, false, this.field('One command per line, run in order once links and routes are up', (node.exec || []).join('\n'), {
       key: 'node.exec', multiline: true, placeholder: 'ip addr',
       apply: (v) => this.commitNode(this.ref.name, (n) => ({...n, exec: v.split('\n').filter((s) => s.trim())}), 'node.exec')})));
@@ -224,7 +226,9 @@ export class Panel {
         onclick: () => this.ed.openTerminal(this.ref.name, kind)}, label));
     return el('div', {class: 'row-buttons node-actions'},
       button('Console', 'console', `A shell on ${name} (or double-click the node)`),
-      button('Logs', 'logs', `What ${name}'s main process prints, followed live`));
+      button('Logs', 'logs', `What ${name}'s main process prints, followed live`),
+      // FRR's own shell on an frr node (its own dock tab); a supervisor watches the student's console only.
+      this.ed.frr && !this.ed.config.readonly && this.ed.frr.runs(model.kindOf(this.ed.doc, name)) ? button('vtysh', 'vtysh', `FRR's shell (vtysh) on ${name}`) : null);
   }
 
   imageHelp(image) {

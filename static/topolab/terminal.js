@@ -70,10 +70,11 @@ function span(seconds) {
 
 export class TerminalSession {
   // host: the element the terminal fills. options: {topology, node, kind: 'console' | 'logs',
-  // session: a token to resume, console: the config's {keepSeconds, ackEvery, window},
+  // session: a token to resume, console: the config's {keepSeconds, ackEvery, window}, program: '' (the login shell) or
+  // 'vtysh' (FRR's shell, on an frr node: the relay runs it instead of the shell),
   // mode: '' (one's own console) | 'watch' | 'control' (a supervisor's), onState(state, message), onSession(token)}.
   // States: connecting, open, reconnecting, closed (the server ended it, or the user), error.
-  constructor(host, {topology, node, kind = 'console', session = '', mode = '', console: pacing, onState = () => {}, onSession = () => {}}) {
+  constructor(host, {topology, node, kind = 'console', session = '', mode = '', program = '', console: pacing, onState = () => {}, onSession = () => {}}) {
     const {keepSeconds, ackEvery, window: unacked} = {...CONSOLE_FALLBACK, ...pacing};
     this.keepSeconds = keepSeconds;
     // The server sends at most `window` bytes unacknowledged: acknowledge well before it fills.
@@ -83,6 +84,7 @@ export class TerminalSession {
     this.node = node;
     this.kind = kind;
     this.mode = kind === 'console' ? mode : '';
+    this.program = kind === 'console' ? program : '';
     this.token = this.mode ? '' : session; // a watcher has no session of its own to resume
     this.banners = new Map(); // who is watching or typing (their `by`) -> the banner shown for them
     this.onState = onState;
@@ -141,6 +143,7 @@ export class TerminalSession {
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
     const q = new URLSearchParams({cols: this.term.cols, rows: this.term.rows, flow: '1'});
     if (this.mode) q.set('mode', this.mode);
+    if (this.program) q.set('program', this.program);
     if (this.kind === 'console' && this.token) q.set('session', this.token);
     return `${proto}://${location.host}/ws/topologies/${this.topology}/nodes/${encodeURIComponent(this.node)}/${this.kind}?${q}`;
   }

@@ -16,11 +16,16 @@ own, so output is paced by credit instead: the relay never has more than
 web -> relay, on the host's relay channel (:func:`channel_name`)::
 
     {"type": "console.open", "reply": <consumer channel>, "lab": <id>, "node": <name>,
-     "container": <id>, "cols": 80, "rows": 24, "deadline": <unix time>, "resume": <token or "">}
+     "container": <id>, "cols": 80, "rows": 24, "deadline": <unix time>, "resume": <token or "">,
+     "program": "shell" | "vtysh"}
     {"type": "logs.open", "reply": ..., "lab": ..., "node": ..., "container": ..., "deadline": ...}
     {"type": "console.watch", "reply": ..., "lab": ..., "node": ..., "container": ..., "deadline": ...,
      "mode": "watch" | "control", "name": <the watcher's name>, "owner": <the student's name>}
     {"type": "console.cancel", "reply": <consumer channel>}      # the browser left before "opened"
+
+"program" picks what the console runs, from :data:`PROGRAMS` only (anything else is the shell): the node's
+login shell, or FRR's ``vtysh`` (the editor offers it on frr nodes; in another image it is not there and the
+console says it could not open). A session resumes only with the program it runs.
 
 "console.watch" (a supervisor, :data:`WATCH_MODES`) never starts a shell: it joins the console
 session already open on that container (the most recently active one), or is told
@@ -78,6 +83,12 @@ WATCH_BUFFER = 256 * 1024         # output held for one watcher; beyond it the o
 WATCH_MODES = ("watch", "control")  # a supervisor's ways of joining a student's console: look only, or type too
 KEEP_DETACHED = 60.0              # seconds a shell waits for its client to come back
 SHELL_ARGV = ["/bin/sh", "-c", "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi"]
+PROGRAMS = {"shell": SHELL_ARGV, "vtysh": ["vtysh"]}  # what a console may run (argv, never a user's string)
+
+
+def program_argv(program) -> list[str]:
+    """The argv of a console's ``program`` (the shell for anything not in :data:`PROGRAMS`)."""
+    return list(PROGRAMS.get(program, SHELL_ARGV)) if isinstance(program, str) else list(SHELL_ARGV)
 
 
 def clamp_size(value, default: int) -> int:

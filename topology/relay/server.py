@@ -44,6 +44,7 @@ from . import (
     WINDOW,
     channel_name,
     clamp_size,
+    program_argv,
     subscribe,
 )
 from .buffer import OutputBuffer, RecentOutput
@@ -490,10 +491,13 @@ class Relay:
                 return
             session = self.sessions.get(str(message.get("resume") or ""))
             key = (str(message.get("lab")), str(message.get("node")), str(message.get("container")))
-            if session is not None and session.key == key and session.source.kind == "console":
+            argv = program_argv(message.get("program"))
+            if session is not None and session.key == key and session.source.kind == "console" \
+                    and session.source.argv == argv:
                 self._start(self._resume(session, message))
                 return
-            source = ShellSource(self.runtime, key[2], clamp_size(message.get("cols"), 80), clamp_size(message.get("rows"), 24))
+            source = ShellSource(self.runtime, key[2], clamp_size(message.get("cols"), 80),
+                                 clamp_size(message.get("rows"), 24), argv)
             self._start(Session(self, message, source).run())
         elif kind == "console.cancel":
             watched = next((s for s in self.sessions.values() if reply in s.watchers), None)

@@ -23,17 +23,18 @@ class ShellSource:
     kind = "console"
     writable = True
 
-    def __init__(self, runtime: DockerRuntime, container: str, cols: int, rows: int):
+    def __init__(self, runtime: DockerRuntime, container: str, cols: int, rows: int, argv=None):
         self.runtime = runtime
         self.container = container
         self.size = (cols, rows)
+        self.argv = list(argv or SHELL_ARGV)  # the login shell, or another of relay.PROGRAMS (vtysh)
         self.exec_id: str | None = None
         self.sock = None
 
     async def open(self) -> bytes:
         cols, rows = self.size
         self.exec_id, self.sock, early = await asyncio.to_thread(
-            self.runtime.open_console, self.container, SHELL_ARGV, cols, rows, {"TERM": "xterm-256color"})
+            self.runtime.open_console, self.container, self.argv, cols, rows, {"TERM": "xterm-256color"})
         return early
 
     async def read(self) -> bytes:

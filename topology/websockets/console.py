@@ -1,5 +1,6 @@
 """``/ws/topologies/<id>/nodes/<name>/console``: a node's login shell, relayed from the root relay.
 
+``?program=vtysh`` opens FRR's shell instead of the node's login shell (the relay's :data:`PROGRAMS`).
 ``?mode=watch`` or ``?mode=control`` is a supervisor's view of the student's console that is open on
 that node (never a new shell): the relay's "console.watch". In watch mode nothing typed is forwarded;
 in control mode typing is, and the student was told first. A watcher's resizes are never forwarded:
@@ -7,7 +8,7 @@ the student's window sizes the terminal.
 """
 from __future__ import annotations
 
-from ..relay import MAX_INPUT, WATCH_MODES, clamp_size
+from ..relay import MAX_INPUT, PROGRAMS, WATCH_MODES, clamp_size
 from .access import OWNER, SUPERVISOR
 from .relayed import NOT_AVAILABLE, RelayedTerminalConsumer
 
@@ -31,8 +32,9 @@ class ConsoleConsumer(RelayedTerminalConsumer):
     def open_options(self) -> dict:
         if self.mode:
             return {"mode": self.mode, "name": self.user_name, "owner": self.owner_name}
+        program = self._param("program", "shell")
         return {"cols": clamp_size(self._param("cols", "80"), 80), "rows": clamp_size(self._param("rows", "24"), 24),
-                "resume": self._param("session")[:64]}
+                "resume": self._param("session")[:64], "program": program if program in PROGRAMS else "shell"}
 
     def resume_token(self) -> str:
         return "" if self.mode else self._param("session")[:64]
