@@ -346,3 +346,23 @@ def troubles(lab: Lab) -> str:
     """The nodes of ``lab`` that exited, are gone or failed, with why (empty: none)."""
     troubled = LabNode.objects.filter(lab=lab, state__in=TROUBLED_STATES).order_by("name")
     return "; ".join(f"{name}: {why}" for name, why in troubled.values_list("name", "reason"))
+
+
+def do_running_files(lab: Lab, files: dict[str, dict[str, str]]) -> None:
+    """What runs in some nodes was read back into the topology's document (FRR's Save configs: ``{node: {path:
+    content}}``): the lab's running document says the same, so Apply changes sees nothing to redo there."""
+    running = Lab.objects.filter(pk=lab.pk).values_list("running_document", flat=True).first()
+    if not isinstance(running, dict):
+        return
+    for node in running.get("nodes", []):
+        wanted = files.get(node.get("name")) if isinstance(node, dict) else None
+        if not wanted:
+            continue
+        entries = node.setdefault("files", [])
+        for path, content in wanted.items():
+            entry = next((f for f in entries if isinstance(f, dict) and f.get("path") == path), None)
+            if entry is None:
+                entries.append({"path": path, "content": content})
+            else:
+                entry["content"] = content
+    Lab.objects.filter(pk=lab.pk).update(running_document=running)

@@ -200,6 +200,18 @@ def test_saving_writes_the_running_configs_into_the_nodes_files_and_keeps_the_ot
     assert "files" not in nodes["f2"]  # unread: left as it was
 
 
+def test_saved_configs_are_what_the_lab_runs_so_apply_changes_has_nothing_to_redo(client, pair, running, sent,
+                                                                                    monkeypatch):
+    from topology import apply
+
+    Lab.objects.filter(pk=running.pk).update(running_document=Topology.objects.get(pk=pair.pk).document)
+    sent.answer = FakeResult({"configs": {"f1": {"config": RUNNING_F1}, "f2": {"config": RUNNING_F2}}})
+    assert post(client, f"/topologies/{pair.pk}/frr/save", {"dry_run": False}).status_code == 200
+    topology = Topology.objects.get(pk=pair.pk)
+    answer = apply.apply(topology, topology.document, dry_run=True)
+    assert answer["nothing_to_do"] is True, answer["changes"]
+
+
 def test_a_lab_without_running_frr_nodes_has_nothing_to_save(client, pair, running, sent):
     LabNode.objects.filter(lab=running, name__in=["f1", "f2"]).update(state=NodeStatus.STOPPED)
     response = post(client, f"/topologies/{pair.pk}/frr/save", {"dry_run": False})

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
-from .. import frr, kinds, leases, schema, services, tasks, workers
+from .. import frr, kinds, labstate, leases, schema, services, tasks, workers
 from ..models import LIVE_STATES, NodeStatus
 from .lab_tools import RELEASE_SCRIPT
 from .routing import route_on
@@ -267,4 +267,6 @@ def save_configs(request, topology_id: int, response: HttpResponse):
         services.update_topology(topology, updated)
     except services.ServiceError as exc:
         return _refused(exc)
+    # The lab runs these configs already: its running document says so too (Apply changes would redo them).
+    labstate.do_running_files(topology.lab, {name: {frr.CONF: config} for name, config in changed.items()})
     return results

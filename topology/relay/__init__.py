@@ -60,7 +60,7 @@ watchers::
     {"type": "console.input", "data": "..."}
     {"type": "console.resize", "cols": 120, "rows": 40}
     {"type": "console.ack", "bytes": <output bytes delivered to this consumer's client so far>}
-    {"type": "console.ping"}                                      # every TOPOLAB_HEARTBEAT seconds
+    {"type": "console.ping"}        # each heartbeat (TOPOLAB_HEARTBEAT s) without traffic both ways since the last
     {"type": "console.detach"}      # the connection dropped: keep the shell KEEP_DETACHED seconds
     {"type": "console.close"}       # the user closed the console: end the shell now
 """

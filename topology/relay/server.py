@@ -493,7 +493,7 @@ class Relay:
             key = (str(message.get("lab")), str(message.get("node")), str(message.get("container")))
             argv = program_argv(message.get("program"))
             if session is not None and session.key == key and session.source.kind == "console" \
-                    and session.source.argv == argv:
+                    and getattr(session.source, "argv", argv) == argv:
                 self._start(self._resume(session, message))
                 return
             source = ShellSource(self.runtime, key[2], clamp_size(message.get("cols"), 80),

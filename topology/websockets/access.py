@@ -6,6 +6,9 @@ its consoles. A user who must change their password first (a one-time password) 
 """
 from __future__ import annotations
 
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.utils import timezone
+
 from .. import courses
 from ..models import Lab, UserFlags
 
@@ -22,15 +25,52 @@ def signed_out(session) -> bool:
     afresh from the store. ``exists`` alone is not enough: the database keeps
     an expired row until ``clearsessions`` runs, but loading it gives nothing.
     """
-    if session is None or not session.session_key:
-        return False
-    return not session.__class__(session.session_key).load()
+    return bool(session is not None and session.session_key and session.session_key in ended_sessions([session]))
+
+
+def ended_sessions(sessions) -> set[str]:
+    """The keys of those of ``sessions`` that ended (as :func:`signed_out` says), read together: one
+    query per few hundred for sessions kept in the database (as the ``db`` and ``cached_db`` engines
+    keep them, the database being the truth for both), one load per distinct key from any other store.
+    A session without a key (None, or an anonymous visitor's) never ends here."""
+    keys_of: dict[type, set[str]] = {}
+    for session in sessions:
+        if session is not None and session.session_key:
+            keys_of.setdefault(session.__class__, set()).add(session.session_key)
+    ended: set[str] = set()
+    for store, keys in keys_of.items():
+        if not issubclass(store, DatabaseSessionStore):
+            ended |= {key for key in keys if not store(key).load()}
+            continue
+        decoder, model, alive = store(), store.get_model_class(), set()
+        for part in chunks(sorted(keys)):
+            rows = model.objects.filter(session_key__in=part, expire_date__gt=timezone.now())
+            # As load() does: a row whose data does not decode (tampered, another secret key) is no session.
+            alive |= {key for key, data in rows.values_list("session_key", "session_data") if decoder.decode(data)}
+        ended |= keys - alive
+    return ended
 
 
 def must_change_password(user) -> bool:
     """True when ``user`` was given a one-time password and has not changed it yet."""
     return bool(user is not None and user.is_authenticated
                 and UserFlags.objects.filter(user_id=user.pk, must_change_password=True).exists())
+
+
+def must_change_passwords(user_ids) -> set[int]:
+    """Those of ``user_ids`` who must change their password first (:func:`must_change_password`), in one query
+    per few hundred."""
+    flagged: set[int] = set()
+    for part in chunks(sorted(set(user_ids))):
+        flagged |= set(UserFlags.objects.filter(user_id__in=part, must_change_password=True)
+                       .values_list("user_id", flat=True))
+    return flagged
+
+
+def chunks(items: list, size: int = 500):
+    """``items`` in lists of at most ``size``: an ``__in`` query stays well under SQLite's limit of variables."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def owned_lab(user, topology_id: int) -> Lab | None:

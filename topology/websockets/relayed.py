@@ -39,6 +39,12 @@ told so (``"change your password first"``) and closed with 4403, on connecting
 and at the next heartbeat. The node is resolved to its container here, from the
 database; the browser never names one. The shell itself runs in the root
 relay (:mod:`topology.relay`), reached through the channel layer only.
+
+Every ``TOPOLAB_HEARTBEAT`` seconds each open terminal renews its place in the count, pings the relay
+(unless traffic went both ways since the last heartbeat) and is re-checked: signed in, no password to
+change, lab and node running, a supervisor still one. One heartbeat per web process does that for all its
+terminals at once (:mod:`.heartbeat`: one Redis pipeline, one database call), so it costs a class of
+consoles what it costs one, and no keystroke waits behind 60 separate re-checks.
 """
 from __future__ import annotations
 
@@ -48,21 +54,24 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from redis import RedisError
 
 from ..models import LIVE_STATES, Lab, LabNode, LabState, NodeStatus
 from ..relay import ACK_EVERY, KEEP_DETACHED, LAYER, SILENCE, channel_name
-from . import terminals
+from . import heartbeat, terminals
 from .access import (
     CHANGE_PASSWORD,
     FORBIDDEN,
     SUPERVISOR,
+    chunks,
     display_name,
+    ended_sessions,
     lab_and_role,
     must_change_password,
-    signed_out,
+    must_change_passwords,
 )
 
 NOT_AVAILABLE = 4409  # close code: the node has no console now (lab or node not running, no relay)
@@ -72,6 +81,9 @@ TOO_MANY = 4429       # close code: the user has TOPOLAB_MAX_TERMINALS_PER_USER 
 NO_RELAY = "the console relay of this lab's host is not answering"
 NO_COUNT = "open terminals cannot be counted now (Redis is not answering); try again in a moment"
 PASSWORD = object()   # _target's answer for a user who must change their password first
+# The messages of a terminal's life, many a second (keystrokes, output and the relay's news): their handlers
+# never touch the database (see RelayedTerminalConsumer.dispatch).
+NO_DATABASE = frozenset({"websocket.receive", "console.output", "console.status", "console.pong", "console.opened"})
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +103,8 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
     mode = ""                # "" (the owner's own terminal), or one of relay.WATCH_MODES (a supervisor's)
     owner_name = user_name = ""
     slot: terminals.TerminalSlot | None = None  # this terminal's place in its user's count
+    pulse: heartbeat.Pulse | None = None         # the heartbeat it shares with the process's other terminals
+    told_at = 0.0            # when a message last went to the relay's session (monotonic)
 
     async def connect(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
@@ -129,7 +143,8 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.send(self.relay, {
             "type": self.open_type(), "reply": self.channel_name, "lab": self.lab_id, "node": self.node,
             "container": container, "deadline": time.time() + self.open_timeout, **self.open_options()})
-        self.tasks = [asyncio.create_task(self._expire()), asyncio.create_task(self._keep_alive())]
+        self.tasks = [asyncio.create_task(self._expire())]
+        self.pulse = heartbeat.join(self, self._period(), _beat)
 
     def open_type(self) -> str:
         """The relay's "open" message type for this connection."""
@@ -156,9 +171,22 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         follow a node's output (read-only)."""
         return True
 
+    async def dispatch(self, message) -> None:
+        """Handle ``message``. Channels first closes stale database connections before every handler, a trip
+        to the process's one database thread per message that waits behind whatever runs there (a page's
+        view, a heartbeat's re-check): for a keystroke and its echo, that wait was most of the tail latency.
+        The handlers of :data:`NO_DATABASE` never touch the database (this consumer reads it only through
+        ``database_sync_to_async``, which closes stale connections around each call itself), so they skip it."""
+        handler = getattr(self, get_handler_name(message), None) if message.get("type") in NO_DATABASE else None
+        if handler is None:
+            await super().dispatch(message)
+        else:
+            await handler(message)
+
     async def disconnect(self, code) -> None:
         for task in self.tasks:
             task.cancel()
+        self._leave_pulse()
         if self.slot is not None:
             if self.session is not None and not self.ended and self.kept_after(code):
                 # A dropped console's shell waits on the relay: it counts until it can no longer be resumed.
@@ -258,6 +286,7 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
                 self.pending.append(message)
             return
         await self.channel_layer.send(self.session, {**message, "reply": self.channel_name})
+        self.told_at = time.monotonic()
 
     async def _expire(self) -> None:
         await asyncio.sleep(self.open_timeout)
@@ -265,26 +294,23 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.send(self.relay, {"type": "console.cancel", "reply": self.channel_name})
             await self._end("error", NO_RELAY, NOT_AVAILABLE)
 
-    async def _keep_alive(self) -> None:
-        """Ping the relay; end the terminal when the node stops running or the relay goes silent.
-
-        The relay says "closed" itself when a node stops; this is the safety net
-        for when it cannot (it crashed, or Redis lost the message).
-        """
+    def _period(self) -> float:
+        """Seconds between heartbeats: pings to the relay, re-checks, renewals of the place in the count."""
         from django.conf import settings
 
-        while not self.ended:
-            await asyncio.sleep(self.heartbeat or settings.TOPOLAB_HEARTBEAT)
-            if not await self._keep_place():
-                return
-            if self.session is None:
-                continue
-            await self._to_session({"type": "console.ping"})
-            problem = await self._still_there()
-            if problem:
-                await self._end("closed", *problem)
-            elif time.monotonic() - self.last_heard > SILENCE:
-                await self._end("error", NO_RELAY, NOT_AVAILABLE)
+        return float(self.heartbeat or settings.TOPOLAB_HEARTBEAT)
+
+    def _leave_pulse(self) -> None:
+        if self.pulse is not None:
+            self.pulse.leave(self)
+            self.pulse = None
+
+    def _needs_ping(self, now: float) -> bool:
+        """Whether the relay's session should be pinged at this heartbeat. Not when, within the last period,
+        this side sent it something (any message tells the relay this consumer is there) and heard from it
+        (any message tells this side the relay is): the ping would say nothing new."""
+        period = self._period()
+        return now - self.told_at >= period or now - self.last_heard >= period
 
     def _lifetime(self) -> float:
         """Seconds a place in the count lives unless renewed: a few heartbeats (and the wait for the relay)."""
@@ -299,23 +325,22 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
             log.warning("terminal count of user %s: %s", self.slot.user if self.slot else "?", exc)
             return None
 
-    async def _keep_place(self) -> bool:
-        """Renew this terminal's place; one that lapsed or was taken over counts again (if the user still may
-        have one more: else it ends). False once ended."""
-        if self.slot is None or await self._slot_call(self.slot.renew, self._lifetime()) is not False:
-            return True
+    async def _take_place_again(self) -> None:
+        """This terminal's place lapsed or was taken over (its renewal said so): it counts again, if the user
+        still may have one more; else it ends."""
+        if self.slot is None or self.ended:
+            return
         try:
             self.slot = await asyncio.to_thread(terminals.take, self.slot.user, self._lifetime())
         except terminals.TooManyTerminals as refusal:
             self.slot = None
             await self._end("error", refusal.message, TOO_MANY)
-            return False
         except RedisError:
             pass  # the next heartbeat tries again
-        return True
 
     async def _end(self, state: str, message: str, code: int) -> None:
         self.ended = True
+        self._leave_pulse()
         if self.slot is not None:  # freed at once: the user may open another while this one closes
             await self._slot_call(self.slot.release)
         if self.session:  # ended from this side: the relay's session must end too
@@ -350,20 +375,20 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
             return f"node '{node}' is {state}, not running"
         return lab.pk, lab.queue, container
 
-    @database_sync_to_async
-    def _still_there(self) -> tuple[str, int] | None:
+    def _verdict(self, facts: "_Facts") -> tuple[str, int] | None:
         """Why this terminal must end, and its close code (the user signed out or must change their password,
-        the lab was destroyed, the node stopped, a supervisor no longer is one), or None."""
-        if signed_out(self.scope.get("session")):
+        the lab was destroyed, the node stopped, a supervisor no longer is one), or None; from ``facts`` read
+        for every terminal of the heartbeat at once (the supervisor's check alone is this terminal's own)."""
+        session, user = self.scope.get("session"), self.scope.get("user")
+        if session is not None and session.session_key in facts.ended_sessions:
             return "you signed out", ENDED
-        user = self.scope.get("user")
-        if must_change_password(user):
+        if user is not None and user.is_authenticated and user.pk in facts.must_change_password:
             return CHANGE_PASSWORD, FORBIDDEN
-        lab = Lab.objects.filter(pk=self.lab_id).values_list("state", flat=True).first()
+        lab = facts.labs.get(self.lab_id)
         if lab not in LIVE_STATES:
             return ("the lab was destroyed" if lab in (None, LabState.STOPPED, LabState.DESTROYING)
                     else f"the lab is {lab}"), ENDED
-        state = LabNode.objects.filter(lab_id=self.lab_id, name=self.node).values_list("state", flat=True).first()
+        state = facts.nodes.get((self.lab_id, self.node))
         if state != NodeStatus.RUNNING:
             return {NodeStatus.EXITED: "the node exited", NodeStatus.GONE: "the node's container is gone"}.get(
                 state, "the node stopped"), ENDED
@@ -372,3 +397,71 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
             if found is None or found[1] != SUPERVISOR:
                 return "you no longer look after this topology", FORBIDDEN
         return None
+
+
+class _Facts:
+    """What a heartbeat reads for all its terminals: a few queries whatever their number."""
+
+    def __init__(self, consumers: list[RelayedTerminalConsumer]):
+        self.ended_sessions = ended_sessions([c.scope.get("session") for c in consumers])
+        users = [c.scope["user"] for c in consumers if c.scope.get("user") is not None]
+        self.must_change_password = must_change_passwords(u.pk for u in users if u.is_authenticated)
+        lab_ids = sorted({c.lab_id for c in consumers})
+        self.labs: dict[int, str] = {}
+        self.nodes: dict[tuple[int, str], str] = {}
+        for part in chunks(lab_ids):
+            self.labs.update(Lab.objects.filter(pk__in=part).values_list("pk", "state"))
+            self.nodes.update(((lab, name), state) for lab, name, state in
+                              LabNode.objects.filter(lab_id__in=part).values_list("lab_id", "name", "state"))
+
+
+@database_sync_to_async
+def _verdicts(consumers: list[RelayedTerminalConsumer]) -> list[tuple[str, int] | None]:
+    """Each terminal's :meth:`~RelayedTerminalConsumer._verdict`, in order, from one database thread call."""
+    facts = _Facts(consumers)
+    return [consumer._verdict(facts) for consumer in consumers]
+
+
+async def _beat(consumers: list[RelayedTerminalConsumer]) -> None:
+    """One heartbeat of a process's open terminals (:mod:`.heartbeat`): renew their places in their users'
+    counts (one Redis round trip), ping the relay where nothing else told it this terminal is there, re-check
+    each may go on (one database call) and end those that may not, or whose relay went silent.
+
+    The relay says "closed" itself when a node stops; the re-check is the safety net for when it cannot (it
+    crashed, or Redis lost the message), and the only guard of a sign-out or a supervisor no longer one.
+    """
+    placed = [c for c in consumers if c.slot is not None and not c.ended]
+    if placed:
+        try:
+            kept = await asyncio.to_thread(terminals.renew_all, [(c.slot, c._lifetime()) for c in placed])
+        except RedisError as exc:  # a blip: the places lapse by themselves, or the next heartbeat renews them
+            log.warning("terminal counts of %d terminals: %s", len(placed), exc)
+            kept = [True] * len(placed)
+        for consumer, still in zip(placed, kept, strict=True):
+            if not still:
+                await _each(consumer, consumer._take_place_again())
+    opened = [c for c in consumers if c.session is not None and not c.ended]
+    if not opened:
+        return
+    now = time.monotonic()
+    for consumer in opened:
+        if consumer._needs_ping(now):
+            await _each(consumer, consumer._to_session({"type": "console.ping"}))
+    verdicts = await _verdicts(opened)
+    for consumer, problem in zip(opened, verdicts, strict=True):
+        if consumer.ended:
+            continue
+        if problem:
+            await _each(consumer, consumer._end("closed", *problem))
+        elif time.monotonic() - consumer.last_heard > SILENCE:
+            await _each(consumer, consumer._end("error", NO_RELAY, NOT_AVAILABLE))
+
+
+async def _each(consumer: RelayedTerminalConsumer, step) -> None:
+    """One terminal's part of a heartbeat: its failure is its own, the others' go on."""
+    try:
+        await step
+    except (OSError, RedisError) as exc:
+        log.warning("heartbeat of a terminal on %s: %s", consumer.node, exc)
+    except Exception:
+        log.exception("heartbeat of a terminal on %s", consumer.node)

@@ -125,6 +125,17 @@ class TerminalSlot:
         leases.client().zrem(_set_key(self.user), self.member)
 
 
+def renew_all(places: list[tuple[TerminalSlot, float]]) -> list[bool]:
+    """:meth:`TerminalSlot.renew` for many places in one Redis round trip (a heartbeat's): for each
+    ``(slot, seconds)``, in order, whether it was still there."""
+    if not places:
+        return []
+    pipe = leases.client().pipeline(transaction=False)
+    for slot, seconds in places:
+        pipe.eval(RENEW_SCRIPT, 1, _set_key(slot.user), slot.member, _ms(seconds))
+    return [bool(kept) for kept in pipe.execute()]
+
+
 def take(user: int, seconds: float, resume: str = "") -> TerminalSlot:
     """A place for one more terminal of ``user``, lapsing after ``seconds`` unless renewed;
     :class:`TooManyTerminals` if they have as many as they may. ``resume``: the session token of the
