@@ -159,6 +159,14 @@ def collect_garbage(queue: str | None = None) -> Collected:
             orphan_labs.add(lab_id)
     for lab_id in sorted(orphan_labs):
         result.removed += executor.teardown(lab_id, lambda report: None)
+    # Pool members that no longer belong (another image, over the admin's budget, stopped; all of them when
+    # the pool is off): those a lab took were counted with their lab above.
+    from .warm_pool import make_pool
+
+    pool = make_pool(executor.runtime)
+    before = {m.id for m in pool.members()}
+    pool.fill(start=False)
+    result.removed += [f"pool member {cid[:12]}" for cid in sorted(before - {m.id for m in pool.members()})]
     prefix = names.interface_alias(settings.TOPOLAB_SITE, 0)[:-1]
     for ifname, alias in netlink.host_interfaces_with_alias(prefix):
         parsed = names.parse_alias(alias)

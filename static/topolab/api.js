@@ -53,6 +53,8 @@ export const api = {
   put: (id, doc) => request('PUT', `topologies/${id}`, doc),
   remove: (id) => request('DELETE', `topologies/${id}`),
   validate: (doc) => request('POST', 'validate', doc),
+  // Compute routes (issue 13): the routes that make every node reach every subnet of `doc` (saved or not); nothing saved.
+  computeRoutes: (doc) => request('POST', 'routes/compute', doc),
   deploy: (id) => request('POST', `topologies/${id}/deploy`),
   destroy: (id) => request('POST', `topologies/${id}/destroy`),
   lab: (id) => request('GET', `topologies/${id}/lab`),

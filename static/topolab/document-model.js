@@ -279,24 +279,178 @@ function subnetAllocator(pool, size, used) {
   };
 }
 
-// Fill the links that have no addresses: a /31 (pool.p2p) for a link between two nodes that
-// forward (routers), a /24 (pool.lan) for each bridged LAN (switches) and each other link;
-// nodes that forward take the lowest addresses; bridged ports get none. End systems (hosts)
-// with no default route get one via a node that forwards on their subnet.
-// Nothing already set is changed. Returns {doc, filled, problems}.
-export function assignAddresses(doc, pools = {p2p: '10.0.0.0/16', lan: '192.168.0.0/16'}) {
+// --- IPv6 addresses (BigInt: 128 bits) ------------------------------------------------------
+
+// 'fd00:0:1::5/64' -> {ip: BigInt, prefix: 64}; null for anything that is not an IPv6 address with a prefix.
+export function parseCidr6(text) {
+  const m = /^([0-9a-fA-F:.]+)\/(0|[1-9]\d{0,2})$/.exec((text || '').trim());
+  if (!m || Number(m[2]) > 128) return null;
+  const ip = parseIp6(m[1]);
+  return ip === null ? null : {ip, prefix: Number(m[2])};
+}
+
+// An IPv6 address (no prefix) as a BigInt, or null; '::' once at most, a dotted IPv4 tail allowed.
+export function parseIp6(text) {
+  let t = (text || '').trim().toLowerCase();
+  if (!t.includes(':')) return null;
+  const tail = /^(.*:)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(t);
+  if (tail) {
+    const v4 = parseCidr(`${tail[2]}/32`);
+    if (!v4) return null;
+    t = `${tail[1]}${(v4.ip >>> 16).toString(16)}:${(v4.ip & 0xffff).toString(16)}`;
+  }
+  const halves = t.split('::');
+  if (halves.length > 2) return null;
+  const groups = (h) => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0]);
+  const rest = halves.length === 2 ? groups(halves[1]) : [];
+  const missing = 8 - head.length - rest.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const all = [...head, ...Array(halves.length === 2 ? missing : 0).fill('0'), ...rest];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+// RFC 5952 text: lower case, no leading zeros, the longest run of two or more zero groups as '::'.
+export function ip6ToString(ip) {
+  const groups = [];
+  for (let k = 7; k >= 0; k--) groups.push(Number((ip >> BigInt(16 * k)) & 0xffffn));
+  let best = -1; let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j += 1;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (gs) => gs.map((g) => g.toString(16)).join(':');
+  if (best < 0) return hex(groups);
+  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+}
+
+const mask6 = (prefix) => (prefix === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n));
+const isLinkLocal6 = (ip) => (ip >> 118n) === 0x3fan; // fe80::/10: on every link at once, never assigned here
+
+function usedNetworks6(doc) {
+  const nets = [];
+  for (const l of doc.links || []) for (const ep of l.endpoints || []) for (const a of (ep && ep.addresses) || []) {
+    const c = parseCidr6(a);
+    if (c && !isLinkLocal6(c.ip)) nets.push({net: c.ip & mask6(c.prefix), prefix: c.prefix});
+  }
+  return nets;
+}
+
+// As subnetAllocator, for IPv6: subnets of `size` bits from `pool`, skipping any that overlap one in use.
+function subnetAllocator6(pool, size, used) {
+  const p = parseCidr6(pool);
+  if (!p || p.prefix > size) return null;
+  const base = p.ip & mask6(p.prefix);
+  const count = 1n << BigInt(size - p.prefix);
+  const step = 1n << BigInt(128 - size);
+  let k = 0n;
+  const overlaps = (net) => used.some((u) => { const m = mask6(Math.min(u.prefix, size)); return (u.net & m) === (net & m); });
+  return () => {
+    while (k < count) {
+      const net = base + k * step;
+      k += 1n;
+      if (!overlaps(net)) { used.push({net, prefix: size}); return net; }
+    }
+    return null;
+  };
+}
+
+// --- Assign addresses -----------------------------------------------------------------------
+
+export const DEFAULT_POOLS = Object.freeze({p2p: '10.0.0.0/16', lan: '192.168.0.0/16', p2p6: 'fd00:0:1::/48', lan6: 'fd00:0:2::/48'});
+
+// One IP family's way of handing out subnets: the IPv4 one (BigInt-free, /31 and /24) and the IPv6 one (/64s).
+const FAMILY = {
+  4: {
+    p2pSize: 31, lanSize: 24, lanMax: 253,
+    parse: parseCidr, allocator: subnetAllocator, used: usedNetworks,
+    net: (c) => (c.ip & mask(c.prefix)) >>> 0,
+    add: (net, k) => (net + k) >>> 0,
+    text: (ip, prefix) => `${ipToString(ip)}/${prefix}`,
+    // a /31 has no network or broadcast address: both ends take one of its two
+    p2pHosts: (net) => [net, (net + 1) >>> 0],
+  },
+  6: {
+    p2pSize: 64, lanSize: 64, lanMax: 65534,
+    parse: (t) => { const c = parseCidr6(t); return c && !isLinkLocal6(c.ip) ? c : null; },
+    allocator: subnetAllocator6, used: usedNetworks6,
+    net: (c) => c.ip & mask6(c.prefix),
+    add: (net, k) => net + BigInt(k),
+    text: (ip, prefix) => `${ip6ToString(ip)}/${prefix}`,
+    // ::0 of a subnet is its routers' anycast address: the ends take ::1 and ::2
+    p2pHosts: (net) => [net + 1n, net + 2n],
+  },
+};
+
+// Fill the links that have no addresses of a family. IPv4: a /31 (pools.p2p) for a link between two nodes that
+// forward (routers), a /24 (pools.lan) for each bridged LAN (switches) and each other link. IPv6 the same way with
+// a /64 from pools.p2p6 or pools.lan6. Nodes that forward take the lowest addresses; bridged ports get none. End
+// systems (hosts) with no default route of a family get one via a node that forwards on their subnet.
+// Nothing already set is changed: an interface with an address of a family is left alone in that family.
+// families: [4], [6] or [4, 6]. Returns {doc, filled (addresses and routes added), problems, addressed (interfaces
+// given an address), leftAlone (interfaces that had addresses: none added), pools (the pools subnets came from),
+// routes (default routes added)}.
+export function assignAddresses(doc, pools = DEFAULT_POOLS, families = [4]) {
   const next = clone(doc);
   next.links = next.links || [];
   const problems = [];
-  let filled = 0;
-  const used = usedNetworks(next);
-  const p2p = subnetAllocator(pools.p2p, 31, used);
-  const lan = subnetAllocator(pools.lan, 24, used);
-  if (!p2p) problems.push(`'${pools.p2p}' is not an IPv4 pool that holds /31s`);
-  if (!lan) problems.push(`'${pools.lan}' is not an IPv4 pool that holds /24s`);
-  if (problems.length) return {doc, filled, problems};
+  const result = {doc, filled: 0, problems, addressed: 0, leftAlone: 0, pools: [], routes: 0};
+  const allocators = {};
+  for (const family of families) {
+    const f = FAMILY[family];
+    const [p2pName, lanName] = family === 4 ? ['p2p', 'lan'] : ['p2p6', 'lan6'];
+    const p2pPool = pools[p2pName] ?? DEFAULT_POOLS[p2pName];
+    const lanPool = pools[lanName] ?? DEFAULT_POOLS[lanName];
+    const used = f.used(next);
+    const p2p = f.allocator(p2pPool, f.p2pSize, used);
+    const lan = f.allocator(lanPool, f.lanSize, used);
+    if (!p2p) problems.push(`'${p2pPool}' is not an IPv${family} pool that holds /${f.p2pSize}s`);
+    if (!lan) problems.push(`'${lanPool}' is not an IPv${family} pool that holds /${f.lanSize}s`);
+    // Which pools handed out a subnet, in the order the message names them.
+    const counted = (take, pool) => () => { const net = take(); if (net !== null && !result.pools.includes(pool)) result.pools.push(pool); return net; };
+    if (p2p && lan) allocators[family] = {p2p: counted(p2p, p2pPool), lan: counted(lan, lanPool)};
+  }
+  if (problems.length) return result;
   const kind = (name) => kindOf(next, name) || defaultKindName();
-  const hasAddr = (ep) => ep && ep.addresses && ep.addresses.length > 0;
+  const given = new Set(); // the endpoints that got an address
+  for (const family of families) fillFamily(next, family, allocators[family], kind, given, problems);
+  result.addressed = given.size;
+  // Interfaces (not switch ports) that got nothing because they had an address of a family asked for.
+  for (const l of next.links) for (const ep of l.endpoints || []) {
+    if (!ep || given.has(ep) || bridges(kind(ep.node))) continue;
+    if (families.some((family) => (ep.addresses || []).some((a) => FAMILY[family].parse(a)))) result.leftAlone += 1;
+  }
+  // Default routes of end systems: via the first node that forwards on one of their subnets of the family.
+  for (const node of next.nodes || []) {
+    if (!isEndSystem(node.kind || defaultKindName())) continue;
+    for (const family of families) {
+      if ((node.routes || []).some((r) => isDefault(r, family))) continue;
+      const gw = gatewayFor(next, node.name, kind, family);
+      if (gw) { node.routes = (node.routes || []).concat([{to: 'default', via: gw}]); result.routes += 1; }
+    }
+  }
+  result.filled = countAddresses(next) - countAddresses(doc) + result.routes;
+  if (result.filled) result.doc = next;
+  return result;
+}
+
+const countAddresses = (doc) => (doc.links || []).reduce((n, l) => n + (l.endpoints || []).reduce((m, ep) => m + ((ep && ep.addresses) || []).length, 0), 0);
+
+// Is the route a default route of the family? 'default' takes its family from its via.
+function isDefault(route, family) {
+  if (route.to === (family === 4 ? '0.0.0.0/0' : '::/0')) return true;
+  return route.to === 'default' && (family === 6) === String(route.via || '').includes(':');
+}
+
+// Assign one family's addresses in `next` (changed in place), recording each endpoint given one in `given`.
+function fillFamily(next, family, {p2p, lan}, kind, given, problems) {
+  const f = FAMILY[family];
+  const has = (ep) => ep && (ep.addresses || []).some((a) => f.parse(a));
+  const give = (ep, ip, prefix) => { ep.addresses = (ep.addresses || []).concat([f.text(ip, prefix)]); given.add(ep); };
+  const ip = `IPv${family}`;
 
   // Bridged LANs: switches joined directly form one LAN (union-find).
   const parent = {};
@@ -318,68 +472,61 @@ export function assignAddresses(doc, pools = {p2p: '10.0.0.0/16', lan: '192.168.
     }
   });
   for (const members of lans.values()) {
-    const empty = members.filter((ep) => !hasAddr(ep));
+    const empty = members.filter((ep) => !has(ep));
     if (!empty.length) continue;
-    // Reuse the LAN's subnet if someone on it has an IPv4 address already.
+    // Reuse the LAN's subnet if someone on it has an address of the family already.
     let net = null;
     const taken = new Set();
     for (const ep of members) for (const a of ep.addresses || []) {
-      const c = parseCidr(a);
-      if (c && c.prefix === 24) { net = net ?? ((c.ip & mask(24)) >>> 0); taken.add(c.ip); }
+      const c = f.parse(a);
+      if (c && c.prefix === f.lanSize) { net = net ?? f.net(c); taken.add(String(c.ip)); }
     }
     if (net === null) net = lan();
-    if (net === null) { problems.push('the LAN pool is exhausted'); break; }
+    if (net === null) { problems.push(`the ${ip} LAN pool is exhausted`); break; }
     empty.sort((x, y) => Number(forwards(kind(y.node))) - Number(forwards(kind(x.node))));
     let host = 1;
     for (const ep of empty) {
-      while (taken.has(net + host) && host < 254) host += 1;
-      if (host >= 255) { problems.push('a LAN has more than 253 members'); break; }
-      ep.addresses = [`${ipToString(net + host)}/24`];
-      taken.add(net + host);
-      filled += 1;
+      while (taken.has(String(f.add(net, host))) && host <= f.lanMax) host += 1;
+      if (host > f.lanMax) { problems.push(`a LAN has more than ${f.lanMax} members`); break; }
+      give(ep, f.add(net, host), f.lanSize);
+      taken.add(String(f.add(net, host)));
     }
   }
   // Point-to-point links.
   for (const l of next.links) {
     const [a, b] = l.endpoints || [];
-    if (!a || !b || hasAddr(a) || hasAddr(b)) continue;
+    if (!a || !b || has(a) || has(b)) continue;
     if (bridges(kind(a.node)) || bridges(kind(b.node))) continue;
     if (forwards(kind(a.node)) && forwards(kind(b.node))) {
       const net = p2p();
-      if (net === null) { problems.push('the router-link pool is exhausted'); break; }
-      a.addresses = [`${ipToString(net)}/31`];
-      b.addresses = [`${ipToString(net + 1)}/31`];
+      if (net === null) { problems.push(`the ${ip} router-link pool is exhausted`); break; }
+      const [first, second] = f.p2pHosts(net);
+      give(a, first, f.p2pSize);
+      give(b, second, f.p2pSize);
     } else {
       const net = lan();
-      if (net === null) { problems.push('the LAN pool is exhausted'); break; }
+      if (net === null) { problems.push(`the ${ip} LAN pool is exhausted`); break; }
       const [first, second] = forwards(kind(b.node)) && !forwards(kind(a.node)) ? [b, a] : [a, b];
-      first.addresses = [`${ipToString(net + 1)}/24`];
-      second.addresses = [`${ipToString(net + 2)}/24`];
+      give(first, f.add(net, 1), f.lanSize);
+      give(second, f.add(net, 2), f.lanSize);
     }
-    filled += 2;
   }
-  // Default routes of end systems: via the first node that forwards on one of their IPv4 subnets.
-  for (const node of next.nodes || []) {
-    if (!isEndSystem(node.kind || defaultKindName())) continue;
-    if ((node.routes || []).some((r) => r.to === 'default' || r.to === '0.0.0.0/0')) continue;
-    const gw = gatewayFor(next, node.name, kind);
-    if (gw) { node.routes = (node.routes || []).concat([{to: 'default', via: gw}]); filled += 1; }
-  }
-  return {doc: next, filled, problems};
 }
 
-function gatewayFor(doc, hostName, kind) {
+function gatewayFor(doc, hostName, kind, family = 4) {
+  const f = FAMILY[family];
+  const text = family === 4 ? ipToString : ip6ToString;
   const mine = [];
   for (const l of doc.links || []) for (const ep of l.endpoints || []) {
-    if (ep && ep.node === hostName) for (const a of ep.addresses || []) { const c = parseCidr(a); if (c) mine.push(c); }
+    if (ep && ep.node === hostName) for (const a of ep.addresses || []) { const c = f.parse(a); if (c) mine.push(c); }
   }
   for (const c of mine) {
-    const net = (c.ip & mask(c.prefix)) >>> 0;
+    const net = f.net(c);
     for (const l of doc.links || []) for (const ep of l.endpoints || []) {
       if (!ep || ep.node === hostName || !forwards(kind(ep.node))) continue;
       for (const a of ep.addresses || []) {
-        const r = parseCidr(a);
-        if (r && r.prefix === c.prefix && ((r.ip & mask(r.prefix)) >>> 0) === net) return ipToString(r.ip);
+        const r = f.parse(a);
+        if (r && r.prefix === c.prefix && f.net(r) === net) return text(r.ip);
       }
     }
   }

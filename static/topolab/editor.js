@@ -17,6 +17,7 @@ import {LinkLive} from './link-live.js';
 import {PingMatrix} from './ping-matrix.js';
 import {ApplyChanges} from './apply-changes.js';
 import {FrrTools} from './frr-panel.js';
+import {ComputeRoutes, assignedSentence} from './compute-routes.js';
 
 const config = JSON.parse(document.getElementById('editor-config').textContent);
 model.setKinds(config.kinds, config.defaultKind);
@@ -530,15 +531,19 @@ $('zoom-out').addEventListener('click', () => canvas.zoomBy(1 / 1.2));
 $('zoom-fit').addEventListener('click', () => canvas.fit());
 $('layout').addEventListener('click', () => canvas.layout(null, (pos) => { ed.commit(model.moveNodes(ed.doc, pos)); canvas.fit(); }));
 $('toggle-labels').addEventListener('change', (e) => canvas.setLabels(e.target.checked));
+// Assign addresses (IPv4, IPv6 or both, from the pools under it) and Compute routes… (compute-routes.js): what each did, in the status line.
 $('btn-assign').addEventListener('click', () => {
-  const pools = {p2p: $('pool-p2p').value.trim(), lan: $('pool-lan').value.trim()};
-  const {doc, filled, problems} = model.assignAddresses(ed.doc, pools);
+  const pools = Object.fromEntries(['p2p', 'lan', 'p2p6', 'lan6'].map((k) => [k, $(`pool-${k}`).value.trim()]));
+  const result = model.assignAddresses(ed.doc, pools, $('pool-families').value.split(',').map(Number));
+  const {doc, filled, problems} = result;
   $('pool-error').textContent = problems.join('; ');
   if (problems.length && !filled) { $('pool-error').closest('details').open = true; status(`Addresses not assigned: ${problems.join('; ')}`, 'error'); return; }
-  if (!filled) { status('Every link already has addresses and every host a default route: nothing to fill.'); return; }
+  if (!filled) { status(`Every link already has addresses and every host a default route: nothing to fill${result.leftAlone ? ` (${result.leftAlone} interfaces left alone)` : ''}.`); return; }
   ed.commit(doc);
-  status(`Assigned addresses and routes (${filled} filled)${problems.length ? `; ${problems.join('; ')}` : ''}.`, problems.length ? 'warning' : 'ok');
+  status(`${assignedSentence(result).slice(0, -1)}${problems.length ? `; ${problems.join('; ')}` : ''}.`, problems.length ? 'warning' : 'ok');
 });
+ed.routes = new ComputeRoutes(ed, {compute: (doc) => api.computeRoutes(doc), status, setProblems});
+$('btn-routes').addEventListener('click', () => ed.routes.open());
 for (const b of document.querySelectorAll('.kind-btn')) {
   paintKind(b.querySelector('.kind-icon'), model.kindInfo(b.dataset.kind));
   b.addEventListener('click', () => addNode(b.dataset.kind));

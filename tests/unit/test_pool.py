@@ -150,3 +150,12 @@ def test_the_filler_removes_stopped_foreign_and_extra_members():
     assert len(runtime.containers) == 2
     assert make(runtime, size=1).fill() == {SPEC.key: 1} and len(runtime.containers) == 1
     assert make(runtime, size=0).drain() == 1 and runtime.containers == {}
+
+
+def test_gc_s_round_removes_what_does_not_belong_and_starts_nothing():
+    runtime = FakeRuntime()
+    make(runtime, size=3).fill()
+    calls = len(runtime.calls)
+    assert make(runtime, size=1).fill(start=False) == {SPEC.key: 1}
+    assert [c[0] for c in runtime.calls[calls:]] == ["remove", "remove"]
+    assert make(runtime, size=0).fill(start=False) == {SPEC.key: 0} and runtime.containers == {}

@@ -160,9 +160,10 @@ class Pool:
 
     # -- filling ---------------------------------------------------------------------------------------
 
-    def fill(self) -> dict[str, int]:
+    def fill(self, start: bool = True) -> dict[str, int]:
         """One round of upkeep: remove members that do not belong (another spec, stopped, over the size or the
-        memory budget), start the missing ones. Returns ``{spec key: members now}``."""
+        memory budget), start the missing ones (unless ``start`` is false: ``lab gc``). Returns ``{spec key:
+        members now}``."""
         budget = self.budget()
         keys = {s.key for s in self.specs}
         members = self.members()
@@ -178,7 +179,7 @@ class Pool:
                 continue
             counts[key] += 1
             used += memory
-        for spec in self.specs:
+        for spec in self.specs if start else ():
             while counts[spec.key] < budget.size and not self._stopping.is_set():
                 typical = used // max(1, sum(counts.values())) if used else 0
                 if used + typical > budget.memory_mb * 1024 * 1024:

@@ -388,7 +388,7 @@ class RelayedTerminalConsumer(AsyncWebsocketConsumer):
         if lab not in LIVE_STATES:
             return ("the lab was destroyed" if lab in (None, LabState.STOPPED, LabState.DESTROYING)
                     else f"the lab is {lab}"), ENDED
-        state = facts.nodes.get((self.lab_id, self.node))
+        state = facts.node_states.get((self.lab_id, self.node))
         if state != NodeStatus.RUNNING:
             return {NodeStatus.EXITED: "the node exited", NodeStatus.GONE: "the node's container is gone"}.get(
                 state, "the node stopped"), ENDED
@@ -408,10 +408,10 @@ class _Facts:
         self.must_change_password = must_change_passwords(u.pk for u in users if u.is_authenticated)
         lab_ids = sorted({c.lab_id for c in consumers})
         self.labs: dict[int, str] = {}
-        self.nodes: dict[tuple[int, str], str] = {}
+        self.node_states: dict[tuple[int, str], str] = {}
         for part in chunks(lab_ids):
             self.labs.update(Lab.objects.filter(pk__in=part).values_list("pk", "state"))
-            self.nodes.update(((lab, name), state) for lab, name, state in
+            self.node_states.update(((lab, name), state) for lab, name, state in
                               LabNode.objects.filter(lab_id__in=part).values_list("lab_id", "name", "state"))
 
 
