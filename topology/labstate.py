@@ -55,15 +55,20 @@ def do_begin(lab: Lab, state: LabState, step: str, operation: str, nodes: Iterab
                     "state": NodeStatus.PENDING, "container_id": "", "interfaces": [], "reason": ""})
         messages = [broadcast.lab_message(state, "", True, operation), broadcast.events_message([event])]
         messages += [broadcast.node_message(name, NodeStatus.PENDING) for name in names or ()]
-
-        def committed() -> None:
-            broadcast.publish_many(lab.pk, messages)
-            coursefeed.lab_changed(lab.pk)
-            if then is not None:
-                then()
-
-        transaction.on_commit(committed)
+        _once_committed(lab.pk, messages, then)
     lab.refresh_from_db()
+
+
+def _once_committed(lab_id: int, messages: list, then: Callable[[], None] | None) -> None:
+    """Once the transaction commits: the lab's watchers get ``messages``, the course page hears, ``then`` runs
+    (it queues the operation's task: the news is out before any worker acts)."""
+    def committed() -> None:
+        broadcast.publish_many(lab_id, messages)
+        coursefeed.lab_changed(lab_id)
+        if then is not None:
+            then()
+
+    transaction.on_commit(committed)
 
 
 def do_not_queued(lab: Lab, operation: str, reason: str) -> None:
@@ -308,14 +313,7 @@ def do_apply_begin(lab: Lab, operation: str, document: dict, added: Iterable[str
                 "state": NodeStatus.PENDING, "container_id": "", "interfaces": [], "reason": ""})
         messages = [broadcast.lab_message(LabState.DEPLOYING, "", True, operation), broadcast.events_message([event])]
         messages += [broadcast.node_message(name, NodeStatus.PENDING) for name in added]
-
-        def committed() -> None:
-            broadcast.publish_many(lab.pk, messages)
-            coursefeed.lab_changed(lab.pk)
-            if then is not None:
-                then()
-
-        transaction.on_commit(committed)
+        _once_committed(lab.pk, messages, then)
     lab.refresh_from_db()
 
 

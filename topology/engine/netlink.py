@@ -143,20 +143,25 @@ def create_bridge(pid: int, name: str, alias: str) -> None:
             raise NetlinkStepError(f"cannot create bridge {name}: {_reason(exc)}") from None
 
 
+def _set_link(ipr: IPRoute, index: int, mac=None, mtu=None, master=None) -> None:
+    """Set what is given of an interface's MAC, MTU and bridge (one netlink call, none when nothing is)."""
+    attrs: dict = {}
+    if mac:
+        attrs["address"] = mac.lower()
+    if mtu:
+        attrs["mtu"] = mtu
+    if master:
+        attrs["master"] = _index(ipr, master)
+    if attrs:
+        ipr.link("set", index=index, **attrs)
+
+
 def configure_interface(pid: int, ifname: str, *, addresses=(), mac=None, mtu=None, up=True, master=None) -> None:
     """Set MAC, MTU, bridge port, addresses and state of one interface."""
     with socket_in(pid) as ipr:
         index = _index(ipr, ifname)
         try:
-            attrs: dict = {}
-            if mac:
-                attrs["address"] = mac.lower()
-            if mtu:
-                attrs["mtu"] = mtu
-            if master:
-                attrs["master"] = _index(ipr, master)
-            if attrs:
-                ipr.link("set", index=index, **attrs)
+            _set_link(ipr, index, mac, mtu, master)
             for text in addresses:
                 iface = ipaddress.ip_interface(text)
                 flags = IFA_F_NODAD if iface.version == 6 else 0
@@ -184,15 +189,21 @@ def set_sysctls(pid: int, values: list[tuple[str, str]]) -> None:
                 raise NetlinkStepError(f"sysctl {key}={value}: {exc.strerror}") from None
 
 
+def _route_spec(to: str, via: str | None) -> dict:
+    """pyroute2's arguments for the route to ``to`` (a prefix) via ``via`` (or none: a device route)."""
+    network = ipaddress.ip_network(to)
+    spec: dict = {"dst": str(network.network_address), "dst_len": network.prefixlen}
+    if network.version == 6:
+        spec["family"] = 10
+    if via:
+        spec["gateway"] = via
+    return spec
+
+
 def add_route(pid: int, to: str, via: str | None = None, dev: str | None = None, exist_ok: bool = False) -> None:
     """A static route in the namespace of ``pid`` (``exist_ok``: one already there is fine)."""
-    network = ipaddress.ip_network(to)
     with socket_in(pid) as ipr:
-        spec: dict = {"dst": str(network.network_address), "dst_len": network.prefixlen}
-        if network.version == 6:
-            spec["family"] = 10
-        if via:
-            spec["gateway"] = via
+        spec = _route_spec(to, via)
         if dev:
             spec["oif"] = _index(ipr, dev)
         try:
@@ -526,13 +537,7 @@ def reconfigure_interface(pid: int, ifname: str, *, addresses=(), remove=(), mac
     with socket_in(pid) as ipr:
         index = _index(ipr, ifname)
         try:
-            attrs: dict = {}
-            if mac:
-                attrs["address"] = mac.lower()
-            if mtu:
-                attrs["mtu"] = mtu
-            if attrs:
-                ipr.link("set", index=index, **attrs)
+            _set_link(ipr, index, mac, mtu)
             if up is not None:
                 ipr.link("set", index=index, state="up" if up else "down")
         except NetlinkError as exc:
@@ -541,13 +546,8 @@ def reconfigure_interface(pid: int, ifname: str, *, addresses=(), remove=(), mac
 
 def delete_route(pid: int, to: str, via: str | None = None, dev: str | None = None) -> None:
     """Delete a static route in the namespace of ``pid``; one already gone (with its interface) is fine."""
-    network = ipaddress.ip_network(to)
     with socket_in(pid) as ipr:
-        spec: dict = {"dst": str(network.network_address), "dst_len": network.prefixlen}
-        if network.version == 6:
-            spec["family"] = 10
-        if via:
-            spec["gateway"] = via
+        spec = _route_spec(to, via)
         if dev:
             found = ipr.link_lookup(ifname=dev)
             if not found:

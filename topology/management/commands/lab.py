@@ -125,6 +125,21 @@ class Command(BaseCommand):
         except Topology.DoesNotExist:
             raise CommandError(f"{user.get_username()} has no topology named '{name}' (see 'lab list')") from None
 
+    def _read_document(self, file: str, nothing: str) -> tuple[bytes, schema.Validation]:
+        """A document file's bytes (``-``: standard input) and their validation; every problem on stderr and
+        :class:`CommandError` (saying ``nothing`` was done) when it has any."""
+        try:
+            text = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=EXIT_INVALID) from None
+        result = schema.loads(text, document_limits())
+        if not result.ok:
+            for problem in result.errors:
+                self.stderr.write(str(problem))
+            raise CommandError(f"{file}: {len(result.errors)} problem{'s' if len(result.errors) != 1 else ''}, "
+                               f"{nothing}", returncode=EXIT_INVALID)
+        return text, result
+
     def _refused(self, exc: services.ServiceError):
         for problem in exc.problems:
             self.stderr.write(str(problem))
@@ -142,16 +157,7 @@ class Command(BaseCommand):
             except services.ServiceError as exc:
                 self._refused(exc)
             return interop_cli.report(self, imported, topology, owner)
-        try:
-            text = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
-        except OSError as exc:
-            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=EXIT_INVALID) from None
-        result = schema.loads(text, document_limits())
-        if not result.ok:
-            for problem in result.errors:
-                self.stderr.write(str(problem))
-            raise CommandError(f"{file}: {len(result.errors)} problem{'s' if len(result.errors) != 1 else ''}, "
-                               "nothing saved", returncode=EXIT_INVALID)
+        text, result = self._read_document(file, "nothing saved")
         try:
             topology = services.import_topology(owner, json.loads(text), replace=replace)
         except services.ServiceError as exc:
@@ -225,16 +231,7 @@ class Command(BaseCommand):
         from ... import apply
 
         topology = self._topology(name, user)
-        try:
-            text = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
-        except OSError as exc:
-            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=EXIT_INVALID) from None
-        result = schema.loads(text, document_limits())
-        if not result.ok:
-            for problem in result.errors:
-                self.stderr.write(str(problem))
-            raise CommandError(f"{file}: {len(result.errors)} problem{'s' if len(result.errors) != 1 else ''}, "
-                               "nothing applied", returncode=EXIT_INVALID)
+        _, result = self._read_document(file, "nothing applied")
         try:
             answer = apply.apply(topology, result, dry_run=dry_run)
         except services.ServiceError as exc:
