@@ -48,6 +48,7 @@ APT_PACKAGES=(
     python3-venv         # the project's virtualenv
     acl                  # setfacl, to let the service user reach the checkout
     iproute2             # ip: the tests look at host interfaces
+    tcpdump              # the capture service (manage.py capture) runs it in nodes' network namespaces
     ca-certificates      # pip and apt over https
     procps               # ps/pgrep for humans debugging a run
     nodejs               # npm ci: the editor's JavaScript libraries (Cytoscape.js) from the npm registry

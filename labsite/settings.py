@@ -331,7 +331,6 @@ TOPOLAB_MAX_RESOURCES = {
 # How many containers Docker starts at once: past about 4 on 2 cores, starting
 # more in parallel only adds contention.
 TOPOLAB_START_CONCURRENCY = int(os.environ.get("TOPOLAB_START_CONCURRENCY", "4"))
-TOPOLAB_NETLINK_CONCURRENCY = int(os.environ.get("TOPOLAB_NETLINK_CONCURRENCY", "8"))
 
 # The warm pool (topology/engine/pool.py): started, unconfigured containers the lab worker keeps ready for
 # deploys, per image below (with the capabilities of the kinds that use it); the first value of its size and
@@ -339,6 +338,7 @@ TOPOLAB_NETLINK_CONCURRENCY = int(os.environ.get("TOPOLAB_NETLINK_CONCURRENCY", 
 TOPOLAB_POOL_SIZE = int(os.environ.get("TOPOLAB_POOL_SIZE", "20"))
 TOPOLAB_POOL_MEMORY_MB = int(os.environ.get("TOPOLAB_POOL_MEMORY_MB", "256"))
 TOPOLAB_POOL_IMAGES = [x for x in os.environ.get("TOPOLAB_POOL_IMAGES", "topolab/base").split(",") if x]
+TOPOLAB_NETLINK_CONCURRENCY = int(os.environ.get("TOPOLAB_NETLINK_CONCURRENCY", "8"))
 
 # Seconds between the web tier's checks that an open websocket (a lab's, a console's) may go
 # on: the user still signed in, the topology still theirs, the node still running. A console
@@ -352,6 +352,20 @@ TOPOLAB_HEARTBEAT = float(os.environ.get("TOPOLAB_HEARTBEAT_SECONDS", "10"))
 # so and closed with code 4429.
 TOPOLAB_MAX_TERMINALS_PER_USER = int(os.environ.get("TOPOLAB_MAX_TERMINALS_PER_USER", "16"))
 
+# --- Packet captures (topology/capture: the root `manage.py capture` service) ---------------
+# A capture stops at TOPOLAB_CAPTURE_MAX_BYTES of pcap or TOPOLAB_CAPTURE_MAX_SECONDS, whichever comes
+# first, and TOPOLAB_CAPTURE_IDLE_SECONDS after its last watcher (a page, a streaming download) left. A user
+# may run TOPOLAB_CAPTURE_MAX_PER_USER at once, a host TOPOLAB_CAPTURE_MAX_PER_HOST; one more is answered 429.
+# Finished captures and their files are kept TOPOLAB_CAPTURE_KEEP_SECONDS for download (DATA_DIR/captures).
+TOPOLAB_CAPTURE_MAX_BYTES = int(os.environ.get("TOPOLAB_CAPTURE_MAX_BYTES", str(100 * 1024 * 1024)))
+TOPOLAB_CAPTURE_MAX_SECONDS = float(os.environ.get("TOPOLAB_CAPTURE_MAX_SECONDS", "900"))
+TOPOLAB_CAPTURE_IDLE_SECONDS = float(os.environ.get("TOPOLAB_CAPTURE_IDLE_SECONDS", "20"))
+TOPOLAB_CAPTURE_MAX_PER_USER = int(os.environ.get("TOPOLAB_CAPTURE_MAX_PER_USER", "2"))
+TOPOLAB_CAPTURE_MAX_PER_HOST = int(os.environ.get("TOPOLAB_CAPTURE_MAX_PER_HOST", "16"))
+TOPOLAB_CAPTURE_KEEP_SECONDS = float(os.environ.get("TOPOLAB_CAPTURE_KEEP_SECONDS", "3600"))
+TOPOLAB_CAPTURE_SNAPLEN = int(os.environ.get("TOPOLAB_CAPTURE_SNAPLEN", "262144"))
+TOPOLAB_CAPTURE_DIR = Path(os.environ.get("TOPOLAB_CAPTURE_DIR", str(DATA_DIR / "captures")))
+
 # --- Commands in nodes (exec) -----------------------------------------------------
 # They run on a worker process of their own, on the queue "<TOPOLAB_QUEUE>.exec"
 # (topology/workers.py: exec_queue), so that deploys and destroys always find the lab
@@ -362,7 +376,6 @@ TOPOLAB_MAX_TERMINALS_PER_USER = int(os.environ.get("TOPOLAB_MAX_TERMINALS_PER_U
 TOPOLAB_EXEC_CONCURRENCY = int(os.environ.get("TOPOLAB_EXEC_CONCURRENCY", "8"))
 TOPOLAB_MAX_EXECS_PER_USER = int(os.environ.get("TOPOLAB_MAX_EXECS_PER_USER", "2"))
 TOPOLAB_MAX_EXECS_PER_LAB = int(os.environ.get("TOPOLAB_MAX_EXECS_PER_LAB", "2"))
-
 
 # --- Importing other tools' labs (topology/interop) --------------------------------
 # Foreign images (containerlab's, Kathará's) are never pulled: each runs as its node kind's image unless

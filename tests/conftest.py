@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from topology.testing.capture import CaptureProcess
 from topology.testing.relay import RelayProcess
 from topology.testing.worker import ExecWorkerProcess, WorkerProcess
 
@@ -40,6 +41,16 @@ def lab_worker(exec_worker, django_db_setup, django_db_blocker, tmp_path_factory
 def relay(django_db_setup, tmp_path_factory):
     """The root console relay (``manage.py relay``), running for the whole session beside the worker."""
     process = RelayProcess(settings.TOPOLAB_QUEUE, tmp_path_factory.mktemp("relay") / "relay.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def capture(django_db_setup, tmp_path_factory):
+    """The root packet capture service (``manage.py capture``), running for the whole session beside the relay."""
+    # (a capture nobody watches any more stops 3 s after, not 20: the tests see it happen)
+    process = CaptureProcess(settings.TOPOLAB_QUEUE, tmp_path_factory.mktemp("capture") / "capture.log", "--idle", "3")
     process.start()
     yield process
     process.stop()

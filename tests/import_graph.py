@@ -57,6 +57,11 @@ SIDES = {
     "topology.applier": "root",            # Apply changes, on the lab worker
     "topology.warm_pool": "root",          # the lab worker's warm pool of started containers
     "topology.apply": "web",               # the rules of Apply changes
+    "topology.capture": "root",            # the packet capture service (manage.py capture) and its checks
+    "topology.capture.client": "web",      # the web tier's requests to it, records, watchers
+    "topology.capture.summary": "neutral",  # pure: a packet's row
+    "topology.capture.decode": "neutral",  # pure: a packet's layers and hex dump
+    "topology.capture.spool": "neutral",   # the capture's files, written by the service, read by the web tier
     "topology.engine.names": "neutral",
     "topology.engine.states": "neutral",
     "topology.tasks": "crossing",          # the one module both sides share: the web sends, the worker runs
@@ -66,6 +71,7 @@ SIDES = {
 # Packages whose own __init__ is on another side than the modules below them.
 PACKAGE_SIDES = {
     "topology.relay": "neutral",   # the relay's protocol: the web consumers read it too
+    "topology.capture": "neutral",  # the capture service's protocol: the web tier reads it too
     "topology.engine": "neutral",  # a docstring only
 }
 

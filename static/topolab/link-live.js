@@ -243,6 +243,10 @@ export class LinkLive {
       el('p', {class: 'live-now muted', 'aria-live': 'polite'}, has ? `Impairment now: ${impairmentLabel(link.impairment)}` : 'No impairment.'),
       el('fieldset', {class: 'live-imp'}, el('legend', {}, 'Impairment (both directions)'), ...fields, buttons),
       elsewhere.length ? el('p', {class: 'alert', role: 'alert'}, elsewhere.map((p) => p.message).join(' ')) : null,
+      // Capture (issue 14): each end's packets, live, on a page of its own (static/topolab/capture.js).
+      el('div', {class: 'row-buttons live-capture'}, ...link.endpoints.map((ep) => el('a', {class: 'btn btn-small', target: '_blank', rel: 'noopener',
+        href: `/topologies/${this.ed.config.id}/capture/?target=${encodeURIComponent(endName(ep))}`, 'data-key': `live.capture.${endName(ep)}`,
+        title: `See the packets on ${ep.node} ${ep.interface} as they pass, and download them as a .pcap`}, `Capture ${ep.node} ${ep.interface}`))),
       caps === null ? el('p', {class: 'hint'}, 'Asking what this host can do…') : null);
   }
 

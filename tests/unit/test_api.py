@@ -763,6 +763,8 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/frr/check", "/api/v1/topologies/{topology_id}/frr/starting-config",
         "/api/v1/topologies/{topology_id}/frr/save",
         "/api/v1/routes/compute", "/api/v1/topologies/{topology_id}/routes",
+        "/api/v1/topologies/{topology_id}/captures", "/api/v1/topologies/{topology_id}/captures/{capture_id}",
+        "/api/v1/topologies/{topology_id}/captures/{capture_id}.pcap",
     }
     assert set(paths["/api/v1/topologies/{topology_id}"]) == {"get", "put", "delete"}
     assert "requestBody" in paths["/api/v1/topologies"]["post"]

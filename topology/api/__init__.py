@@ -26,6 +26,7 @@ api = NinjaAPI(
 
 from .apply import router as apply_router  # noqa: E402
 from .assignments import router as assignments_router  # noqa: E402
+from .captures import router as captures_router  # noqa: E402
 from .checks import router as checks_router  # noqa: E402
 from .course_labs import router as course_labs_router  # noqa: E402
 from .courses import router as courses_router  # noqa: E402
@@ -50,4 +51,5 @@ api.add_router("", links_router)
 api.add_router("", nodes_router)
 api.add_router("", frr_router)
 api.add_router("", apply_router)
+api.add_router("", captures_router)
 api.add_router("", routes_router)

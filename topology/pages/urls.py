@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from ..signin import SignIn
-from . import assignments, courses, tokens, views
+from . import assignments, capture, courses, tokens, views
 from . import help as help_pages
 from .password import PasswordChange
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("topologies/<int:pk>/", views.editor, name="topology-editor"),
     path("topologies/<int:pk>/nodes/<str:name>/console/", views.terminal, {"kind": "console"}, name="node-console"),
     path("topologies/<int:pk>/nodes/<str:name>/logs/", views.terminal, {"kind": "logs"}, name="node-logs"),
+    path("topologies/<int:pk>/capture/", capture.capture, name="capture"),
     path("tokens/", tokens.tokens, name="api-tokens"),
     path("tokens/<int:pk>/revoke/", tokens.revoke, name="api-token-revoke"),
     path("help/format/", help_pages.format_page, name="help-format"),

@@ -4,6 +4,7 @@ import logging
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import path, re_path
 
+from .capture import CaptureConsumer
 from .console import ConsoleConsumer
 from .course import CourseConsumer
 from .lab import LabConsumer
@@ -38,6 +39,7 @@ websocket_urlpatterns: list = [
     path("ws/topologies/<int:topology_id>/", LabConsumer.as_asgi()),
     path("ws/topologies/<int:topology_id>/nodes/<str:node>/console", ConsoleConsumer.as_asgi()),
     path("ws/topologies/<int:topology_id>/nodes/<str:node>/logs", LogsConsumer.as_asgi()),
+    path("ws/topologies/<int:topology_id>/captures/<str:capture_id>", CaptureConsumer.as_asgi()),
     path("ws/courses/<int:course_id>/", CourseConsumer.as_asgi()),
     re_path(r"", NoSuchSocket.as_asgi()),  # last: matches every path
 ]
