@@ -81,9 +81,11 @@ class FakeRuntime:
                                                  self.containers[container_id].labels, "exited")
 
     def list(self, label_filters):
-        wanted = dict(f.split("=", 1) for f in label_filters)
+        wanted = dict(f.split("=", 1) for f in label_filters if "=" in f)
+        present = [f for f in label_filters if "=" not in f]  # a bare key: the label is there, whatever its value
         self._log("list", tuple(label_filters))
-        return [c for c in list(self.containers.values()) if all(c.labels.get(k) == v for k, v in wanted.items())]
+        return [c for c in list(self.containers.values())
+                if all(c.labels.get(k) == v for k, v in wanted.items()) and all(k in c.labels for k in present)]
 
     def remove(self, container_id):
         with self.lock:
