@@ -99,12 +99,16 @@ def _text(address: Address) -> str:
     return str(address)
 
 
+# What a node does for routing, from its kind's traits (never its kind's name: kinds.py says what a kind is).
+BRIDGE, DAEMONS, FORWARDER, END = "bridges", "routed by its daemons", "forwards", "end system"
+
+
 def _role(kind: kinds.Kind) -> str:
     if kind.bridge:
-        return "switch"
+        return BRIDGE
     if kind.frr:
-        return "frr"
-    return "router" if kind.forwards else "host"
+        return DAEMONS
+    return FORWARDER if kind.forwards else END
 
 
 def _own_prefixes(node: schema.Node) -> dict[Network, Address | None]:
@@ -141,15 +145,15 @@ class _Lab:
                 segments.join((a.node, a.interface), (b.node, b.interface))
                 ends += [(e.node, e.interface, e.addresses) for e in link.endpoints]
         for node, interface, _ in ends:
-            if self.role.get(node) == "switch":
-                segments.join(("switch", node), (node, interface))
+            if self.role.get(node) == BRIDGE:
+                segments.join((BRIDGE, node), (node, interface))
         self.down_only -= up_networks
         # (segment, network) -> [(node, interface, address)]; network -> its segments
         self.on: dict[tuple, list[tuple[str, str, Address]]] = defaultdict(list)
         self.segments_of: dict[Network, set] = defaultdict(set)
         self.interfaces_in: dict[tuple[str, Network], set[str]] = defaultdict(set)
         for node, interface, addresses in ends:
-            if self.role.get(node) == "switch":
+            if self.role.get(node) == BRIDGE:
                 continue
             segment = segments.find((node, interface))
             for text in addresses:
@@ -175,7 +179,7 @@ class _Lab:
                             _Neighbour(other, address, interface, segment, network))
 
     def forwards(self, node: str) -> bool:
-        return self.role[node] in ("router", "frr")
+        return self.role[node] in (FORWARDER, DAEMONS)
 
     def families(self, node: str) -> set[int]:
         """The IP versions the node has an address of (on a link that is up)."""
@@ -241,9 +245,9 @@ def compute(document: schema.Document) -> Computed:
     plans: dict[tuple[str, int], tuple] = {}
     for name in lab.order:
         role = lab.role[name]
-        if role == "frr":
+        if role == DAEMONS:
             notes.append(f"{name} is an frr router: its daemons route it (no static routes proposed)")
-        if role != "host":
+        if role != END:
             continue
         for family in sorted(lab.families(name)):
             plan = plans[(name, family)] = _host_plan(lab, name, family)
@@ -280,9 +284,9 @@ def compute(document: schema.Document) -> Computed:
         distance = lab.distances(network, segment)
         for name in lab.order:
             role = lab.role[name]
-            if role in ("switch", "frr") or network in lab.connected[name] or network.version not in lab.families(name):
+            if role in (BRIDGE, DAEMONS) or network in lab.connected[name] or network.version not in lab.families(name):
                 continue
-            if role == "router":
+            if role == FORWARDER:
                 steps = [n for n in lab.neighbours[name][network.version]
                          if lab.forwards(n.node) and distance.get(n.node) == distance.get(name, -1) - 1]
                 if name not in distance or not steps:

@@ -54,7 +54,9 @@ def test_no_module_but_the_registry_names_a_kind():
     """Kind names as string literals outside topology/kinds.py would be a second place that says what a kind is."""
     found = []
     for path in sorted(ROOT.rglob("*.py")):
-        if path.name == "kinds.py" or "migrations" in path.parts:
+        # topology/interop translates other tools' vocabularies, where "host" and "bridge" are their own words
+        # (containerlab's kinds, Kathará's machines): its tables map them onto ours and its tests hold them.
+        if path.name == "kinds.py" or "migrations" in path.parts or "interop" in path.parts:
             continue
         tree = ast.parse(path.read_text())
         docstrings = {id(node.body[0].value) for node in ast.walk(tree)

@@ -47,6 +47,10 @@ class FakeRuntime:
         labels = {names.LABEL_SITE: SITE, names.LABEL_LAB: str(LAB), names.LABEL_NODE: NODE}
         return labels, self.running
 
+    def pid(self, container_id: str):
+        """The container's main process: the same one while it runs (a restart would give another)."""
+        return 4242 if self.running else None
+
 
 class FakeShell:
     """A shell whose output the test feeds (``b""``: it ended) and whose writes fail when told to."""

@@ -139,6 +139,7 @@ class Session:
         self.watchers: dict[str, Watcher] = {}           # consumer channel -> supervisor watching
         self.active = time.monotonic()                   # when its own client last attached or typed
         self.ended_by: str | None = None                 # why it ended, for the watchers, when its client ended it
+        self.main_pid: int | None = None                 # the container's main process when it opened (see _why_ended)
 
     # -- talking to the consumer ---------------------------------------------------------------
 
@@ -208,6 +209,7 @@ class Session:
                 return
             try:
                 early = await self.source.open()
+                self.main_pid = await asyncio.to_thread(self.relay.runtime.pid, self.key[2])
             except RuntimeStepError as exc:
                 await self.tell(reply, "error", str(exc))
                 return
@@ -300,6 +302,10 @@ class Session:
             found = await asyncio.to_thread(self.relay.runtime.labels_and_running, self.key[2])
             running = bool(found and found[1])
             if not running:
+                break
+            # A node restarted at once runs again by now, under another main process: the shell ended with it.
+            if self.main_pid is not None and await asyncio.to_thread(self.relay.runtime.pid, self.key[2]) != self.main_pid:
+                running = False
                 break
             await asyncio.sleep(0.1)
         if not running:
