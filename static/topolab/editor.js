@@ -141,7 +141,7 @@ const panel = new Panel($('panel'), ed);
 ed.links = new LinkLive(ed, {render: () => { canvas.sync(ed.doc, {states: ed.states}); panel.render(); markDirty(); }, status});
 const pings = new PingMatrix(ed, {run: () => api.pingAll(config.id), setDisabled}); // "Ping all" (ping-matrix.js)
 // "Apply changes…" on a running lab (apply-changes.js): after each save, what the lab does not run yet; updateButtons() drives it.
-const applier = new ApplyChanges(ed, {run: (doc, dryRun) => api.apply(config.id, doc, dryRun), save, setProblems, status, setDisabled,
+const applier = new ApplyChanges(ed, {run: (doc, dryRun) => api.apply(config.id, doc, dryRun), save, setProblems: answerProblems, status, setDisabled,
   setLab, showEvents: () => dock.select('events', false)});
 // FRR's tools (frr-panel.js): an frr node's starting config, check and vtysh in the panel; "Save configs…" on a running lab,
 // which writes into the saved document: the editor takes the server's afterwards.
@@ -208,6 +208,14 @@ async function validate() {
     if (e instanceof ApiError && e.status === 400 && e.errors.length) setProblems(e.errors, e.warnings);
     else status(`Could not check the topology: ${e.message}`, 'error');
   }
+}
+
+// Problems from an answer about the document as it stands (an apply or routes refusal) outrank a check
+// of the same document still pending or in flight: that check would wipe the outline a moment later.
+function answerProblems(errors, warnings) {
+  clearTimeout(validateTimer);
+  ed.validateSeq++;
+  setProblems(errors, warnings);
 }
 
 function setProblems(errors, warnings) {
@@ -542,7 +550,7 @@ $('btn-assign').addEventListener('click', () => {
   ed.commit(doc);
   status(`${assignedSentence(result).slice(0, -1)}${problems.length ? `; ${problems.join('; ')}` : ''}.`, problems.length ? 'warning' : 'ok');
 });
-ed.routes = new ComputeRoutes(ed, {compute: (doc) => api.computeRoutes(doc), status, setProblems});
+ed.routes = new ComputeRoutes(ed, {compute: (doc) => api.computeRoutes(doc), status, setProblems: answerProblems});
 $('btn-routes').addEventListener('click', () => ed.routes.open());
 for (const b of document.querySelectorAll('.kind-btn')) {
   paintKind(b.querySelector('.kind-icon'), model.kindInfo(b.dataset.kind));
