@@ -63,6 +63,13 @@ class WorkerFailed(ServiceError):
 
 
 class TooMany(ServiceError):
-    """The caller has as many requests of this kind running as one user may: one ends first."""
+    """The caller has as many requests of this kind running as one user may: one ends first.
+
+    ``retry_after``: the seconds an answer's ``Retry-After`` says, when there is a sensible figure.
+    """
 
     status = 429
+
+    def __init__(self, message: str, problems: list[schema.Problem] | None = None, retry_after: int | None = None):
+        super().__init__(message, problems)
+        self.retry_after = retry_after

@@ -17,6 +17,7 @@ once instead of after ``QUEUED_TTL``.
 from __future__ import annotations
 
 import threading
+import uuid
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
@@ -200,3 +201,40 @@ def held(lab_id: int, operation: str) -> Iterator[None]:
         stop.set()
         thread.join()
         release(lab_id, operation)
+
+
+class UserMark:
+    """One request of a kind per user at a time (a "ping all", an FRR check, a node operation): a key in Redis.
+
+    Taken with :func:`take_user_mark`; :meth:`release` deletes it only while it is still this holder's (a
+    mark that lapsed may be another request's by now). A process that dies holding it frees it when it lapses.
+    """
+
+    def __init__(self, key: str, token: str):
+        self.key, self.token = key, token
+
+    def release(self) -> None:
+        try:
+            _client().eval(RELEASE_SCRIPT, 1, self.key, self.token)
+        except redis.RedisError:
+            pass  # it lapses by itself
+
+
+def user_mark_key(user_id: int, what: str) -> str:
+    """The Redis key of ``user_id``'s mark for ``what`` (``ping-all``, ``frr-check``, ``node-operation``)."""
+    return f"topolab:{settings.TOPOLAB_SITE}:user:{int(user_id)}:{what}"
+
+
+def take_user_mark(user_id: int, what: str, *, ttl_ms: int, busy: str, retry_after: int = 5) -> UserMark:
+    """``user_id``'s mark for ``what``, held for at most ``ttl_ms``.
+
+    :class:`~topology.errors.TooMany` saying ``busy`` (with ``retry_after`` seconds) when the user holds it
+    already; a Redis error as it comes (the caller says what was not done).
+    """
+    from .errors import TooMany
+
+    key = user_mark_key(user_id, what)
+    token = uuid.uuid4().hex
+    if not _client().set(key, token, nx=True, px=ttl_ms):
+        raise TooMany(busy, retry_after=retry_after)
+    return UserMark(key, token)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import uuid
 
 import redis
-from django.conf import settings
 
 from . import lab_worker, labstate, leases, tasks
-from .errors import Conflict, NotFound, TooMany, Unavailable, WorkerFailed
+from .errors import Conflict, NotFound, Unavailable, WorkerFailed
 from .models import BUSY_STATES, LIVE_STATES, LabNode, NodeStatus, Topology
 
 ACTIONS = ("stop", "start", "restart")
@@ -30,24 +29,12 @@ class NoSuchNode(NotFound):
     """The topology has no such node (or no such action)."""
 
 
-def _user_key(user_id: int) -> str:
-    return f"topolab:{settings.TOPOLAB_SITE}:user:{int(user_id)}:node-operation"
-
-
-def _take_user_slot(user_id: int, operation: str) -> None:
+def _take_user_mark(user_id: int) -> leases.UserMark:
     try:
-        taken = leases.client().set(_user_key(user_id), operation, nx=True, px=USER_SLOT_TTL_MS)
+        return leases.take_user_mark(user_id, "node-operation", ttl_ms=USER_SLOT_TTL_MS,
+                                     busy="another of your node operations is in progress; wait until it ends")
     except redis.RedisError as exc:
         raise Unavailable(f"Redis cannot be reached: {exc}") from exc
-    if not taken:
-        raise TooMany("another of your node operations is in progress; wait until it ends")
-
-
-def _give_user_slot(user_id: int, operation: str) -> None:
-    try:
-        leases.client().eval(leases.RELEASE_SCRIPT, 1, _user_key(user_id), operation)
-    except redis.RedisError:  # it expires on its own
-        pass
 
 
 def _check(topology: Topology, node: str, action: str):
@@ -82,7 +69,7 @@ def act(topology: Topology, node: str, action: str) -> dict:
     lab = _check(topology, node, action)
     worker = lab_worker.require_worker(lab)
     operation = uuid.uuid4().hex
-    _take_user_slot(topology.owner_id, operation)
+    mark = _take_user_mark(topology.owner_id)
     try:
         if not leases.acquire(lab.pk, operation, ttl_ms=(NODE_WAIT + 10) * 1000, worker=worker):
             raise Conflict("another operation runs on the lab; wait until it ends")
@@ -99,7 +86,7 @@ def act(topology: Topology, node: str, action: str) -> dict:
             if not handed_over:
                 leases.release(lab.pk, operation)
     finally:
-        _give_user_slot(topology.owner_id, operation)
+        mark.release()
     if not answer.get("ok"):
         code = answer.get("error")
         detail = answer.get("detail", code)

@@ -62,7 +62,7 @@ def sent(monkeypatch, released):
         monkeypatch.setattr(task, "apply_async", apply_async)
     yield calls
     client = leases.client()
-    for key in client.scan_iter("topolab:*:frrcheck:*"):
+    for key in client.scan_iter("topolab:*:user:*:frr-check"):
         client.delete(key)
 
 
@@ -86,7 +86,7 @@ def test_a_check_goes_to_the_exec_worker_with_the_config_and_answers_its_verdict
     assert options["queue"] == workers.exec_queue(settings.TOPOLAB_QUEUE)
     assert sent.answer.waited == frr_api.CHECK_WAIT
     assert workers.exec_slots_in_use(user=alice.pk) == 0  # given back
-    assert leases.client().get(frr_api._mark_key(alice.pk)) is None
+    assert leases.client().get(leases.user_mark_key(alice.pk, "frr-check")) is None
 
 
 @pytest.mark.parametrize("body, where", [
@@ -100,11 +100,11 @@ def test_a_check_refuses_a_body_that_is_not_a_config_with_its_path(client, sent,
 
 
 def test_one_check_per_user_at_a_time_and_the_workers_refusals(client, sent, alice):
-    leases.client().set(frr_api._mark_key(alice.pk), "another request", px=10_000)
+    leases.client().set(leases.user_mark_key(alice.pk, "frr-check"), "another request", px=10_000)
     response = post(client, "/frr/check", {"config": "hostname f1\n"})
     assert response.status_code == 429 and response["Retry-After"] == str(frr_api.CHECK_RETRY_AFTER)
     assert sent == []
-    leases.client().delete(frr_api._mark_key(alice.pk))
+    leases.client().delete(leases.user_mark_key(alice.pk, "frr-check"))
     sent.answer = FakeResult({"error": "exec_failed", "detail": "image 'topolab/frr' is not on this host"})
     response = post(client, "/frr/check", {"config": "hostname f1\n"})
     assert response.status_code == 502 and "not on this host" in response.json()["detail"]
@@ -120,7 +120,7 @@ def test_a_check_takes_an_exec_slot_of_the_user_and_gives_back_its_mark_when_non
     try:
         response = post(client, "/frr/check", {"config": "hostname f1\n"})
         assert response.status_code == 429 and "you already run 1 command" in response.json()["detail"]
-        assert sent == [] and leases.client().get(frr_api._mark_key(alice.pk)) is None
+        assert sent == [] and leases.client().get(leases.user_mark_key(alice.pk, "frr-check")) is None
     finally:
         slot.release()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.celery_results import FakeResult
-from topology import leases, nodes
+from topology import leases
 from topology.models import Lab, LabEvent, LabNode, LabState, NodeStatus
 
 API = "/api/v1"
@@ -104,12 +104,12 @@ def test_no_lab_worker_is_503_and_nothing_is_sent(client, topology, worker):
 def test_one_node_operation_at_a_time_per_user(client, topology, worker, alice):
     sent, _ = worker
     make_running(topology)
-    assert leases.client().set(nodes._user_key(alice.pk), "another", px=5000)
+    assert leases.client().set(leases.user_mark_key(alice.pk, "node-operation"), "another", px=5000)
     answer = act(client, topology)
     assert answer.status_code == 429 and "in progress" in answer.json()["detail"]
-    leases.client().delete(nodes._user_key(alice.pk))
+    leases.client().delete(leases.user_mark_key(alice.pk, "node-operation"))
     assert act(client, topology).status_code == 200
-    assert leases.client().get(nodes._user_key(alice.pk)) is None  # given back after
+    assert leases.client().get(leases.user_mark_key(alice.pk, "node-operation")) is None  # given back after
     assert len(sent) == 1
 
 

@@ -335,12 +335,12 @@ def test_the_api_answers_409_with_the_workers_refusal(client, lab, sent):
 
 
 def test_the_api_runs_one_ping_all_per_user_at_a_time(client, lab, sent, alice):
-    leases.client().set(lab_tools._mark_key(alice.pk), "another request", px=10_000)
+    leases.client().set(leases.user_mark_key(alice.pk, "ping-all"), "another request", px=10_000)
     response = post(client, lab.topology_id)
     assert response.status_code == 429 and response["Retry-After"] == "5"
     assert response.json() == {"detail": "a ping all of yours runs already; wait for it to end"}
     assert sent == []
-    leases.client().delete(lab_tools._mark_key(alice.pk))
+    leases.client().delete(leases.user_mark_key(alice.pk, "ping-all"))
     assert post(client, lab.topology_id).status_code == 200
 
 
@@ -351,7 +351,7 @@ def test_the_api_counts_it_against_the_exec_caps(client, lab, sent, alice, setti
         response = post(client, lab.topology_id)
         assert response.status_code == 429 and "you already run 1 command" in response.json()["detail"]
         assert sent == []
-        assert leases.client().get(lab_tools._mark_key(alice.pk)) is None  # its mark was given back
+        assert leases.client().get(leases.user_mark_key(alice.pk, "ping-all")) is None  # its mark was given back
     finally:
         slot.release()
 

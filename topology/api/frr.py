@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 
-import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
-from .. import frr, kinds, labstate, leases, schema, services, tasks, workers
+from .. import frr, kinds, labstate, schema, services, tasks, workers
 from ..models import LIVE_STATES, NodeStatus
-from .lab_tools import RELEASE_SCRIPT
 from .routing import route_on
 from .schemas import Detail, Errors
-from .views import EXEC_REFUSALS, WORKER_GRACE, _ask_worker, _invalid, _refused, _topology, _unreachable
+from .views import EXEC_REFUSALS, WORKER_GRACE, _ask_worker, _exec_turn, _invalid, _refused, _topology
 
 router = Router(tags=["routing"])
 route = route_on(router)
@@ -97,10 +94,6 @@ def _json(request: HttpRequest, allowed: tuple[str, ...]) -> tuple[dict | None, 
     return data, problems
 
 
-def _mark_key(user_id: int) -> str:
-    return f"topolab:{settings.TOPOLAB_SITE}:frrcheck:user:{int(user_id)}"
-
-
 @route(["POST"], "/frr/check",
        response={200: CheckOut, 400: Errors, 429: Detail, 502: Detail, 503: Detail, 504: Detail},
        openapi_extra={**CHECK_BODY, "responses": {**EXEC_REFUSALS, 429: {
@@ -121,32 +114,18 @@ def check(request, response: HttpResponse):
     if problems:
         return _invalid(problems)
     queue = workers.exec_queue(settings.TOPOLAB_QUEUE)
-    token = uuid.uuid4().hex
-    key = _mark_key(request.auth.pk)
-    try:
-        if not leases.client().set(key, token, nx=True, px=(CHECK_WAIT + 5) * 1000):
-            response["Retry-After"] = str(CHECK_RETRY_AFTER)
-            return Status(429, {"detail": "a check of yours runs already; wait for it to end"})
-        try:
-            # No lab's: its "lab" is the user's own (minus their ID), so that only the user's cap and the host's
-            # count and one user's checks never take another's turn.
-            slot = workers.take_exec_slot(user=request.auth.pk, lab=-request.auth.pk, queue=queue,
-                                          seconds=CHECK_WAIT + 5)
-        except workers.ExecCapReached as exc:
-            leases.client().eval(RELEASE_SCRIPT, 1, key, token)
-            response["Retry-After"] = str(exc.retry_after)
-            return Status(429, {"detail": exc.message})
-    except redis.RedisError as exc:
-        return _unreachable(exc)
+    # No lab's: its "lab" is the user's own (minus their ID), so that only the user's cap and the host's
+    # count and one user's checks never take another's turn.
+    release, refused = _exec_turn(request, response, lab=-request.auth.pk, queue=queue, seconds=CHECK_WAIT + 5,
+                                  mark="frr-check", busy="a check of yours runs already; wait for it to end",
+                                  retry_after=CHECK_RETRY_AFTER)
+    if refused:
+        return refused
     try:
         answer, error = _ask_worker(tasks.frr_check, [config], queue, CHECK_WAIT,
                                     who="exec worker (it runs commands in nodes)")
     finally:
-        slot.release()
-        try:
-            leases.client().eval(RELEASE_SCRIPT, 1, key, token)
-        except redis.RedisError:
-            pass  # it lapses by itself
+        release()
     if error:
         return error
     if answer.get("error") == "bad_config":
@@ -223,18 +202,14 @@ def save_configs(request, topology_id: int, response: HttpResponse):
         return []
     queue = workers.exec_queue(lab.queue)
     wait = RUNNING_WAIT_PER_ROUND * -(-len(names) // RUNNING_PARALLEL) + WORKER_GRACE
-    try:
-        slot = workers.take_exec_slot(user=request.auth.pk, lab=lab.pk, queue=queue, seconds=wait + 5)
-    except workers.ExecCapReached as exc:
-        response["Retry-After"] = str(exc.retry_after)
-        return Status(429, {"detail": exc.message})
-    except redis.RedisError as exc:
-        return _unreachable(exc)
+    release, refused = _exec_turn(request, response, lab=lab.pk, queue=queue, seconds=wait + 5)
+    if refused:
+        return refused
     try:
         answer, error = _ask_worker(tasks.frr_running_configs, [lab.pk, names], queue, wait,
                                     who="exec worker (it runs commands in nodes)")
     finally:
-        slot.release()
+        release()
     if error:
         return error
     configs = answer.get("configs", {})

@@ -6,18 +6,14 @@ time, and it takes an exec slot like a command in a node, so it counts against t
 """
 from __future__ import annotations
 
-import uuid
-
-import redis
-from django.conf import settings
 from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
-from .. import leases, tasks, workers
+from .. import tasks, workers
 from ..models import LIVE_STATES
 from .routing import route_on
 from .schemas import Detail
-from .views import EXEC_REFUSALS, WORKER_GRACE, _ask_worker, _topology, _unreachable
+from .views import EXEC_REFUSALS, WORKER_GRACE, _ask_worker, _exec_turn, _topology
 
 router = Router(tags=["labs"])
 
@@ -25,13 +21,6 @@ route = route_on(router)
 
 PING_ALL_DEADLINE = 30  # seconds the worker pings for, at most; pings not started by then say so
 PING_ALL_WAIT = PING_ALL_DEADLINE + 5 + WORKER_GRACE  # its last pings end a few seconds after the deadline
-PING_ALL_RETRY_AFTER = 5
-
-# Deletes the user's ping-all mark only if it is still this request's (one that lapsed may be another's now).
-RELEASE_SCRIPT = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 
 class PingTarget(Schema):
@@ -53,10 +42,6 @@ class PingAllOut(Schema):
     took_ms: int
 
 
-def _mark_key(user_id: int) -> str:
-    return f"topolab:{settings.TOPOLAB_SITE}:pingall:user:{int(user_id)}"
-
-
 @route(["POST"], "/topologies/{int:topology_id}/ping-all",
        response={200: PingAllOut, 404: Detail, 409: Detail, 429: Detail, 502: Detail, 503: Detail, 504: Detail},
        openapi_extra={"responses": {**EXEC_REFUSALS, 429: {
@@ -70,29 +55,15 @@ def ping_all(request, topology_id: int, response: HttpResponse):
     if lab.state not in LIVE_STATES:
         return Status(409, {"detail": f"the lab is {lab.state}; deploy it first"})
     queue = workers.exec_queue(lab.queue)
-    token = uuid.uuid4().hex
-    key = _mark_key(request.auth.pk)
-    try:
-        if not leases.client().set(key, token, nx=True, px=(PING_ALL_WAIT + 5) * 1000):
-            response["Retry-After"] = str(PING_ALL_RETRY_AFTER)
-            return Status(429, {"detail": "a ping all of yours runs already; wait for it to end"})
-        try:
-            slot = workers.take_exec_slot(user=request.auth.pk, lab=lab.pk, queue=queue, seconds=PING_ALL_WAIT + 5)
-        except workers.ExecCapReached as exc:
-            leases.client().eval(RELEASE_SCRIPT, 1, key, token)
-            response["Retry-After"] = str(exc.retry_after)
-            return Status(429, {"detail": exc.message})
-    except redis.RedisError as exc:  # Redis, the broker too, cannot be reached
-        return _unreachable(exc)
+    release, refused = _exec_turn(request, response, lab=lab.pk, queue=queue, seconds=PING_ALL_WAIT + 5,
+                                  mark="ping-all", busy="a ping all of yours runs already; wait for it to end")
+    if refused:
+        return refused
     try:
         answer, error = _ask_worker(tasks.ping_all, [lab.pk, PING_ALL_DEADLINE], queue, PING_ALL_WAIT,
                                     who="exec worker (it runs commands in nodes)")
     finally:
-        slot.release()
-        try:
-            leases.client().eval(RELEASE_SCRIPT, 1, key, token)
-        except redis.RedisError:
-            pass  # it lapses by itself
+        release()
     if error:
         return error
     if answer.get("error"):

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router, Status
 
 from .. import courses, labview, leases, schema, services, tasks, workers
+from ..errors import TooMany
 from ..limits import EXEC_DEFAULT_TIMEOUT, EXEC_MAX_TIMEOUT, document_limits
 from ..models import LIVE_STATES, NodeStatus, Topology
 from ..schema.models import MAX_DOCUMENT_BYTES
@@ -135,6 +136,39 @@ def _no_worker(who: str, queue: str) -> Status:
 
 def _unreachable(exc: Exception) -> Status:
     return Status(504, {"detail": f"the lab worker's queue cannot be reached: {exc}"})
+
+
+def _exec_turn(request: HttpRequest, response: HttpResponse, *, lab: int, queue: str, seconds: float,
+               mark: str = "", busy: str = "", retry_after: int = 5):
+    """The caller's turn to run something in the exec worker: ``(release, None)`` or ``(None, refusal)``.
+
+    First, with ``mark`` (``ping-all``, ``frr-check``), the caller's one-at-a-time mark for it (refused with
+    ``busy`` and ``retry_after``), then an exec slot for ``seconds`` against the caps per user, ``lab`` and
+    host: 429 with Retry-After when either is taken, 504 when Redis cannot be reached. ``release()`` gives
+    both back.
+    """
+    held = None
+    try:
+        if mark:
+            held = leases.take_user_mark(request.auth.pk, mark, ttl_ms=int(seconds * 1000), busy=busy,
+                                         retry_after=retry_after)
+        slot = workers.take_exec_slot(user=request.auth.pk, lab=lab, queue=queue, seconds=seconds)
+    except (TooMany, workers.ExecCapReached) as exc:
+        if held:
+            held.release()
+        response["Retry-After"] = str(exc.retry_after)
+        return None, Status(429, {"detail": exc.message})
+    except redis.RedisError as exc:  # Redis, the broker too, cannot be reached
+        if held:
+            held.release()
+        return None, _unreachable(exc)
+
+    def release() -> None:
+        slot.release()
+        if held:
+            held.release()
+
+    return release, None
 
 
 def _ask_worker(task, args: list, queue: str, wait: float, who: str = "lab worker"):
@@ -341,18 +375,14 @@ def exec_in_node(request, topology_id: int, name: str, response: HttpResponse):
     # neither take the lab worker's threads from deploys and destroys nor all of the exec worker's.
     queue = workers.exec_queue(lab.queue)
     wait = timeout + WORKER_GRACE
-    try:
-        slot = workers.take_exec_slot(user=request.auth.pk, lab=lab.pk, queue=queue, seconds=wait + SLOT_GRACE)
-    except workers.ExecCapReached as exc:
-        response["Retry-After"] = str(exc.retry_after)
-        return Status(429, {"detail": exc.message})
-    except redis.RedisError as exc:  # Redis, the broker too, cannot be reached
-        return _unreachable(exc)
+    release, refused = _exec_turn(request, response, lab=lab.pk, queue=queue, seconds=wait + SLOT_GRACE)
+    if refused:
+        return refused
     try:
         answer, error = _ask_worker(tasks.exec_in_node, [lab.pk, name, argv, timeout], queue, wait,
                                     who="exec worker (it runs commands in nodes)")
     finally:
-        slot.release()
+        release()
     if error:
         return error
     if answer.get("error") == "no_node":
