@@ -1,6 +1,18 @@
 """Driving the pages as a person would: the editor (the mouse on the canvas, the keyboard, the panel), signing
-in, a tab of a person's own, and the assignment page's checks table."""
+in, a tab of a person's own, the assignment page's checks table, a console's screen; and the editor's
+JavaScript unit tests."""
 from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+JS_TESTS = Path(__file__).resolve().parent / "js"
 
 
 def canvas_box(page) -> dict:
@@ -135,3 +147,45 @@ def add_check(page, index: int, node: str, command: str, description: str, *, ex
         row.locator("[data-field=pattern]").fill(pattern)
     row.locator("[data-field=description]").fill(description)
     row.locator("[data-field=points]").fill(str(points))
+
+
+# --- the editor's JavaScript unit tests (Node's own test runner) and a console's screen ----------------------
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (compose/lib.sh installs it)")
+
+
+def run_js_tests(name: str, env: dict | None = None) -> None:
+    """Run ``tests/e2e/js/<name>`` with ``node --test`` (``env`` added to this one's); they must all pass."""
+    result = subprocess.run(["node", "--test", str(JS_TESTS / name)], capture_output=True, text=True, timeout=120,
+                            cwd=JS_TESTS.parents[2], env={**os.environ, **(env or {})})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+CONSOLE_TEXT = """(key) => {
+    const b = window.topolab.dock.terms.get(key).session.term.buffer.active;
+    const out = [];
+    for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
+    return out.join('\\n');
+}"""
+THROUGH_R1 = re.compile(r"icmp_seq=(\d+) ttl=63\b")  # an echo reply from across the reference lab's router
+
+
+def console_text(page, key: str = "console:c1") -> str:
+    """Everything the dock's terminal ``key`` holds (scrollback too), line by line."""
+    return page.evaluate(CONSOLE_TEXT, key)
+
+
+def echo_replies(page, key: str = "console:c1") -> list[int]:
+    """The icmp_seq of every echo reply through r1 (TTL 63) that the console ``key`` has shown."""
+    return [int(m) for m in THROUGH_R1.findall(console_text(page, key))]
+
+
+def wait_for_reply_after(page, seq: int, timeout: float, key: str = "console:c1") -> int:
+    """Wait until a reply numbered above ``seq`` shows in ``key``; its number."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = echo_replies(page, key)
+        if got and max(got) > seq:
+            return max(got)
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no echo reply after icmp_seq={seq} within {timeout} s: {console_text(page, key)[-800:]}")

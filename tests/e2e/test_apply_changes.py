@@ -16,21 +16,27 @@ Also here: the pure functions of static/topolab/apply-changes.js under node's te
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.documents import reference_document
 from topology.models import Lab
 
 from .conftest import shot
-from .helpers import canvas_box, click_node, document, drop_kind, link, node_states, open_editor, rename_selected
+from .helpers import (
+    canvas_box,
+    click_node,
+    document,
+    drop_kind,
+    link,
+    needs_node,
+    node_states,
+    open_editor,
+    rename_selected,
+    run_js_tests,
+)
 from .test_console import SHELL, open_console_by_double_click, screen, type_in
 
-HERE = Path(__file__).resolve().parent
 APPLY = 120_000  # ms: an apply that creates a node (or fails and puts one back)
 LAB_SETTLED = "() => window.topolab.ed.lab.state === 'running' && !window.topolab.ed.lab.busy"
 
@@ -205,8 +211,6 @@ def test_a_third_client_drawn_on_the_running_lab_is_applied_live_and_reached(sig
     expect(screen(c1)).to_contain_text(re.compile(r"from 192\.168\.11\.2: icmp_seq=1 ttl=63\b"), timeout=SHELL)
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (compose/lib.sh installs it)")
+@needs_node
 def test_it_passes_the_apply_changes_unit_tests():
-    result = subprocess.run(["node", "--test", str(HERE / "js" / "apply-changes.test.js")],
-                            capture_output=True, text=True, timeout=120, cwd=HERE.parents[1])
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_js_tests("apply-changes.test.js")

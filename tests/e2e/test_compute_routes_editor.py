@@ -13,13 +13,8 @@ families. The pings run for real in the lab's containers.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from topology import kinds, services
@@ -27,9 +22,8 @@ from topology.models import Topology
 from topology.pages.views import kinds_config
 
 from .conftest import shot
-from .helpers import document, open_editor
+from .helpers import document, needs_node, open_editor, run_js_tests
 
-HERE = Path(__file__).resolve().parent
 PING = 120_000  # ms: 120 pings on a loaded machine
 DEPLOY = 120_000
 
@@ -167,13 +161,10 @@ def test_assign_addresses_and_compute_routes_make_the_triangle_reach_everything(
     labs.destroy(Topology.objects.get(pk=topology.pk).lab)
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (compose/lib.sh installs it)")
+@needs_node
 def test_it_passes_the_compute_routes_and_ipv6_addresses_unit_tests():
     registry = json.dumps({"kinds": kinds_config(), "defaultKind": kinds.DEFAULT})
-    result = subprocess.run(["node", "--test", str(HERE / "js" / "compute-routes.test.js")],
-                            capture_output=True, text=True, timeout=120, cwd=HERE.parents[1],
-                            env={**os.environ, "TOPOLAB_KINDS": registry})
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_js_tests("compute-routes.test.js", env={"TOPOLAB_KINDS": registry})
 
 
 def test_compute_routes_shows_the_notes_and_refuses_a_document_with_errors(signed_in, owner):

@@ -4,23 +4,14 @@ The kinds are the registry's (topology/kinds.py), exactly as the editor page ser
 JavaScript tests get them in TOPOLAB_KINDS and fail without them (no kinds of their own).
 """
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
-import pytest
 
 from topology import kinds
 from topology.pages.views import kinds_config
 
-HERE = Path(__file__).resolve().parent
+from .helpers import needs_node, run_js_tests
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (compose/lib.sh installs it)")
+@needs_node
 def test_it_passes_the_document_model_unit_tests():
     registry = json.dumps({"kinds": kinds_config(), "defaultKind": kinds.DEFAULT})
-    result = subprocess.run(["node", "--test", str(HERE / "js" / "document-model.test.js")],
-                            capture_output=True, text=True, timeout=120, cwd=HERE.parents[1],
-                            env={**os.environ, "TOPOLAB_KINDS": registry})
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_js_tests("document-model.test.js", env={"TOPOLAB_KINDS": registry})

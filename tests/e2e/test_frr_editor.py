@@ -16,8 +16,6 @@ Also here: the pure functions of static/topolab/frr-panel.js under node's test r
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,7 +25,7 @@ from topology import frr, kinds, schema
 from topology.models import Topology
 
 from .conftest import shot
-from .helpers import click_node, open_editor
+from .helpers import click_node, needs_node, open_editor, run_js_tests
 from .test_console import SHELL, screen, tab, type_in
 
 HERE = Path(__file__).resolve().parent
@@ -271,8 +269,6 @@ def test_a_vtysh_console_is_a_tab_of_its_own_beside_the_shell(signed_in, labs, r
     expect(screen(shell)).to_contain_text("shell-42", timeout=SHELL)
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (compose/lib.sh installs it)")
+@needs_node
 def test_it_passes_the_frr_panel_unit_tests():
-    result = subprocess.run(["node", "--test", str(HERE / "js" / "frr-panel.test.js")],
-                            capture_output=True, text=True, timeout=120, cwd=HERE.parents[1])
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_js_tests("frr-panel.test.js")

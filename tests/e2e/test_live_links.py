@@ -14,10 +14,6 @@ functions of static/topolab/link-live.js under node's test runner.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -26,35 +22,20 @@ from tests.documents import reference_document
 from topology import links, services
 
 from .conftest import shot
-from .helpers import canvas_box, document, open_editor
+from .helpers import (
+    THROUGH_R1,
+    canvas_box,
+    console_text,
+    document,
+    echo_replies,
+    needs_node,
+    open_editor,
+    run_js_tests,
+    wait_for_reply_after,
+)
 from .test_console import SHELL, open_console_by_double_click, open_running_lab, screen, type_in
 
-HERE = Path(__file__).resolve().parent
 LINK = "l:1"  # the reference lab's second link: c2 eth0 -- r1 eth1
-REPLY = re.compile(r"icmp_seq=(\d+) ttl=63\b")
-
-BUFFER = """() => {
-    const b = window.topolab.dock.terms.get('console:c1').session.term.buffer.active;
-    const out = [];
-    for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
-    return out.join('\\n');
-}"""
-
-
-def replies(page) -> list[int]:
-    """The icmp_seq of every echo reply from c2 (TTL 63: through r1) that c1's console has shown."""
-    return [int(m) for m in REPLY.findall(page.evaluate(BUFFER))]
-
-
-def wait_for_reply_after(page, seq: int, timeout: float) -> int:
-    """Wait until a reply numbered above `seq` shows; its number."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = replies(page)
-        if got and max(got) > seq:
-            return max(got)
-        page.wait_for_timeout(250)
-    raise AssertionError(f"no echo reply after icmp_seq={seq} within {timeout} s: {page.evaluate(BUFFER)[-800:]}")
 
 
 def select_link(page, link_id: str = LINK) -> None:
@@ -82,7 +63,7 @@ def test_cutting_a_link_from_its_panel_stops_pings_in_a_console_and_setting_it_u
 
     c1 = open_console_by_double_click(page, "c1")
     type_in(c1, page, "ping 192.168.11.2")
-    expect(screen(c1)).to_contain_text(REPLY, timeout=SHELL)
+    expect(screen(c1)).to_contain_text(THROUGH_R1, timeout=SHELL)
     first = wait_for_reply_after(page, 0, SHELL / 1000)
 
     select_link(page)
@@ -102,10 +83,10 @@ def test_cutting_a_link_from_its_panel_stops_pings_in_a_console_and_setting_it_u
 
     # The pings stop: a reply in flight may still land in the first second; none after that.
     page.wait_for_timeout(1500)
-    before = max(replies(page))
+    before = max(echo_replies(page))
     assert before >= first
     page.wait_for_timeout(4000)
-    assert max(replies(page)) == before, page.evaluate(BUFFER)[-800:]
+    assert max(echo_replies(page)) == before, console_text(page)[-800:]
     shot(page, "live-link-down")
 
     # Saved in the topology: the next deploy would start with it down.
@@ -234,8 +215,6 @@ def test_on_a_stopped_lab_the_link_fields_edit_the_document(signed_in, owner):
     shot(page, "stopped-link-down-impaired")
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (compose/lib.sh installs it)")
+@needs_node
 def test_it_passes_the_link_live_unit_tests():
-    result = subprocess.run(["node", "--test", str(HERE / "js" / "link-live.test.js")],
-                            capture_output=True, text=True, timeout=120, cwd=HERE.parents[1])
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_js_tests("link-live.test.js")

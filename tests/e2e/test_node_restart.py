@@ -14,30 +14,27 @@ Also here: the pure functions of static/topolab/node-live.js under node's test r
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from topology import nodes
 
 from .conftest import shot
-from .helpers import click_node, node_states
+from .helpers import (
+    CONSOLE_TEXT,
+    THROUGH_R1,
+    click_node,
+    console_text,
+    echo_replies,
+    needs_node,
+    node_states,
+    run_js_tests,
+    wait_for_reply_after,
+)
 from .test_console import SHELL, open_console_by_double_click, open_running_lab, screen, tab, type_in
 
-HERE = Path(__file__).resolve().parent
-REPLY = re.compile(r"icmp_seq=(\d+) ttl=63\b")
 NODE_OP = 60_000  # ms: the server waits up to a minute for a node operation
-
-BUFFER = """(key) => {
-    const b = window.topolab.dock.terms.get(key).session.term.buffer.active;
-    const out = [];
-    for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
-    return out.join('\\n');
-}"""
 
 # Every state c1's console tab takes from now on (it must stay "open": the same shell through r1's restart).
 WATCH_C1 = """() => {
@@ -56,25 +53,6 @@ WATCH_BUSY = """() => {
         if (words && !window.__busy.includes(words)) window.__busy.push(words);
     }).observe(document.getElementById('panel'), {childList: true, subtree: true, characterData: true});
 }"""
-
-
-def text_of(page, key: str) -> str:
-    return page.evaluate(BUFFER, key)
-
-
-def replies(page) -> list[int]:
-    """The icmp_seq of every echo reply from c2 through r1 (TTL 63) that c1's console has shown."""
-    return [int(m) for m in REPLY.findall(text_of(page, "console:c1"))]
-
-
-def wait_for_reply_after(page, seq: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = replies(page)
-        if got and max(got) > seq:
-            return max(got)
-        page.wait_for_timeout(100)
-    raise AssertionError(f"no echo reply after icmp_seq={seq} within {timeout} s: {text_of(page, 'console:c1')[-800:]}")
 
 
 def live(page):
@@ -99,7 +77,7 @@ def test_restarting_stopping_and_starting_a_node_from_its_panel(signed_in, labs,
 
     c1 = open_console_by_double_click(page, "c1")
     type_in(c1, page, "ping 192.168.11.2")
-    expect(screen(c1)).to_contain_text(REPLY, timeout=SHELL)
+    expect(screen(c1)).to_contain_text(THROUGH_R1, timeout=SHELL)
     r1 = open_console_by_double_click(page, "r1")
     page.get_by_role("button", name="Tile").click()
     type_in(r1, page, "echo before-$((6*6))")
@@ -121,13 +99,13 @@ def test_restarting_stopping_and_starting_a_node_from_its_panel(signed_in, labs,
     done = re.compile(r"^Restarted in \d+(\.\d)? s\.$")
     expect(live(page).locator(".node-live-done")).to_contain_text(done, timeout=NODE_OP)
     finished = time.monotonic()
-    at_finish = max(replies(page))
+    at_finish = max(echo_replies(page))
     assert "Restarting r1…" in page.evaluate("() => window.__busy"), page.evaluate("() => window.__busy")
     expect(page.locator("#dock-status")).to_have_text(re.compile(r"^r1 restarted in \d"))
     # The console says it (a moment after the answer, maybe: the relay tells of its shell's end on its own).
     expect(screen(r1)).to_contain_text("[r1 restarted]", timeout=SHELL)
     expect(tab(page, "r1")).to_have_attribute("data-state", "open", timeout=SHELL)
-    r1_text = text_of(page, "console:r1")
+    r1_text = console_text(page, "console:r1")
     assert "[r1 stopped]" in r1_text and "[r1 restarted]" in r1_text, r1_text[-600:]
     assert r1_text.index("[r1 stopped]") < r1_text.index("[r1 restarted]")
     type_in(r1, page, "echo answer-$((6*7))")
@@ -152,9 +130,9 @@ def test_restarting_stopping_and_starting_a_node_from_its_panel(signed_in, labs,
     expect(r1.locator(".term-state")).to_have_text("r1 stopped: reopens when it runs")
     # The pings stop: one in flight may still land in the first second; none after that.
     page.wait_for_timeout(1500)
-    before = max(replies(page))
+    before = max(echo_replies(page))
     page.wait_for_timeout(4000)
-    assert max(replies(page)) == before, text_of(page, "console:c1")[-800:]
+    assert max(echo_replies(page)) == before, console_text(page, "console:c1")[-800:]
     c1_kept_its_session(page)
     shot(page, "node-stopped")
 
@@ -164,7 +142,7 @@ def test_restarting_stopping_and_starting_a_node_from_its_panel(signed_in, labs,
     expect(live(page).locator(".node-live-done")).to_contain_text(re.compile(r"^Started in "))
     wait_for_reply_after(page, before, 15)
     expect(tab(page, "r1")).to_have_attribute("data-state", "open", timeout=SHELL)
-    assert text_of(page, "console:r1").count("[r1 restarted]") == 2
+    assert console_text(page, "console:r1").count("[r1 restarted]") == 2
     type_in(r1, page, "echo again-$((6*8))")
     expect(screen(r1)).to_contain_text("again-48", timeout=SHELL)
     assert node_states(page)["r1"] == "running"
@@ -187,7 +165,7 @@ def test_restarting_stopping_and_starting_a_node_from_its_panel(signed_in, labs,
     lab.topology.refresh_from_db()
     assert nodes.act(lab.topology, "r1", "restart")["state"] == "running"
     page.wait_for_function("(key) => window.topolab.dock.terms.get(key).session.term.buffer.active.length > 0 && "
-                           "(" + BUFFER + ")(key).split('[r1 restarted]').length === 4", arg="console:r1", timeout=SHELL)
+                           "(" + CONSOLE_TEXT + ")(key).split('[r1 restarted]').length === 4", arg="console:r1", timeout=SHELL)
     expect(tab(page, "r1")).to_have_attribute("data-state", "open", timeout=SHELL)
     type_in(r1, page, "echo elsewhere-$((7*7))")
     expect(screen(r1)).to_contain_text("elsewhere-49", timeout=SHELL)
@@ -201,8 +179,6 @@ def test_restarting_stopping_and_starting_a_node_from_its_panel(signed_in, labs,
     shot(page, "node-events")
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (compose/lib.sh installs it)")
+@needs_node
 def test_it_passes_the_node_live_unit_tests():
-    result = subprocess.run(["node", "--test", str(HERE / "js" / "node-live.test.js")],
-                            capture_output=True, text=True, timeout=120, cwd=HERE.parents[1])
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_js_tests("node-live.test.js")

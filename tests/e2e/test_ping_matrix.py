@@ -7,19 +7,14 @@ the holes after c1 loses its default route. Pings run for real, in the exec work
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.documents import reference_document
 
 from .conftest import shot
-from .helpers import open_editor
+from .helpers import needs_node, open_editor, run_js_tests
 
-HERE = Path(__file__).resolve().parent
 PING = 45_000  # ms: the whole matrix, with its holes waiting their 1 s each
 
 
@@ -76,8 +71,6 @@ def test_the_ping_all_button_shows_who_reaches_whom_and_the_holes_of_a_removed_r
     expect(page.locator("#ping-wrap")).to_have_attribute("title", "The lab is not running: deploy it first.")
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed (compose/lib.sh installs it)")
+@needs_node
 def test_it_passes_the_ping_matrix_unit_tests():
-    result = subprocess.run(["node", "--test", str(HERE / "js" / "ping-matrix.test.js")],
-                            capture_output=True, text=True, timeout=120, cwd=HERE.parents[1])
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_js_tests("ping-matrix.test.js")
