@@ -411,34 +411,9 @@ class DockerRuntime:
     # no new privileges, a read-only root with a small /tmp, no init, no restart, removed by the engine once
     # its main process ends (``command`` is meant to end by itself: a probe a crash leaves behind goes too).
     def create_probe(self, *, name, image, labels, target, command, cpus, memory_mb, pids, capabilities) -> str:
-        host_config = self.api.create_host_config(
-            network_mode=f"container:{target}",
-            nano_cpus=int(cpus * 1e9),
-            mem_limit=f"{memory_mb}m",
-            memswap_limit=f"{memory_mb}m",
-            pids_limit=pids,
-            cap_drop=["ALL"],
-            cap_add=list(capabilities),
-            security_opt=["no-new-privileges"],
-            read_only=True,
-            tmpfs={"/tmp": "size=1m,mode=1777"},
-            init=False,
-            auto_remove=True,
-            restart_policy={"Name": "no"},
-        )
-        try:
-            created = self.api.create_container(
-                image=image, name=name, labels=dict(labels), command=list(command), host_config=host_config,
-                detach=True, tty=False, stdin_open=False,
-            )
-        except ImageNotFound:
-            raise RuntimeStepError(f"image '{image}' is not on this host (build the node images with "
-                                   "'manage.py lab images --build')") from None
-        except APIError as exc:
-            if exc.status_code == 404 and "image" in str(exc.explanation).lower():
-                raise RuntimeStepError(f"image '{image}' is not on this host") from None
-            raise RuntimeStepError(f"cannot create the probe: {_explain(exc)}") from None
-        return created["Id"]
+        return self._create_throwaway(
+            "probe", name=name, image=image, labels=labels, command=command, network_mode=f"container:{target}",
+            cpus=cpus, memory_mb=memory_mb, pids=pids, capabilities=capabilities, tmpfs_size="1m")
 
     # Start a created probe. ContainerGone when the node's container it joins is gone (404) or not running
     # (409 "cannot join network of a non running container"); RuntimeStepError for another refusal.
@@ -459,28 +434,41 @@ class DockerRuntime:
     # restart, removed by the engine once its main process ends (``command`` is meant to end by itself). Start it
     # with :meth:`start`, run commands in it with :meth:`exec`, remove it with :meth:`remove`.
     def create_sandbox(self, *, name, image, labels, command, cpus, memory_mb, pids, user="") -> str:
+        return self._create_throwaway(
+            "sandbox", name=name, image=image, labels=labels, command=command, network_mode="none",
+            cpus=cpus, memory_mb=memory_mb, pids=pids, capabilities=(), tmpfs_size="2m", user=user)
+
+    # A short-lived, locked-down container (a probe in a node's namespace, a sandbox with no network): bounded
+    # CPU, memory (no swap) and processes, every capability dropped but `capabilities`, no new privileges, a
+    # read-only root with a small /tmp, removed by Docker when it ends.
+    def _create_throwaway(self, what, *, name, image, labels, command, network_mode, cpus, memory_mb, pids,
+                          capabilities, tmpfs_size, user="") -> str:
         host_config = self.api.create_host_config(
-            network_mode="none",
+            network_mode=network_mode,
             nano_cpus=int(cpus * 1e9),
             mem_limit=f"{memory_mb}m",
             memswap_limit=f"{memory_mb}m",
             pids_limit=pids,
             cap_drop=["ALL"],
+            cap_add=list(capabilities) or None,
             security_opt=["no-new-privileges"],
             read_only=True,
-            tmpfs={"/tmp": "size=2m,mode=1777"},
+            tmpfs={"/tmp": f"size={tmpfs_size},mode=1777"},
             init=False,
             auto_remove=True,
             restart_policy={"Name": "no"},
         )
+        extra = {"user": user, "network_disabled": True} if network_mode == "none" else {}
         try:
             created = self.api.create_container(
                 image=image, name=name, labels=dict(labels), command=list(command), host_config=host_config,
-                user=user, network_disabled=True, detach=True, tty=False, stdin_open=False,
+                detach=True, tty=False, stdin_open=False, **extra,
             )
         except ImageNotFound:
             raise RuntimeStepError(f"image '{image}' is not on this host (build the node images with "
                                    "'manage.py lab images --build')") from None
         except APIError as exc:
-            raise RuntimeStepError(f"cannot create the sandbox: {_explain(exc)}") from None
+            if exc.status_code == 404 and "image" in str(exc.explanation).lower():
+                raise RuntimeStepError(f"image '{image}' is not on this host") from None
+            raise RuntimeStepError(f"cannot create the {what}: {_explain(exc)}") from None
         return created["Id"]
