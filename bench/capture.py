@@ -32,21 +32,12 @@ _run = start_django()
 
 import dpkt  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 
-from tests.documents import reference_document  # noqa: E402
-from tests.e2e.server import LiveServer  # noqa: E402
-from topology import services  # noqa: E402
+from bench.reference_lab import CHROMIUM_ARGS, deployed, signed_in  # noqa: E402
 from topology.capture import client as captures  # noqa: E402
 from topology.capture import spool  # noqa: E402
 from topology.engine.docker_runtime import DockerRuntime  # noqa: E402
 from topology.testing.capture import CaptureProcess  # noqa: E402
-from topology.testing.labs import wait_for  # noqa: E402
-from topology.testing.worker import WorkerProcess  # noqa: E402
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 # Before the capture page's own script: count what its websocket brings (rows, packets skipped) and the
 # longest stall of the page's event loop (a timer due every 50 ms that comes late) while it draws them.
@@ -84,35 +75,14 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("run me as root: the worker and the capture service need Docker and namespaces")
 
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
-    user = get_user_model().objects.create_user("bench", password="pw-bench-1")
-    lab = services.import_topology(user, reference_document()).lab
-    data = Path(os.environ["TOPOLAB_DATA_DIR"])
-    worker = WorkerProcess(settings.TOPOLAB_QUEUE, data / "worker.log")
-    service = CaptureProcess(settings.TOPOLAB_QUEUE, data / "capture.log")
-    server = LiveServer(data / "daphne.log")
-    started = []
-    try:
-        for process in (worker, service, server):
-            process.start()
-            started.append(process)
-        lab = wait_for(lab, services.request_deploy(lab))
-        if lab.state != "running":
-            raise SystemExit(f"the reference lab did not deploy: {lab.reason}")
+    with deployed(CaptureProcess) as (user, lab, server):
         c1 = lab.nodes.get(name="c1").container_id
         runtime = DockerRuntime()
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(base_url=server.url)
-            page.add_init_script(PAGE_SCRIPT)
-            page.goto("/login/")
-            page.get_by_label("User name").fill("bench")
-            page.get_by_label("Password").fill("pw-bench-1")
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url("**/")
+            page = signed_in(browser, server, PAGE_SCRIPT)
             for run in range(args.runs):
                 record = captures.ask(lab.queue, {"op": "start", "user": user.pk, "topology": lab.topology_id,
                                                   "target": "r1:eth1", "filter": "icmp"})
@@ -140,11 +110,6 @@ def main() -> None:
                       f"({'every packet accounted for' if seen['rows'] + seen['skipped'] == in_file else 'MISSING'}); "
                       f"worst page stall {seen['stall']:.0f} ms; {shown} rows drawn in the DOM")
             browser.close()
-    finally:
-        if lab.state in ("running", "failed", "degraded"):
-            wait_for(lab, services.request_destroy(lab))
-        for process in reversed(started):
-            process.stop()
 
 
 if __name__ == "__main__":

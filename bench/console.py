@@ -31,19 +31,8 @@ from bench.isolated import start_django  # noqa: E402
 
 _run = start_django()
 
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-
-from tests.documents import reference_document  # noqa: E402
-from tests.e2e.server import LiveServer  # noqa: E402
-from topology import services  # noqa: E402
-from topology.testing.labs import wait_for  # noqa: E402
+from bench.reference_lab import CHROMIUM_ARGS, deployed, signed_in  # noqa: E402
 from topology.testing.relay import RelayProcess  # noqa: E402
-from topology.testing.worker import WorkerProcess  # noqa: E402
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 # In the page: open the console with flow control, and expose the two measurements.
 PAGE_SCRIPT = """
@@ -108,32 +97,12 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("run me as root: the worker and the relay need Docker and netlink")
 
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
-    user = get_user_model().objects.create_user("bench", password="pw-bench-1")
-    lab = services.import_topology(user, reference_document()).lab
-    data = Path(os.environ["TOPOLAB_DATA_DIR"])
-    worker = WorkerProcess(settings.TOPOLAB_QUEUE, data / "worker.log")
-    relay = RelayProcess(settings.TOPOLAB_QUEUE, data / "relay.log")
-    server = LiveServer(data / "daphne.log")
-    started = []
-    try:
-        for process in (worker, relay, server):
-            process.start()
-            started.append(process)
-        lab = wait_for(lab, services.request_deploy(lab))
-        if lab.state != "running":
-            raise SystemExit(f"the reference lab did not deploy: {lab.reason}")
+    with deployed(RelayProcess) as (_user, lab, server):
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(base_url=server.url)
-            page.goto("/login/")
-            page.get_by_label("User name").fill("bench")
-            page.get_by_label("Password").fill("pw-bench-1")
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url("**/")
+            page = signed_in(browser, server)
             page.evaluate(PAGE_SCRIPT, f"/ws/topologies/{lab.topology_id}/nodes/c1/console")
             keys, floods = [], []
             for run in range(args.runs):
@@ -154,11 +123,6 @@ def main() -> None:
         megabytes = statistics.median(f["bytes"] for f in floods) / 1e6
         print(f"output: {megabytes:.1f} MB in {seconds:.2f} s median, {megabytes / seconds:.1f} MB/s "
               f"(target 10 MB < 2 s)")
-    finally:
-        if lab.state in ("running", "failed"):
-            wait_for(lab, services.request_destroy(lab))
-        for process in reversed(started):
-            process.stop()
 
 
 if __name__ == "__main__":
