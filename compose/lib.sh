@@ -250,7 +250,7 @@ $(tail -n 20 "$LOG_DIR/dockerd.log")"
 # process can queue tasks for the root worker. The password never appears on a
 # command line (ps shows those to everybody): redis-cli reads REDISCLI_AUTH,
 # and redis-server reads it from a root-only configuration file.
-REDIS_SECRET=$DATA_DIR/redis-password
+REDIS_SECRET=${TOPOLAB_REDIS_PASSWORD_FILE:-$DATA_DIR/redis-password}  # where labsite/settings.py reads it too
 REDIS_USER=topolab
 
 redis_password() { cat "$REDIS_SECRET"; }
