@@ -329,6 +329,50 @@ ensure_redis() {
 $(tail -n 20 "$LOG_DIR/redis.log")"
 }
 
+# PostgreSQL (compose/test --postgres): Debian's server, its cluster started here if it does not answer
+# (loopback only, Debian's default), a role and a database `topolab` whose password is in
+# $POSTGRES_SECRET; DATABASE_URL is then exported for Django (labsite/settings.py reads it).
+POSTGRES_SECRET=$DATA_DIR/postgres-password
+
+postgres_sql() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+ensure_postgres() {
+    if ! command -v pg_lsclusters >/dev/null 2>&1; then
+        say "PostgreSQL: installing Debian's postgresql"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null \
+            || die "could not install postgresql"
+    fi
+    local version cluster_dir conf
+    read -r version _ <<<"$(pg_lsclusters -h | awk '$2 == "main" {print $1, $4; exit}')"
+    [ -n "$version" ] || die "PostgreSQL has no cluster 'main' (pg_createcluster --start <version> main makes one)"
+    if ! runuser -u postgres -- pg_isready -q -h 127.0.0.1 -p 5432; then
+        cluster_dir=/var/lib/postgresql/$version/main
+        conf=/etc/postgresql/$version/main/postgresql.conf
+        say "PostgreSQL: starting the $version cluster on 127.0.0.1:5432 (log: $LOG_DIR/postgres.log)"
+        install -d -m 2775 -o postgres -g postgres /var/run/postgresql
+        start_bg postgres "$LOG_DIR/postgres.log" runuser -u postgres -- \
+            "/usr/lib/postgresql/$version/bin/postgres" -D "$cluster_dir" -c "config_file=$conf" \
+            -c listen_addresses=127.0.0.1
+        wait_until 60 "$!" runuser -u postgres -- pg_isready -q -h 127.0.0.1 -p 5432 \
+            || die "PostgreSQL did not come up; last lines of $LOG_DIR/postgres.log:
+$(tail -n 20 "$LOG_DIR/postgres.log")"
+    fi
+    if [ ! -s "$POSTGRES_SECRET" ]; then
+        (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$POSTGRES_SECRET")
+    fi
+    # The password through a psql variable set on standard input, never on a command line.
+    { printf "\\set password '%s'\n" "$(cat "$POSTGRES_SECRET")"; cat <<'SQL'; } | postgres_sql >/dev/null \
+        || die "could not make PostgreSQL's role 'topolab'"
+SELECT format('CREATE ROLE topolab LOGIN CREATEDB PASSWORD %L', :'password')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'topolab') \gexec
+SELECT format('ALTER ROLE topolab LOGIN CREATEDB PASSWORD %L', :'password') \gexec
+SELECT 'CREATE DATABASE topolab OWNER topolab' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'topolab') \gexec
+SQL
+    DATABASE_URL=postgres://topolab:$(cat "$POSTGRES_SECRET")@127.0.0.1:5432/topolab
+    export DATABASE_URL
+    say "PostgreSQL: database 'topolab' for role 'topolab' at 127.0.0.1:5432"
+}
+
 stop_pid() {
     # stop_pid PID NAME GRACE: SIGTERM, wait up to GRACE seconds, then SIGKILL; reap it.
     local pid=$1 name=$2 grace=$3 i

@@ -103,6 +103,9 @@ ASGI_APPLICATION = "labsite.asgi.application"
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    # A test run's own database (tests/environment.py gives each run its site name): runs side by side
+    # on one server do not drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{os.environ.get('TOPOLAB_SITE', 'default')}".replace("-", "_")}
 else:
     # The web tier, the root worker and the CLI share this file: WAL lets readers
     # go on while the worker writes events, and IMMEDIATE transactions with a

@@ -124,6 +124,24 @@ def test_install_writes_what_it_lists_enables_it_and_uninstall_removes_exactly_t
     assert refused.returncode != 0 and "nothing that compose/install wrote is installed here" in refused.stderr
 
 
+def test_with_postgresql_the_database_url_is_root_only_and_the_units_come_after_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://topolab:s3cret@127.0.0.1:5432/topolab")
+    root = tmp_path / "root"
+    done = install(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    env = root / "etc/topolab/topolab.env"
+    assert "\nDATABASE_URL=postgres://topolab:s3cret@127.0.0.1:5432/topolab\n" in env.read_text()
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600  # it holds the database's password
+    for name in UNITS[1:]:
+        keys = unit(root, name)
+        assert "postgresql.service" in keys["After"][0].split() and "postgresql.service" in keys["Wants"][0].split(), name
+    units = root / "etc/systemd/system"
+    checked = subprocess.run(["systemd-analyze", "verify", *[str(units / name) for name in UNITS]], capture_output=True,
+                             text=True, env=dict(os.environ, SYSTEMD_UNIT_PATH=f"{units}:"), timeout=60)
+    assert checked.returncode == 0 and checked.stdout + checked.stderr == "", checked.stdout + checked.stderr
+    assert uninstall(root).returncode == 0
+
+
 def test_uninstall_refuses_a_manifest_that_lists_what_install_never_writes(installed):
     manifest = installed / "etc/topolab/installed"
     victim = installed / "etc/passwd"

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -41,8 +42,13 @@ class ChildProcess:
 
     def start(self, timeout: float = 60) -> None:
         """Start it and wait until it is ready; RuntimeError with its log's tail if it dies or hangs."""
-        env = dict(os.environ, TOPOLAB_DATABASE_PATH=str(settings.DATABASES["default"]["NAME"]),
-                   PYTHONUNBUFFERED="1", **self.extra_env)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.extra_env)
+        database = settings.DATABASES["default"]
+        if "postgresql" in database["ENGINE"]:  # the test database on the same server, by its URL
+            env["DATABASE_URL"] = (f"postgres://{quote(database['USER'])}:{quote(database['PASSWORD'])}@"
+                                   f"{database['HOST']}:{database['PORT']}/{quote(database['NAME'])}")
+        else:
+            env["TOPOLAB_DATABASE_PATH"] = str(database["NAME"])
         self.log = open(self.log_path, "ab")
         self.log_start = self.log.tell()
         self.process = subprocess.Popen(self.argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
