@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/classroom.py [--students 30] [--consoles 60] [--course-students 60]
                                         [--type-seconds 20] [--console-clients 2] [--skip-checks] [--skip-consoles]
-                                        [--skip-course] [--skip-browser] [--skip-labs]    (as root)
+                                        [--skip-course] [--skip-browser] [--skip-labs] [--pool N]    (as root)
 
 It starts the real worker, exec worker, relay and daphne on a database, queue and
 site label of its own, makes an instructor (group "instructors"), a course, a
@@ -32,6 +32,11 @@ and session; then, printing figures and never asserting times:
    no container of the bench's site label, no new host veth, no new named netns;
 6. the host's peak memory in use (MemTotal - MemAvailable, sampled every 0.25 s)
    over the run, beside the figure before it started.
+
+With ``--pool N`` the class first deploys (and destroys) with the warm pool off, then
+again with a warm pool of N started containers (topology/engine/pool.py), full before
+the class presses Deploy: both figures of step 1, side by side in one run; the steps
+after it run on the pooled labs.
 
 Everything it made is destroyed at the end, on an error or on Ctrl-C too.
 Targets (issue 10, 2 cores): 30 of 30 running, none failed, no leftovers after
@@ -311,7 +316,7 @@ def watch_states(students: list[Student], targets: set[str], timeout: float) -> 
     return seen
 
 
-def deploy_all(students: list[Student], assignment: int) -> None:
+def deploy_all(students: list[Student], assignment: int, how: str = "") -> None:
     def start_and_deploy(student: Student):
         copy = expect(student.call("POST", f"/assignments/{assignment}/start"), 200, 201)
         student.topology = copy["topology"]["id"]
@@ -323,7 +328,7 @@ def deploy_all(students: list[Student], assignment: int) -> None:
     seen = watch_states([s for s in students if not s.error], LIVE, timeout=900)
     running = [t for state, t in seen.values() if state in LIVE]
     failed = sum(state == "failed" for state, _ in seen.values())
-    print(f"deploy {len(students)} labs of {HOSTS + 1} nodes at once: {len(running)} of {len(students)} running, "
+    print(f"deploy {len(students)} labs of {HOSTS + 1} nodes at once{how}: {len(running)} of {len(students)} running, "
           f"{failed} failed, {len(refused)} refused, {len(students) - len(seen) - len(refused)} still not running; "
           f"seconds to running {spread(running)} (target: {len(students)} of {len(students)} running, none failed)")
     for s in refused:
@@ -593,11 +598,36 @@ def destroy_all(students: list[Student], veths: set[str], netns: set[str]) -> No
     at_once(deployed, destroy)
     seen = watch_states([s for s in deployed if not s.error], {"stopped"}, timeout=600)
     stopped = [t for state, t in seen.values() if state == "stopped"]
-    left = DockerRuntime().list(names.lab_filter(settings.TOPOLAB_SITE))
+    # The warm pool's members not taken are the site's too (the filler refills it meanwhile): not leftovers.
+    free = names.pool_member_name(settings.TOPOLAB_SITE, "")
+    left = [c for c in DockerRuntime().list(names.lab_filter(settings.TOPOLAB_SITE)) if not c.name.startswith(free)]
     new_veths, new_netns = host_veths() - veths, named_netns() - netns
     print(f"destroy {len(deployed)} labs at once: {len(stopped)} stopped; seconds to stopped {spread(stopped)}; "
           f"leftovers: {len(left)} containers, {len(new_veths)} host veths, {len(new_netns)} netns "
           f"(target: none){' ' + str(sorted(new_veths)[:5]) if new_veths else ''}")
+
+
+def pool_on(size: int, timeout: float = 900) -> None:
+    """Turn the warm pool on with ``size`` members (the worker's filler fills it) and wait until it is full."""
+    from topology.warm_pool import make_pool
+
+    SiteLimits.objects.filter(pk=SiteLimits.current().pk).update(pool_size=size, pool_memory_mb=max(256, 4 * size))
+    pool = make_pool()
+    started = time.monotonic()
+    while len([m for m in pool.members() if m.state == "running"]) < size:
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"the pool did not fill to {size} within {timeout:.0f} s")
+        time.sleep(0.5)
+    print(f"warm pool of {size} full in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def pool_off() -> None:
+    """Turn the warm pool off and remove its members (the filler stops starting them within a round)."""
+    from topology.warm_pool import make_pool
+
+    SiteLimits.objects.filter(pk=SiteLimits.current().pk).update(pool_size=0)
+    time.sleep(1.5)
+    make_pool().drain()
 
 
 def clean_up(students: list[Student]) -> None:
@@ -626,6 +656,8 @@ def main() -> None:
     parser.add_argument("--skip-consoles", action="store_true")
     parser.add_argument("--skip-course", action="store_true")
     parser.add_argument("--skip-browser", action="store_true", help="the course page's socket only, not in Chromium")
+    parser.add_argument("--pool", type=int, default=0,
+                        help="deploy cold first, then again from a warm pool of this many containers")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run me as root: the worker and the relay need Docker and netlink")
@@ -668,8 +700,12 @@ def main() -> None:
         print(f"host: {os.cpu_count()} cores, {memory.before / 2**30:.1f} GiB in use before the bench "
               f"(shared machine: other processes' load counts); {len(deployers)} students deploy, "
               f"{enrolled} enrolled", flush=True)
+        if deployers and args.pool:
+            deploy_all(deployers, assignment, " (no pool)")
+            destroy_all(deployers, veths, netns)
+            pool_on(args.pool)
         if deployers:
-            deploy_all(deployers, assignment)
+            deploy_all(deployers, assignment, f" (warm pool of {args.pool})" if args.pool else "")
             live = [s for s in deployers if Lab.objects.filter(topology_id=s.topology, state__in=LIVE).exists()]
             if live and not args.skip_checks:
                 check_all(live)
@@ -693,6 +729,8 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         memory.stop()
         clean_up(students)
+        if args.pool:
+            pool_off()
         for process in reversed(started):
             process.stop()
         call_command("lab", "gc", stdout=open(os.devnull, "w"))

@@ -14,7 +14,9 @@ what Topolab's own work (validation, planning, events, state) costs.
 With ``--pool N`` it then turns the warm pool on (N started containers per
 image, topology/engine/pool.py) and deploys each size that fits in it again,
 waiting for the pool to be full before each run: the "pooled" column, side by
-side with the cold one, and the host memory an idle pooled container uses.
+side with the cold one, and the host memory an idle pooled container uses. The
+host's load average is printed beside both: on a shared machine, compare the two
+columns of one run, not runs of different minutes.
 
 Needs root, a Docker Engine, Redis and the node images (``compose/test`` sets
 them up); it starts its own worker on its own queue, database and site label,
@@ -194,6 +196,7 @@ def main() -> None:
     worker.start()
     baseline = Baseline()
     rows = []
+    load = {"cold": os.getloadavg()[0]}
     try:
         for n in sizes:
             document = sized(n)
@@ -209,13 +212,17 @@ def main() -> None:
             rows.append(row)
             print(f"  measured {n} nodes: deploy {row['deploy']:.2f} s, baseline {row['base_deploy']:.2f} s",
                   file=sys.stderr, flush=True)
+        load["cold"] = max(load["cold"], os.getloadavg()[0])
+        load["pooled"] = os.getloadavg()[0]
         idle = pooled(owner, sizes, rows, args) if args.pool else None
+        load["pooled"] = max(load["pooled"], os.getloadavg()[0])
     finally:
         baseline.destroy()
         worker.stop()
         call_command("lab", "gc", stdout=open(os.devnull, "w"))
 
-    print(f"Deploy and destroy, median of {args.runs} (seconds); baseline = Docker SDK + pyroute2, same machine")
+    print(f"Deploy and destroy, median of {args.runs} (seconds); baseline = Docker SDK + pyroute2, same machine; "
+          f"load average (1 min, the higher of start and end) {load['cold']:.1f}")
     print(f"{'nodes':>5} {'deploy':>8} {'destroy':>8} {'ms/node':>8} {'base dep':>9} {'base des':>9} "
           f"{'ratio':>6} {'des/dep':>8}")
     for r in rows:
@@ -223,7 +230,8 @@ def main() -> None:
               f"{r['base_deploy']:9.2f} {r['base_destroy']:9.2f} {r['deploy'] / r['base_deploy']:6.2f} "
               f"{r['destroy'] / r['deploy']:8.2f}")
     if args.pool:
-        print(f"\nWith a warm pool of {args.pool} started containers (median of {args.runs}, the pool full before each)")
+        print(f"\nWith a warm pool of {args.pool} started containers (median of {args.runs}, the pool full before each; "
+              f"load average {load['pooled']:.1f})")
         print(f"{'nodes':>5} {'cold':>8} {'pooled':>8} {'speed-up':>9}")
         for r in rows:
             if "pooled" in r:

@@ -18,6 +18,7 @@ from . import broadcast, labstate, leases, schema
 from .engine import names, netlink
 from .engine.docker_runtime import DockerRuntime
 from .engine.executor import Executor, Report, StepFailed
+from .engine.node_log import NodeLog
 from .engine.plan import PlanError, build_plan
 from .limits import document_limits, plan_context
 from .models import BUSY_STATES, LIVE_STATES, Lab, LabState
@@ -33,7 +34,8 @@ def make_executor() -> Executor:
 
     return Executor(DockerRuntime(), netlink, site=settings.TOPOLAB_SITE,
                     start_concurrency=settings.TOPOLAB_START_CONCURRENCY,
-                    netlink_concurrency=settings.TOPOLAB_NETLINK_CONCURRENCY, pool=current())
+                    netlink_concurrency=settings.TOPOLAB_NETLINK_CONCURRENCY, pool=current(),
+                    node_log=NodeLog())  # what each step did, in its node's own log
 
 
 @contextmanager

@@ -4,7 +4,9 @@
 One pool per lab worker process: its deploys take members (:func:`current`, used by
 :func:`topology.operations.make_executor`) and its filler thread, started when the worker is ready
 (:func:`start_filling`, from :mod:`topology.tasks`) and stopped when it shuts down, keeps it at the admin's
-budget (:class:`~topology.models.SiteLimits` ``pool_size`` and ``pool_memory_mb``, read again every round).
+budget (:class:`~topology.models.SiteLimits` ``pool_size`` and ``pool_memory_mb``, read again every round), its
+members started with the site's default node limits (read again every round too: members with others are
+replaced).
 A member is claimed in Redis before it is taken, so that two deploys, or the filler removing a member, never
 act on one member at once, even in two worker processes of one host.
 """
@@ -12,19 +14,22 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
 
-from . import kinds, leases, pool_status
+from . import kinds, leases, limits, pool_status
 from .engine.docker_runtime import DockerRuntime
 from .engine.pool import Budget, Pool, Spec, reference
 
 log = logging.getLogger(__name__)
 CLAIM_TTL_MS = 10 * 60 * 1000  # a claimed member is no other's for this long (taken ones are renamed by then)
+BUDGET_FOR = 1.0  # seconds a deploy trusts the budget last read (by the filler's round or another deploy)
 
 _lock = threading.Lock()
 _pool: Pool | None = None
+_budget_read: tuple[float, Budget] | None = None  # (when, what): the last read of the budget
 
 
 def specs() -> list[Spec]:
@@ -40,9 +45,21 @@ def budget() -> Budget:
     """The admin's budget now (the database read again each round)."""
     from .models import SiteLimits
 
+    global _budget_read
     close_old_connections()
     row = SiteLimits.current()
-    return Budget(size=row.pool_size, memory_mb=row.pool_memory_mb)
+    found = Budget(size=row.pool_size, memory_mb=row.pool_memory_mb)
+    _budget_read = (time.monotonic(), found)
+    return found
+
+
+def recent_budget() -> Budget:
+    """The budget as read less than :data:`BUDGET_FOR` seconds ago, else read now: a deploy asks whether the pool
+    is on, and the filler has read it at most half a second ago (the database is not asked once more per deploy)."""
+    last = _budget_read
+    if last is not None and time.monotonic() - last[0] < BUDGET_FOR:
+        return last[1]
+    return budget()
 
 
 def claim(container_id: str) -> bool:
@@ -58,16 +75,23 @@ def publish(status: dict) -> None:
         log.debug("pool: status not published: %s", exc)
 
 
+def default_resources() -> dict:
+    """The site's default node limits now (the site limits' ``node_default_*``, what a node that asks for none
+    gets): members are started with them, so that taking one for such a node changes no limit."""
+    close_old_connections()
+    return dict(limits.node_resources()["default"])
+
+
 def make_pool(runtime=None) -> Pool:
-    return Pool(runtime or DockerRuntime(), settings.TOPOLAB_SITE, specs(), budget, claim,
-                settings.TOPOLAB_DEFAULT_RESOURCES, on_fill=publish)
+    return Pool(runtime or DockerRuntime(), settings.TOPOLAB_SITE, specs(), budget, claim, default_resources,
+                on_fill=publish)
 
 
 def current() -> Pool | None:
     """This process's pool, made on first use; None when the pool is off (a budget of 0)."""
     global _pool
     try:
-        if budget().size <= 0:
+        if recent_budget().size <= 0:
             return None
     except Exception as exc:  # noqa: BLE001 - no database: deploy cold
         log.warning("pool: the budget cannot be read (%s); deploying without it", exc)

@@ -18,6 +18,13 @@
 // Open consoles are remembered per browser tab (sessionStorage, with their session tokens),
 // so that a reload gets the same shells back while the host still keeps them (the relay's
 // keepSeconds, handed to each terminal with the rest of the config's console numbers).
+//
+// Pop-out: a console (login shell or vtysh) or logs view moves into a window of its own (terminal-page.js),
+// which resumes the shell with its token and replays its screen (terminal.js, replay=1). The window keeps
+// this page told (postMessage, POPOUT messages: its token, its end, "Back to the dock"); when it closes,
+// or its "Back to the dock" is clicked, the console comes back here as a tab, same shell, screen replayed.
+// A console that ended in its window does not come back on its own. After a reload of this page the
+// windows out are asked who they are (a BroadcastChannel), since window.open's handles are gone.
 import {el, svgIcon} from './dom.js';
 import {NODE_OPERATION} from './node-live.js';
 
@@ -29,6 +36,8 @@ const COLLAPSED = 34; // the header alone (px)
 const EVENTS_HEIGHT = 210; // the Events list alone, as before consoles
 const MIN_HEIGHT = 120;
 const RECENT_MS = 5000; // the end of a console open through this page's restart, this soon after, belongs to it
+const POPOUT = 'topolab-terminal'; // the type of a pop-out window's messages (terminal-page.js)
+const POPOUT_POLL_MS = 300; // how often windows out are checked for having closed
 
 // The pop-out icon, drawn (the ⧉ character is missing from many fonts): a window, an arrow leaving it.
 function popOutIcon() {
@@ -50,6 +59,13 @@ export class Dock {
     this.tiled = false;
     this.height = Number(localStorage.getItem('topolab.dockHeight')) || 0; // a height the user dragged to
     this.storeKey = `topolab.terms.${hooks.topology}`;
+    this.popped = new Map(); // key -> {win, node, kind, token, ended}: terminals out in windows of their own
+    this.pollTimer = null;
+    window.addEventListener('message', (e) => this.fromPopOut(e));
+    if ('BroadcastChannel' in window) {
+      // Windows popped out before a reload of this page: they answer with a message, whose source is their handle.
+      try { new BroadcastChannel(`${POPOUT}-${hooks.topology}`).postMessage({ask: 'who'}); } catch { /* none */ }
+    }
 
     this.tabs = root.querySelector('#dock-tabs');
     this.eventsTab = root.querySelector('#dock-toggle');
@@ -100,8 +116,7 @@ export class Dock {
       el('div', {class: 'term-bar'},
         el('span', {class: 'term-title'}, kind === 'logs' ? `${node} · logs` : program ? `${node} · vtysh` : `${node} · console`), stateText,
         el('span', {class: 'term-actions'}, reopen,
-          // The pop-out page opens a login shell or the logs only: a vtysh console stays in the dock.
-          program ? null : el('button', {class: 'btn btn-small btn-quiet', title: 'Open in its own window', 'aria-label': `Pop out ${title}`, onclick: () => this.popOut(key)}, popOutIcon()))),
+          el('button', {class: 'btn btn-small btn-quiet', title: 'Open in its own window', 'aria-label': `Pop out ${title}`, onclick: () => this.popOut(key)}, popOutIcon()))),
       host);
     pane.addEventListener('focusin', () => { if (this.active !== key) this.select(key, false); });
     this.tabs.append(tab);
@@ -205,14 +220,57 @@ export class Dock {
 
   // Move a terminal into its own window. A console's shell is handed over (the window resumes
   // it with the token; this tab lets go with DETACH, which leaves the shell running).
+  // The window replays the shell's screen (a fresh terminal resuming asks the relay for it) and gives it back
+  // when it closes (see the top of this file).
   async popOut(key) {
     const {DETACH} = await loadTerminal();
     const t = this.terms.get(key);
-    const q = t.kind === 'console' && t.session.token && t.session.open ? `?session=${encodeURIComponent(t.session.token)}` : '';
-    const url = `/topologies/${this.hooks.topology}/nodes/${encodeURIComponent(t.node)}/${t.kind}/${q}`;
+    const q = new URLSearchParams();
+    if (t.kind === 'vtysh') q.set('program', 'vtysh');
+    const token = t.kind !== 'logs' && t.session.token && t.session.open ? t.session.token : '';
+    if (token) q.set('session', token);
+    const page = t.kind === 'logs' ? 'logs' : 'console';
+    const url = `/topologies/${this.hooks.topology}/nodes/${encodeURIComponent(t.node)}/${page}/${String(q) ? `?${q}` : ''}`;
     const win = window.open(url, `topolab-${this.hooks.topology}-${t.kind}-${t.node}`, 'popup,width=860,height=540');
     if (!win) { this.hooks.status('The browser blocked the new window: allow pop-ups for this site.', 'warning'); return; }
-    this.remove(key, q ? DETACH : 1000);
+    this.popped.set(key, {win, node: t.node, kind: t.kind, token, ended: false});
+    this.watchPopped();
+    this.remove(key, token ? DETACH : 1000);
+  }
+
+  // A pop-out window's news (terminal-page.js): its token, its end, or "Back to the dock".
+  fromPopOut(e) {
+    const m = e.data;
+    if (e.origin !== location.origin || !m || m.type !== POPOUT || String(m.topology) !== String(this.hooks.topology)) return;
+    if (!['console', 'vtysh', 'logs'].includes(m.kind) || typeof m.node !== 'string') return;
+    const key = `${m.kind}:${m.node}`;
+    const out = this.popped.get(key) || {node: m.node, kind: m.kind, token: '', ended: false};
+    out.win = e.source || out.win;
+    if (typeof m.token === 'string' && m.token) out.token = m.token;
+    out.ended = m.event === 'ended';
+    this.popped.set(key, out);
+    if (m.event === 'back') this.comeBack(key, true);
+    else this.watchPopped();
+  }
+
+  watchPopped() {
+    if (this.pollTimer) return;
+    this.pollTimer = setInterval(() => {
+      for (const [key, out] of [...this.popped]) if (!out.win || out.win.closed) this.comeBack(key, false);
+      if (!this.popped.size) { clearInterval(this.pollTimer); this.pollTimer = null; }
+    }, POPOUT_POLL_MS);
+  }
+
+  // A terminal out in a window comes back as a tab: the same shell (its token; the screen replayed), or, asked
+  // for with "Back to the dock" after it ended, a new one. One open here meanwhile stays as it is.
+  comeBack(key, asked) {
+    const out = this.popped.get(key);
+    if (!out) return;
+    this.popped.delete(key);
+    if ((out.ended && !asked) || this.terms.has(key)) return;
+    this.open(out.node, out.kind, {session: out.ended ? '' : out.token, focus: asked}).then(() => {
+      this.hooks.status(`${out.kind === 'logs' ? `Logs · ${out.node}` : out.node} is back in the dock.`);
+    });
   }
 
   // Consoles that were open before a reload, asked for again with their tokens (once, when the lab runs).

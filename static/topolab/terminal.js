@@ -7,6 +7,9 @@
 // for (code other than 1000, no "closed" status) reconnects with the session token and the
 // shell comes back with what it printed meanwhile. Closing on purpose (close()) sends 1000,
 // which ends the shell. Output is acknowledged by the relay's numbers too (ackEvery, window).
+// A terminal that starts by resuming a shell (a pop-out, a console back in the dock, a reload) has an empty
+// screen: it asks for the shell's recent output first (replay=1, the relay's "replay"), so the screen and
+// its scrollback come along, colours and all; a reconnect after a lost connection has its screen already.
 //
 // A supervisor's terminal has a mode: 'watch' (nothing typed is sent, the screen follows the
 // student's) or 'control' (typing is sent). Either way it never resizes the student's terminal.
@@ -86,6 +89,7 @@ export class TerminalSession {
     this.mode = kind === 'console' ? mode : '';
     this.program = kind === 'console' ? program : '';
     this.token = this.mode ? '' : session; // a watcher has no session of its own to resume
+    this.blank = true; // nothing of a shell on the screen yet: a resume brings the shell's recent output
     this.banners = new Map(); // who is watching or typing (their `by`) -> the banner shown for them
     this.onState = onState;
     this.onSession = onSession;
@@ -145,6 +149,7 @@ export class TerminalSession {
     if (this.mode) q.set('mode', this.mode);
     if (this.program) q.set('program', this.program);
     if (this.kind === 'console' && this.token) q.set('session', this.token);
+    if (this.kind === 'console' && this.token && this.blank) q.set('replay', '1');
     return `${proto}://${location.host}/ws/topologies/${this.topology}/nodes/${encodeURIComponent(this.node)}/${this.kind}?${q}`;
   }
 
@@ -179,7 +184,7 @@ export class TerminalSession {
   status(msg) {
     const text = msg.message || '';
     if (msg.state === 'open') {
-      this.lostAt = 0; this.attempt = 0;
+      this.lostAt = 0; this.attempt = 0; this.blank = false;
       if (msg.session) { this.token = msg.session; this.onSession(this.token); }
       // Asked for the old shell and got a new one: say so (the server's words).
       if (this.askedResume && msg.resumed === false) this.note(text || 'The old shell is gone; this is a new one.', true);

@@ -235,7 +235,7 @@ def test_the_vtysh_button_asks_for_vtysh_in_a_console_tab_of_its_own(signed_in, 
     expect(tab(page, "f1", "vtysh").locator(".tab-label")).to_have_text("f1 · vtysh")
     vtysh = page.locator("#dock-terms .term-pane[data-key='vtysh:f1']")
     expect(vtysh.locator(".term-title")).to_have_text("f1 · vtysh")
-    expect(vtysh.get_by_role("button", name="Pop out")).to_have_count(0)  # the pop-out page runs a login shell only
+    expect(vtysh.get_by_role("button", name="Pop out f1 · vtysh")).to_have_count(1)  # it pops out as vtysh too
     page.wait_for_function("() => window.topolab.dock.terms.get('vtysh:f1')?.session?.ws")
     asked = [u for u in sockets if "/nodes/f1/console?" in u]
     assert len(asked) == 1 and "program=vtysh" in asked[0], sockets

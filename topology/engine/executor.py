@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from . import names
+from . import names, node_log
 from .apply_plan import DeleteInterface, DeleteRoute, ReconfigureInterface, RemoveContainer, WriteFiles
 from .node_plan import StopContainer, UnplugNode
 from .plan import (
@@ -99,8 +99,10 @@ class Executor:
     """Builds and tears down labs with a container runtime and a netlink module."""
 
     def __init__(self, runtime, network: Network, *, site: str, start_concurrency: int = 4,
-                 netlink_concurrency: int = 8, pool=None):
+                 netlink_concurrency: int = 8, pool=None, node_log: node_log.NodeLog | None = None):
         self.runtime = runtime
+        # Where what each step did is written into its node's own log (None: nowhere, as with fake runtimes).
+        self.node_log = node_log
         self.network = network
         self.site = site
         self.pool = pool  # the warm pool (engine/pool.py) a node's container is taken from when it can be
@@ -173,7 +175,18 @@ class Executor:
             run = _STEP_RUNNERS[type(step)]
         except KeyError:  # pragma: no cover - a new step type without a runner is a programming error
             raise TypeError(f"no executor for {type(step).__name__}") from None
-        return run(self, step, build)
+        if isinstance(step, StopContainer):
+            self._say(build, step.node, node_log.describe(step))  # while it still runs
+            return run(self, step, build)
+        note = run(self, step, build)
+        self._say(build, step.node, node_log.describe(step))
+        if isinstance(step, CreateLink):
+            self._say(build, step.peer_node, [f"{step.peer_interface}: linked to {step.node}:{step.interface}"])
+        return note
+
+    def _say(self, build: Build, node: str, lines: list[str]) -> None:
+        if self.node_log is not None and lines:
+            self.node_log.say(build.pids.get(node), *lines)
 
     # -- one method per step type (see _STEP_RUNNERS below) --------------------------------------
     def _create(self, step: CreateContainer, build: Build) -> str | None:
@@ -194,6 +207,9 @@ class Executor:
         if step.node in build.pids:
             return "already running (from the warm pool)"
         build.pids[step.node] = self.runtime.start(build.containers[step.node])
+        from .pool import own_name  # a taken pool member gets its member's host name again at each start
+
+        own_name(build.containers[step.node], build.pids[step.node], step.node)
         return None
 
     def _link(self, step: CreateLink, build: Build) -> None:
@@ -248,14 +264,19 @@ class Executor:
 
     def _exec_all(self, step: ExecSequence, build: Build) -> None:
         for command in step.commands:
-            self._exec(build.containers[step.node], command, step)
+            self._exec(build.containers[step.node], command, step, build.pids.get(step.node))
 
-    def _exec(self, container_id: str, command: str, step: Step) -> None:
-        chunks: list[bytes] = []
-        code = self.runtime.exec(container_id, ["/bin/sh", "-c", command], stream=chunks.append)
+    def _exec(self, container_id: str, command: str, step: Step, logged_pid: int | None = None) -> None:
+        """Run ``command``; with ``logged_pid``, the command, its output and its exit status go into
+        that node's log too (one write, after it ends)."""
+        output = node_log.Output()  # bounded, however much the command prints
+        code = self.runtime.exec(container_id, ["/bin/sh", "-c", command], stream=output)
+        if logged_pid is not None and self.node_log is not None:
+            self.node_log.write(logged_pid, f"{node_log.PREFIX}$ {command}\n".encode("utf-8", "replace")
+                                + output.for_log() + f"{node_log.PREFIX}exit status {code}\n".encode())
         if code != 0:
-            output = b"".join(chunks).decode("utf-8", "replace")[-OUTPUT_TAIL:].strip()
-            raise StepFailed(step, f"'{command}' exited with code {code}" + (f": {output}" if output else ""))
+            text = output.last().decode("utf-8", "replace")[-OUTPUT_TAIL:].strip()
+            raise StepFailed(step, f"'{command}' exited with code {code}" + (f": {text}" if text else ""))
 
     # -- teardown ------------------------------------------------------------
     def teardown(self, lab_id: int, report: Reporter) -> list[str]:

@@ -17,7 +17,7 @@ web -> relay, on the host's relay channel (:func:`channel_name`)::
 
     {"type": "console.open", "reply": <consumer channel>, "lab": <id>, "node": <name>,
      "container": <id>, "cols": 80, "rows": 24, "deadline": <unix time>, "resume": <token or "">,
-     "program": "shell" | "vtysh"}
+     "program": "shell" | "vtysh", "replay": bool}
     {"type": "logs.open", "reply": ..., "lab": ..., "node": ..., "container": ..., "deadline": ...}
     {"type": "console.watch", "reply": ..., "lab": ..., "node": ..., "container": ..., "deadline": ...,
      "mode": "watch" | "control", "name": <the watcher's name>, "owner": <the student's name>}
@@ -26,6 +26,11 @@ web -> relay, on the host's relay channel (:func:`channel_name`)::
 "program" picks what the console runs, from :data:`PROGRAMS` only (anything else is the shell): the node's
 login shell, or FRR's ``vtysh`` (the editor offers it on frr nodes; in another image it is not there and the
 console says it could not open). A session resumes only with the program it runs.
+
+"replay" (with "resume"): the window's terminal is new and empty (a console popped out of the editor's dock,
+or back into it, or a page reloaded), so a resumed session sends its latest :data:`RECENT_OUTPUT` bytes
+first (its screen and scrollback as printed, colours and all), in place of the output held for the client
+that left; without it, a resume (a reconnect after a lost connection) sends only what was printed meanwhile.
 
 "console.watch" (a supervisor, :data:`WATCH_MODES`) never starts a shell: it joins the console
 session already open on that container (the most recently active one), or is told

@@ -189,6 +189,17 @@ class Session:
         if self.reply:
             await self._quietly(self.layer.send(self.reply, watcher.left()))
 
+    def replay(self) -> None:
+        """Put the session's latest output (:class:`RecentOutput`: about its screen and scrollback) in place of
+        what the buffer held, for a window whose terminal is new and empty (a pop-out, a reload). The
+        kept output is cut at a line's start when older output was already forgotten."""
+        recent = self.recent.contents()
+        if self.recent.size > len(recent) and b"\n" in recent:
+            recent = recent[recent.index(b"\n") + 1:]
+        self.buffer.consume(self.buffer.start + len(self.buffer))
+        self.buffer.take_dropped()  # what was dropped is older than what comes now
+        self.buffer.append(recent)
+
     def detach(self) -> None:
         if self.reply is not None:
             log.info("%s %s detached: keeping it %.0f s", self.source.kind, self.channel,
@@ -456,7 +467,9 @@ class Relay:
         task.add_done_callback(self.tasks.discard)
 
     async def _resume(self, session: Session, request: dict) -> None:
-        log.info("console %s resumed", session.channel)
+        log.info("console %s resumed%s", session.channel, " with its recent output" if request.get("replay") is True else "")
+        if request.get("replay") is True:
+            session.replay()
         # The new window's size first: whatever the user types once told "opened" sees it.
         await session.source.resize(clamp_size(request.get("cols"), 80), clamp_size(request.get("rows"), 24))
         await session.attach(request["reply"], resumed=True)

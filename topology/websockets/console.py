@@ -1,6 +1,8 @@
 """``/ws/topologies/<id>/nodes/<name>/console``: a node's login shell, relayed from the root relay.
 
 ``?program=vtysh`` opens FRR's shell instead of the node's login shell (the relay's :data:`PROGRAMS`).
+``?session=TOKEN&replay=1`` resumes a shell into a new, empty terminal (a pop-out, a reload): the relay sends its
+recent output first (the screen as it was), then what comes (the relay's "replay").
 ``?mode=watch`` or ``?mode=control`` is a supervisor's view of the student's console that is open on
 that node (never a new shell): the relay's "console.watch". In watch mode nothing typed is forwarded;
 in control mode typing is, and the student was told first. A watcher's resizes are never forwarded:
@@ -34,7 +36,8 @@ class ConsoleConsumer(RelayedTerminalConsumer):
             return {"mode": self.mode, "name": self.user_name, "owner": self.owner_name}
         program = self._param("program", "shell")
         return {"cols": clamp_size(self._param("cols", "80"), 80), "rows": clamp_size(self._param("rows", "24"), 24),
-                "resume": self._param("session")[:64], "program": program if program in PROGRAMS else "shell"}
+                "resume": self._param("session")[:64], "program": program if program in PROGRAMS else "shell",
+                "replay": self._param("replay") == "1"}
 
     def resume_token(self) -> str:
         return "" if self.mode else self._param("session")[:64]
