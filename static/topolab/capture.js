@@ -28,6 +28,7 @@ let redraw = false;      // the display filter changed: draw the table anew
 let scheduled = false;
 let skipped = 0;
 let selected = 0;
+let autoTop = -1;        // the scrollTop draw() gave the table to follow the newest: its scroll event is not the user's
 
 function setState(text, state) {
   ui.state.textContent = text;
@@ -73,14 +74,14 @@ function draw() {
   if (view.length > MAX_ROWS * 1.2) view = view.slice(-MAX_ROWS);  // now and then: not a copy per frame
   const rows = Math.min(view.length, MAX_ROWS);
   const offset = view.length - rows;  // rows beyond MAX_ROWS wait for the next trim, out of sight
-  if (ui.follow.checked) ui.wrap.scrollTop = rows * ROW_HEIGHT;
+  if (ui.follow.checked) { ui.wrap.scrollTop = rows * ROW_HEIGHT; autoTop = ui.wrap.scrollTop; }
   const first = Math.max(0, Math.floor(ui.wrap.scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(rows, first + Math.ceil(ui.wrap.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN);
   const drawn = [pad(first * ROW_HEIGHT)];
   for (let i = first; i < last; i++) drawn.push(rowElement(view[offset + i]));
   drawn.push(pad((rows - last) * ROW_HEIGHT));
   ui.rows.replaceChildren(...drawn);
-  if (ui.follow.checked) ui.wrap.scrollTop = rows * ROW_HEIGHT;
+  if (ui.follow.checked) { ui.wrap.scrollTop = rows * ROW_HEIGHT; autoTop = ui.wrap.scrollTop; }
   const shownNote = rows >= MAX_ROWS ? `the table holds the latest ${MAX_ROWS} rows; older ones are in the file. ` : '';
   ui.note.textContent = `${shownNote}${skipped ? `${skipped} packets were not shown live (too many at once); the file has every packet.` : ''}`;
 }
@@ -194,7 +195,10 @@ ui.wrap.addEventListener('keydown', (e) => {
   schedule();
 });
 // Scrolling draws the rows come into sight; scrolling up stops following the newest, back to the bottom follows again.
+// (A scroll that draw() made to follow is not one: under a flood its event may come after the user unticked
+// "Follow newest", and would tick it again.)
 ui.wrap.addEventListener('scroll', () => {
+  if (ui.wrap.scrollTop === autoTop) { schedule(); return; }
   const bottom = ui.wrap.scrollTop + ui.wrap.clientHeight >= ui.wrap.scrollHeight - ROW_HEIGHT;
   if (ui.follow.checked !== bottom) ui.follow.checked = bottom;
   schedule();

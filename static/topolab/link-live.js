@@ -243,11 +243,26 @@ export class LinkLive {
       el('p', {class: 'live-now muted', 'aria-live': 'polite'}, has ? `Impairment now: ${impairmentLabel(link.impairment)}` : 'No impairment.'),
       el('fieldset', {class: 'live-imp'}, el('legend', {}, 'Impairment (both directions)'), ...fields, buttons),
       elsewhere.length ? el('p', {class: 'alert', role: 'alert'}, elsewhere.map((p) => p.message).join(' ')) : null,
-      // Capture (issue 14): each end's packets, live, on a page of its own (static/topolab/capture.js).
-      el('div', {class: 'row-buttons live-capture'}, ...link.endpoints.map((ep) => el('a', {class: 'btn btn-small', target: '_blank', rel: 'noopener',
-        href: `/topologies/${this.ed.config.id}/capture/?target=${encodeURIComponent(endName(ep))}`, 'data-key': `live.capture.${endName(ep)}`,
-        title: `See the packets on ${ep.node} ${ep.interface} as they pass, and download them as a .pcap`}, `Capture ${ep.node} ${ep.interface}`))),
+      this.captureButtons(link),
       caps === null ? el('p', {class: 'hint'}, 'Asking what this host can do…') : null);
+  }
+
+  // Capture (issue 14): each end's packets, live, on a page of its own (static/topolab/capture.js).
+  captureButtons(link) {
+    return el('div', {class: 'row-buttons live-capture'}, ...link.endpoints.map((ep) => el('a', {class: 'btn btn-small', target: '_blank', rel: 'noopener',
+      href: `/topologies/${this.ed.config.id}/capture/?target=${encodeURIComponent(endName(ep))}`, 'data-key': `live.capture.${endName(ep)}`,
+      title: `See the packets on ${ep.node} ${ep.interface} as they pass, and download them as a .pcap`}, `Capture ${ep.node} ${ep.interface}`)));
+  }
+
+  // A supervisor's link panel (read-only: nothing of the lab changes from here) on a running lab: only the
+  // capture buttons, since watching packets changes nothing and the capture page allows supervisors. Null
+  // for the owner (the Live section has them) or a lab not running.
+  watchSection(panel, link) {
+    const lab = this.ed.lab;
+    if (!this.ed.config.readonly || !LIVE.includes(lab.state) || lab.busy) return null;
+    return panel.section('Capture (the running lab)', true,
+      el('p', {class: 'hint'}, 'Watch the packets on either end as they pass; this changes nothing in the lab.'),
+      this.captureButtons(link));
   }
 
   // On a stopped lab the impairment's fields edit the document; a field this host cannot do stays

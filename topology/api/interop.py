@@ -7,6 +7,8 @@ saved when there is one.
 """
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
@@ -19,6 +21,7 @@ from .schemas import Detail, TopologyFull
 from .views import _full, _topology, export_topology
 from .views import router as views_router
 
+WARNINGS_HEADER = "X-Topolab-Warnings"
 router = Router(tags=["topologies"])
 route = route_on(router)
 
@@ -53,6 +56,8 @@ IMPORT_BODY = {
                 "format": {"type": "string", "enum": list(interop.FORMATS),
                            "description": "the lab's format (detected when left out)"},
                 "replace": {"type": "boolean", "description": "overwrite your topology of the same name"},
+                "name": {"type": "string", "description": "save it under this name instead of the lab's own (the "
+                                                          "list page's \"Import as a copy\")"},
             }}}},
     }
 }
@@ -73,6 +78,7 @@ def import_lab(request: HttpRequest):
                                                       f"{interop.archive.MAX_ARCHIVE_BYTES}")])
     chosen = request.POST.get("format") or None
     replace = request.POST.get("replace", "").lower() in ("1", "true", "on", "yes")
+    rename = request.POST.get("name", "").strip()
     try:
         files = interop.read_upload(upload.name, upload.read(interop.archive.MAX_ARCHIVE_BYTES + 1))
         imported = interop.load(files, format=chosen, image_map=settings.TOPOLAB_IMAGE_MAP,
@@ -80,7 +86,9 @@ def import_lab(request: HttpRequest):
     except interop.InteropError as exc:
         return _errors(exc.problems, exc.warnings)
     try:
-        topology = services.import_topology(request.auth, imported.validation, replace=replace)
+        # Renamed, the document is checked again (the new name by the same rule, at the same path).
+        document = {**imported.document, "name": rename} if rename else imported.validation
+        topology = services.import_topology(request.auth, document, replace=replace)
     except services.ServiceError as exc:
         if exc.status != 400:
             return Status(exc.status, {"detail": exc.message})
@@ -88,23 +96,27 @@ def import_lab(request: HttpRequest):
                        or [interop.Issue(upload.name, 0, exc.message)], imported.warnings)
     except IntegrityError:  # the same name created by a concurrent request
         return _errors([interop.Issue(upload.name, 0, f"you already have a topology named "
-                                                      f"'{imported.document['name']}'", "name")], imported.warnings)
+                                                      f"'{rename or imported.document['name']}'", "name")], imported.warnings)
     return Status(201, {"topology": _full(topology), "format": imported.format,
                         "warnings": [w.as_dict() for w in imported.warnings]})
 
 
 @route(["GET"], "/topologies/{int:topology_id}/export", response={200: dict, 400: Detail, 404: Detail},
        summary="The topology as a download: topolab/v1 JSON, or ?format=clab (a .clab.yml, or a zip with the "
-               "files its binds name) or ?format=kathara (a zip of the Kathará lab)")
+               "files its binds name) or ?format=kathara (a zip of the Kathará lab); the header X-Topolab-Warnings "
+               "says, as JSON, what the other tool does not carry")
 def export_lab(request: HttpRequest, topology_id: int, format: str = "topolab"):
     if format in ("topolab", "json", ""):
         return export_topology(request, topology_id)
     topology = _topology(request, topology_id, supervised=True)
     if format not in ("clab", "kathara"):
         return Status(400, {"detail": f"unknown export format '{format}' (topolab, clab or kathara)"})
-    body, name, content_type = interop.export(topology.document, format)
+    warnings: list[interop.Issue] = []
+    body, name, content_type = interop.export(topology.document, format, warnings)
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    # What the other tool does not carry, beside the download (JSON in ASCII: [{file, line, path, message}]).
+    response[WARNINGS_HEADER] = json.dumps([w.as_dict() for w in warnings])
     return response
 
 

@@ -53,6 +53,9 @@ ALIVE_TTL = 10             # seconds the "alive" key outlives the service's last
 TICK = 1.0                 # seconds between the main thread's checks
 READ_SIZE = 1024 * 1024
 STOP_WAIT = 5.0            # seconds a stopped tcpdump has to flush and exit before it is killed
+# The kernel hands tcpdump its packets in blocks, a block at most libpcap's timeout (tcpdump's: 1 s) after
+# its first packet: a capture stopped on request waits that long first, so that its last block is in the file.
+HANDOVER = 1.2
 JANITOR_EVERY = 60.0
 SEE_GONE = 5.0             # seconds a tcpdump that ended by itself waits to learn its node went (and say so)
 STATS = re.compile(r"^(\d+) packets? (captured|received by filter|dropped by kernel)")
@@ -79,7 +82,7 @@ def tcpdump_argv(pid: int, interface: str, expression: str, snaplen: int) -> lis
     Not ``--immediate-mode``: woken for every packet, tcpdump lost most of a ``ping -f`` (the kernel dropped
     them); in blocks it loses none, and a block is handed over at least every second (libpcap's timeout), so
     a quiet link's packets show within a second."""
-    argv = [filters.TCPDUMP, "-i", interface, "-w", "-", "-U", "-n", "-B", "8192",
+    argv = [filters.TCPDUMP, "-i", interface, "-w", "-", "-U", "-n", "-B", "32768",
             "-s", str(int(snaplen)), "--"]
     if expression.strip():
         argv.append(expression)
@@ -158,7 +161,8 @@ class Capture(threading.Thread):
         limits = self.service.limits
         argv = tcpdump_argv(self.pid, self.record["interface"], self.record["filter"], limits.snaplen)
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.launched.set()
+        # Launched once tcpdump says it listens (its socket open, the filter set), not when it was started: the
+        # start is answered then, and a flood started at that answer is in the file from its first packet.
         errors = threading.Thread(target=self._read_errors, daemon=True)
         errors.start()
         out = self.process.stdout.fileno()
@@ -203,6 +207,9 @@ class Capture(threading.Thread):
             if text:
                 self.errors.append(text)
                 del self.errors[:-50]
+                if text.startswith("tcpdump: listening"):
+                    self.launched.set()
+        self.launched.set()  # tcpdump ended without listening: its error says why
 
     def _error(self) -> str:
         for text in reversed(self.errors):
@@ -351,6 +358,8 @@ class CaptureService:
             capture = self.captures.get(capture_id)
         if capture is None:
             return record
+        if capture.reason is None:
+            time.sleep(HANDOVER)
         capture.stop(f"stopped by {found}")
         capture.join(STOP_WAIT + 2)
         return json.loads(self.redis.get(self._key(capture_id)) or "null") or capture.record

@@ -83,7 +83,10 @@ def report(command, imported: interop.Imported, topology, owner) -> None:
 
 def export_lab(command, topology, fmt: str, output: str | None) -> None:
     """Write the topology as a containerlab or Kathará lab, to ``output`` or standard output."""
-    body, name, _ = interop.export(topology.document, fmt)
+    warnings: list = []
+    body, name, _ = interop.export(topology.document, fmt, warnings)
+    for warning in warnings:  # what the other tool does not carry
+        command.stderr.write(f"warning: {warning}")
     if output:
         with open(output, "wb") as handle:
             handle.write(body)

@@ -172,14 +172,18 @@ def kathara_zip(document: dict) -> bytes:
     return zip_files(kathara_files(document))
 
 
-def export(document: dict, format: str) -> tuple[bytes, str, str]:
+def export(document: dict, format: str, warnings: list[Issue] | None = None) -> tuple[bytes, str, str]:
     """A download of ``document`` in ``format``: (bytes, file name, content type). containerlab is a bare
-    ``.clab.yml`` unless the nodes have files (then a zip with them); Kathará is always a zip."""
+    ``.clab.yml`` unless the nodes have files (then a zip with them); Kathará is always a zip. What the other
+    tool cannot hold (or holds differently: a node renamed, a variable set by a script) is added to
+    ``warnings``, each naming the exported file and the document's path it is about."""
     name = document["name"]
+    warnings = [] if warnings is None else warnings
     if format == "clab":
+        warnings += clab.clab_losses(document)
         if any(node.get("files") for node in document.get("nodes", [])):
             return clab_zip(document), f"{name}.clab.zip", "application/zip"
         return to_clab(document).encode("utf-8"), f"{name}.clab.yml", "application/yaml"
     if format == "kathara":
-        return kathara_zip(document), f"{name}.kathara.zip", "application/zip"
+        return zip_files(kathara_files(document, warnings)), f"{name}.kathara.zip", "application/zip"
     raise ValueError(f"unknown export format '{format}'")

@@ -506,6 +506,21 @@ def clab_data(document: dict) -> dict:
     return {"name": document["name"], "topology": topology}
 
 
+def clab_losses(document: dict) -> list[Issue]:
+    """What a containerlab topology written from ``document`` does not carry, or carries for an import back
+    only (containerlab itself does nothing with it), as warnings with the document's paths."""
+    file = f"{document['name']}.clab.yml"
+    out = []
+    if document.get("annotations"):
+        out.append(Issue(file, 0, "the annotations are not kept: a containerlab topology has nowhere to hold them",
+                         "annotations"))
+    for i, node in enumerate(document.get("nodes", [])):
+        if (node.get("resources") or {}).get("pids") is not None:
+            out.append(Issue(file, 0, f"node '{node['name']}': containerlab applies no process limit (the label "
+                                      f"{PIDS_LABEL} keeps it for an import back)", f"nodes[{i}].resources.pids"))
+    return out
+
+
 def to_clab(document: dict) -> str:
     """A ``.clab.yml`` of a (valid) document: keys containerlab's schema allows, and ``exec`` for the rest."""
     head = ""

@@ -81,11 +81,19 @@ class Draft:
         self.annotations: dict = {}
 
     # -- building ----------------------------------------------------------------------------------------------
-    def add_node(self, source: str, where: Where) -> NodeDraft:
+    def add_node(self, source: str, where: Where, name: str | None = None) -> NodeDraft:
+        """A node for the foreign ``source``, called ``name`` when that is given and free (the name an export
+        kept for it), else ``source`` or the nearest valid name (with a warning)."""
+        if name and NODE_NAME.match(name) and name not in self.nodes:
+            return self._new_node(name, source, where)
         name = source if NODE_NAME.match(str(source)) and source not in self.nodes else safe_name(source, set(self.nodes))
         if name != source:
-            self.warnings.append(where.issue(f"node '{source}' is called '{name}' here (a name is lower case "
-                                             "letters, digits and '-', starting with a letter)"))
+            why = ("a node's name is at most 31 characters" if len(str(source)) > 31 and NODE_NAME.match(str(source)[:31])
+                   else "a name is lower case letters, digits and '-', starting with a letter")
+            self.warnings.append(where.issue(f"node '{source}' is called '{name}' here ({why})"))
+        return self._new_node(name, source, where)
+
+    def _new_node(self, name: str, source: str, where: Where) -> NodeDraft:
         node = NodeDraft(name, where, source=str(source))
         self.nodes[name] = node
         self.by_source[str(source)] = name

@@ -25,7 +25,7 @@ import re
 import zipfile
 
 from .. import kinds as kind_registry
-from . import images
+from . import images, startup_env
 from .archive import Entry
 from .clab import node_commands
 from .common import document_name, memory_mb, text_file
@@ -33,7 +33,9 @@ from .draft import FORWARDING, Draft, Where, safe_name
 from .errors import InteropError, Issue
 
 LAB_CONF = "lab.conf"
-_LINE = re.compile(r"^(?P<key>[a-z0-9_]{1,30})\[(?P<arg>\w+)\]=([\"']?)(?P<value>[^\"']*)(\3)(\s+#.*)?$")
+# Kathará's own line takes device names of 1 to 30 characters; a longer one is read too (with a warning) and named
+# as a topolab node may be (31 characters at most).
+_LINE = re.compile(r"^(?P<key>[a-z0-9_]{1,64})\[(?P<arg>\w+)\]=([\"']?)(?P<value>[^\"']*)(\3)(\s+#.*)?$")
 _META = re.compile(r"^(?P<key>LAB_[A-Z]+)=(?P<value>.*)$")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 LAB_KEYS = {"LAB_NAME", "LAB_DESCRIPTION", "LAB_VERSION", "LAB_AUTHOR", "LAB_EMAIL", "LAB_WEB"}
@@ -51,6 +53,12 @@ COMPOUND = re.compile(r"^\s*(if|for|while|until|case|function|select)\b|<<|\\\s*
 FRR_START = "systemctl start frr"
 DESCRIPTION_COMMENT = "# topolab description: "
 KATHARA_BASE = "kathara/base"
+MACHINE_MAX = 30  # Kathará's device names: [a-z0-9_]{1,30} (its lab.conf parser and its Machine model)
+RESERVED_MACHINES = {"shared": "'shared' is the name of the folder and the script every Kathará device shares",
+                     "_test": "'_test' is a name Kathará keeps for its tests"}
+# A node whose name Kathará cannot take is a device of another name; this comment (which Kathará skips) gives
+# the node's name back on import.
+NODE_COMMENT = re.compile(r"^# topolab node (?P<machine>[a-z0-9_]{1,30}) is (?P<name>[a-z][a-z0-9-]{0,30})$")
 KATHARA_IMAGES = {"frr": "kathara/frr"}
 
 
@@ -94,9 +102,14 @@ def read(files: dict[str, Entry], *, image_map: dict | None = None, fallback_nam
     machines: dict[str, dict] = {}
     domains: dict[str, list[tuple[str, int, str | None, Where]]] = {}
     meta: dict[str, str] = {}
+    names: dict[str, str] = {}  # machine -> the topolab node's name an export wrote in a comment
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         where = Where(LAB_CONF, number)
+        renamed = NODE_COMMENT.match(line)
+        if renamed:
+            names[renamed.group("machine")] = renamed.group("name")
+            continue
         if line.startswith(DESCRIPTION_COMMENT):
             try:
                 exact = json.loads(line[len(DESCRIPTION_COMMENT):])
@@ -110,6 +123,12 @@ def read(files: dict[str, Entry], *, image_map: dict | None = None, fallback_nam
         match = _LINE.match(line)
         if match:
             key, arg, value = match.group("key"), match.group("arg"), match.group("value")
+            if key in RESERVED_MACHINES:
+                problems.append(where.issue(f"{RESERVED_MACHINES[key]}: Kathará refuses it as a device's name"))
+                continue
+            if key not in machines and len(key) > MACHINE_MAX:
+                warnings.append(where.issue(f"device '{key}' has a name of {len(key)} characters: Kathará refuses "
+                                            f"more than {MACHINE_MAX} (read here all the same)"))
             machine = machines.setdefault(key, {"where": where, "interfaces": {}, "options": []})
             if arg.isdigit():
                 cd, _, mac = value.partition("/")
@@ -151,10 +170,12 @@ def read(files: dict[str, Entry], *, image_map: dict | None = None, fallback_nam
         draft.annotations["kathara"] = others
     shared = _startup(files, "shared.startup", problems)
     for machine_name, machine in machines.items():
-        node = draft.add_node(machine_name, machine["where"])
+        node = draft.add_node(machine_name, machine["where"], name=names.get(machine_name))
         _options(node, machine, image_map, problems, warnings)
         # Kathará's order: shared.startup, the machine's .startup, then its [exec] options.
-        node.lines = shared + _startup(files, f"{machine_name}.startup", problems) + node.lines
+        env: dict[str, str] = {}
+        node.lines = shared + _startup(files, f"{machine_name}.startup", problems, env) + node.lines
+        node.env.update(env)  # set by the script, after the container's own environment
         node.forwards = len(machine["interfaces"]) > 1
         _folder(files, machine_name, "/", node, problems)
         _folder(files, "shared", "/shared/", node, problems)
@@ -218,9 +239,10 @@ def _options(node, machine: dict, image_map, problems: list, warnings: list) -> 
             warnings.append(machine["where"].issue(warning))
 
 
-def _startup(files: dict[str, Entry], name: str, problems: list) -> list[tuple[str, Where]]:
+def _startup(files: dict[str, Entry], name: str, problems: list, env: dict | None = None) -> list[tuple[str, Where]]:
     """A startup script's lines, each with its line number; from the first compound command on (``if``,
-    loops, here-documents, continued lines) the rest is one command, as the shell would read it."""
+    loops, here-documents, continued lines) the rest is one command, as the shell would read it. The lines an
+    export wrote to set an environment variable (:mod:`.startup_env`) go to ``env`` instead."""
     if name not in files:
         return []
     text = _text(files, name, problems)
@@ -229,6 +251,10 @@ def _startup(files: dict[str, Entry], name: str, problems: list) -> list[tuple[s
     lines, out = text.splitlines(), []
     for number, line in enumerate(lines, start=1):
         if number == 1 and line.startswith("#!"):
+            continue
+        variable = startup_env.read_line(line) if env is not None else None
+        if variable:
+            env[variable[0]] = variable[1]
             continue
         if COMPOUND.search(line):
             rest = "\n".join(lines[number - 1:]).strip()
@@ -284,8 +310,34 @@ def _domains(draft: Draft, domains: dict) -> None:
 
 
 # -- export ----------------------------------------------------------------------------------------------------
-def _machine(name: str) -> str:
-    return name.replace("-", "_")
+def machine_names(document: dict, warnings: list | None = None) -> dict[str, str]:
+    """Each node's Kathará device name: its own with ``_`` for ``-``, or (past Kathará's 30 characters, or one
+    of the names Kathará keeps) a shorter or other one, unique, with a warning saying which node it is."""
+    nodes = document.get("nodes", [])
+    plain = {node["name"].replace("-", "_") for node in nodes}
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for i, node in enumerate(nodes):
+        name = node["name"]
+        machine = name.replace("-", "_")
+        if len(machine) <= MACHINE_MAX and machine not in RESERVED_MACHINES:
+            out[name] = machine
+            taken.add(machine)
+            continue
+        base = (machine + "_node" if machine in RESERVED_MACHINES else machine)[:MACHINE_MAX].rstrip("_")
+        candidate, n = base, 2
+        while candidate in taken or candidate in plain or candidate in RESERVED_MACHINES:
+            suffix = f"_{n}"
+            candidate, n = base[:MACHINE_MAX - len(suffix)] + suffix, n + 1
+        out[name] = candidate
+        taken.add(candidate)
+        if warnings is not None:
+            why = RESERVED_MACHINES.get(machine) or f"Kathará's device names are at most {MACHINE_MAX} characters"
+            size = "" if machine in RESERVED_MACHINES else f" ({len(name)} characters)"
+            warnings.append(Issue(LAB_CONF, 0, f"node '{name}'{size} is the device '{candidate}' in "
+                                               f"lab.conf: {why} (a comment there keeps the name for an import back)",
+                                  f"nodes[{i}].name"))
+    return out
 
 
 def _interfaces(document: dict) -> dict[tuple[str, str], int]:
@@ -312,13 +364,33 @@ def _clean(value: str) -> str:
     return re.sub(r"[\"'\r\n]+", " ", value).strip()
 
 
-def to_kathara(document: dict) -> dict[str, bytes]:
-    """A Kathará lab of a (valid) document: ``lab.conf``, ``<node>.startup`` and ``<node>/`` files."""
-    return {path: entry.data for path, entry in kathara_files(document).items()}
+def to_kathara(document: dict, warnings: list | None = None) -> dict[str, bytes]:
+    """A Kathará lab of a (valid) document: ``lab.conf``, ``<node>.startup`` and ``<node>/`` files; what
+    Kathará does not carry is added to ``warnings`` (:class:`Issue` s naming the file and the document's path)."""
+    return {path: entry.data for path, entry in kathara_files(document, warnings).items()}
 
 
-def kathara_files(document: dict) -> dict[str, Entry]:
+def _losses(document: dict, warnings: list) -> None:
+    """What a Kathará lab cannot hold at all, said once each."""
+    placed = [node["name"] for node in document.get("nodes", []) if node.get("position")]
+    if placed:
+        warnings.append(Issue(LAB_CONF, 0, f"the positions of {len(placed)} node{'s' if len(placed) != 1 else ''} on "
+                                           "the canvas are not kept: Kathará has no canvas", "nodes"))
+    if document.get("annotations"):
+        warnings.append(Issue(LAB_CONF, 0, "the annotations are not kept: a Kathará lab has nowhere to hold them",
+                              "annotations"))
+    for i, node in enumerate(document.get("nodes", [])):
+        if (node.get("resources") or {}).get("pids") is not None:
+            warnings.append(Issue(LAB_CONF, 0, f"node '{node['name']}': Kathará applies no process limit (its "
+                                               "[pids] line keeps it for an import back)",
+                                  f"nodes[{i}].resources.pids"))
+
+
+def kathara_files(document: dict, warnings: list | None = None) -> dict[str, Entry]:
     """:func:`to_kathara` with each file's mode."""
+    warnings = [] if warnings is None else warnings
+    _losses(document, warnings)
+    machines = machine_names(document, warnings)
     index = _interfaces(document)
     links = document.get("links", [])
     conf = [f'LAB_NAME="{document["name"]}"']
@@ -332,8 +404,9 @@ def kathara_files(document: dict) -> dict[str, Entry]:
     counts = {}
     for node, _ in index:
         counts[node] = counts.get(node, 0) + 1
-    for node in document.get("nodes", []):
-        name, machine = node["name"], _machine(node["name"])
+    conf += [f"# topolab node {machines[name]} is {name}" for name in machines if machines[name] != name.replace("-", "_")]
+    for i, node in enumerate(document.get("nodes", [])):
+        name, machine = node["name"], machines[node["name"]]
         kind = kind_registry.kind(node.get("kind", "host"))
         # A node on its kind's image runs Kathará's own image there (the import maps it back).
         conf.append(f'{machine}[image]="{node.get("image") or KATHARA_IMAGES.get(kind.name, KATHARA_BASE)}"')
@@ -350,9 +423,23 @@ def kathara_files(document: dict) -> dict[str, Entry]:
             conf.append(f'{machine}[sysctl]="{FORWARDING[0]}={"1" if kind.forwards else "0"}"')
         for key, value in (node.get("sysctls") or {}).items():
             conf.append(f'{machine}[sysctl]="{key}={_clean(value)}"')
+            if _clean(value) != value:
+                warnings.append(Issue(LAB_CONF, 0, f"sysctl {key} of {name} is '{_clean(value)}' in lab.conf: its "
+                                                   "value cannot hold quotes or line breaks there",
+                                      f"nodes[{i}].sysctls.{key}"))
+        # What lab.conf reads back exactly is there (the container's environment, as here); the rest is set by
+        # the first lines of the .startup, for the commands after them.
+        in_script = []
         for key, value in (node.get("env") or {}).items():
-            conf.append(f'{machine}[env]="{key}={_clean(value)}"')
-        prelude = []
+            if startup_env.fits_lab_conf(value):
+                conf.append(f'{machine}[env]="{key}={value}"')
+                continue
+            in_script.append(startup_env.line(key, value))
+            warnings.append(Issue(f"{machine}.startup", 0, f"env {key} of {name} holds {_unfit(value)}, which "
+                                                           f"lab.conf cannot carry: {machine}.startup sets it exactly "
+                                                           "for the node's commands, not for a Kathará console",
+                                  f"nodes[{i}].env.{key}"))
+        prelude = list(in_script)
         for (owner, interface), number in index.items():
             if owner == name and interface != f"eth{number}":
                 prelude.append(f"ip link set eth{number} down && ip link set eth{number} name {interface} && "
@@ -372,9 +459,23 @@ def kathara_files(document: dict) -> dict[str, Entry]:
     for i, link in enumerate(links):
         for end in link["endpoints"]:
             mac = f"/{end['mac']}" if end.get("mac") else ""
-            conf.append(f'{_machine(end["node"])}[{index[(end["node"], end["interface"])]}]="l{i}{mac}"')
+            conf.append(f'{machines[end["node"]]}[{index[(end["node"], end["interface"])]}]="l{i}{mac}"')
     out[LAB_CONF] = Entry(("\n".join(conf) + "\n").encode("utf-8"))
     return dict(sorted(out.items(), key=lambda item: item[0] != LAB_CONF))
+
+
+def _unfit(value: str) -> str:
+    """What of ``value`` lab.conf cannot carry, in a few words."""
+    parts = []
+    if re.search(r"[\"']", value):
+        parts.append("quotes")
+    if re.search(r"[\r\n\x85\u2028\u2029]", value):
+        parts.append("line breaks")
+    elif re.search(r"[\x00-\x1f\x7f]", value):
+        parts.append("control characters")
+    if value != value.strip():
+        parts.append("spaces at its ends")
+    return " and ".join(parts) or "characters"
 
 
 def zip_files(files: dict[str, Entry]) -> bytes:
