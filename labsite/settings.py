@@ -152,6 +152,10 @@ STATICFILES_DIRS = [
     ("vendor/cytoscape-edgehandles", BASE_DIR / "node_modules" / "cytoscape-edgehandles"),
     ("vendor/lodash.memoize", BASE_DIR / "node_modules" / "lodash.memoize"),
     ("vendor/lodash.throttle", BASE_DIR / "node_modules" / "lodash.throttle"),
+    # The automatic layouts (static/topolab/layout.js): fCoSE and the two libraries it is built on.
+    ("vendor/cytoscape-fcose", BASE_DIR / "node_modules" / "cytoscape-fcose"),
+    ("vendor/cose-base", BASE_DIR / "node_modules" / "cose-base"),
+    ("vendor/layout-base", BASE_DIR / "node_modules" / "layout-base"),
     # The consoles' terminal: its ES module builds and its stylesheet (not its TypeScript sources).
     ("vendor/xterm/lib", BASE_DIR / "node_modules" / "@xterm" / "xterm" / "lib"),
     ("vendor/xterm/css", BASE_DIR / "node_modules" / "@xterm" / "xterm" / "css"),

@@ -58,6 +58,20 @@ administrative state, its impairment or both; the document was saved with it fir
 document now has it, null when there is none.) It is published by the lab worker
 (:mod:`topology.live`) once the change is in the kernel, after the lab's lease is given back.
 
+``topology``, once a save of the topology's document is committed (an editor's Save, a PUT from
+another tab or a script, ``lab import --replace``, an apply, FRR's "Save configs", an assignment's
+reset), or once the topology is deleted::
+
+    {"type": "topology", "name": "triangle", "updated": "2026-12-01T12:03:41.123Z", "deleted": false}
+
+(``updated`` is the topology's new ``updated`` time, the one its API answers carry, null when
+deleted.) An editor compares it with the copy it has (``updated`` of its own last load or save):
+another one means the document was changed elsewhere, and it says so. A live change of a link
+(``link`` above) saves the document without a new ``updated`` and sends no ``topology`` message. On
+``deleted`` the lab's socket (:mod:`topology.websockets.lab`) checks its user's access at once and
+says ``gone``, instead of at its next periodic check. Published by the web tier
+(:mod:`topology.services`).
+
 States beyond an operation's
 ----------------------------
 
@@ -126,6 +140,7 @@ in its snapshot).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from typing import Iterable
@@ -212,6 +227,13 @@ def link_message(end: str, peer: str, state: str, impairment: dict | None) -> di
     """A link of a running lab was changed live (see ``link`` above)."""
     return {"type": "link", "end": end, "peer": peer, "state": str(state),
             "impairment": dict(impairment) if impairment is not None else None}
+
+
+def topology_message(name: str, updated, deleted: bool = False) -> dict:
+    """The topology's document was saved (``updated``: its new ``updated`` datetime) or it was deleted."""
+    # Written as the API writes it (milliseconds, "Z"): a page compares the two as they are.
+    when = updated.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z") if updated else None
+    return {"type": "topology", "name": name, "updated": when, "deleted": bool(deleted)}
 
 
 def events_message(events: Iterable[LabEvent]) -> dict | None:

@@ -13,10 +13,13 @@ named here as ``services.ServiceError`` and so on.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from datetime import timezone as tz
 
 from django.db import transaction
+from django.utils import dateparse, timezone
 
-from . import labstate, leases, quotas, schema, tasks
+from . import broadcast, labstate, leases, quotas, schema, tasks
 from .engine.plan import PlanError, check_deployable
 from .errors import Conflict, InvalidDocument, NoWorker, ServiceError  # noqa: F401 - callers name them services.X
 from .limits import document_limits
@@ -63,6 +66,7 @@ def import_topology(owner, data, *, replace: bool = False, assignment=None) -> T
             existing.document = schema.dump(document)
             existing.warnings = warnings
             existing.save()
+            _announce_saved(existing)
             return existing
         guard.check()
         topology = Topology.objects.create(owner=owner, name=document.name, document=schema.dump(document),
@@ -147,16 +151,29 @@ def request_destroy(lab: Lab) -> str:
     return _begin(tasks.destroy_lab, lab, LabState.DESTROYING, "destroy requested")
 
 
-def update_topology(topology: Topology, data) -> Topology:
+def update_topology(topology: Topology, data, *, expected: str | datetime | None = None) -> Topology:
     """Replace a topology's document (renaming it if the name changed), and its warnings; all or nothing.
 
-    ``data`` as for :func:`import_topology`.
+    ``data`` as for :func:`import_topology`. ``expected``, when given, is the ``updated`` time of the copy
+    the caller changed (the API's ``?expected=``, as a GET or PUT answered it): if the topology was saved
+    since (another tab, the API, the command line, an apply), :class:`Conflict` (409) and nothing is saved,
+    so that a save never silently overwrites a newer one. Once committed, the lab's watchers are told
+    (:func:`topology.broadcast.topology_message`): an editor open elsewhere says it is out of date.
     """
     result = data if isinstance(data, schema.Validation) else validate(data)
     if not result.ok:
         raise InvalidDocument("the document has errors", result.errors)
     document = result.document
+    wanted = _instant(expected) if expected is not None else None
     with transaction.atomic():
+        if wanted is not None:
+            current = Topology.objects.select_for_update().filter(pk=topology.pk).values_list("updated", flat=True).first()
+            # To the millisecond: the API's answers carry ``updated`` no finer (a later save is always later by more).
+            if current is not None and _millisecond(current) != _millisecond(wanted):
+                when = timezone.localtime(current).strftime("%H:%M:%S")
+                raise Conflict(f"'{topology.name}' was changed elsewhere at {when} (another tab, the API or the command line) "
+                               "since this copy was opened: reload it, or send it again with the new 'updated' (or without "
+                               "'expected') to overwrite that change")
         clash = Topology.objects.filter(owner_id=topology.owner_id, name=document.name).exclude(pk=topology.pk)
         if clash.exists():
             raise InvalidDocument(
@@ -165,7 +182,29 @@ def update_topology(topology: Topology, data) -> Topology:
         topology.document = schema.dump(document)
         topology.warnings = [p.as_dict() for p in result.warnings]
         topology.save()
+        _announce_saved(topology)
     return topology
+
+
+def _instant(value: str | datetime) -> datetime:
+    """``expected`` as an aware datetime, or :class:`InvalidDocument` (400) naming it."""
+    moment = value if isinstance(value, datetime) else dateparse.parse_datetime(str(value).strip().replace(" ", "+"))
+    if moment is None:
+        raise InvalidDocument("bad precondition", [schema.Problem(
+            "expected", f"'{value}' is not a date and time: send the topology's 'updated' as the API gave it")])
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, tz.utc)
+
+
+def _millisecond(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _announce_saved(topology: Topology) -> None:
+    """Once the save is committed, tell whoever follows the topology's lab its new name and ``updated`` time."""
+    message = broadcast.topology_message(topology.name, topology.updated)
+    lab_id = Lab.objects.filter(topology_id=topology.pk).values_list("pk", flat=True).first()
+    if lab_id is not None:
+        transaction.on_commit(lambda: broadcast.publish(lab_id, message))
 
 
 def delete_topology(topology: Topology) -> None:
@@ -183,3 +222,6 @@ def delete_topology(topology: Topology) -> None:
         topology.delete()
     finally:
         leases.release(lab.pk, holder)
+    # Its editors hear it at once: their sockets check and say "gone" (topology.websockets.lab).
+    lab_id, message = lab.pk, broadcast.topology_message(topology.name, None, deleted=True)
+    transaction.on_commit(lambda: broadcast.publish(lab_id, message))

@@ -9,6 +9,7 @@ import {api, ApiError} from './api.js';
 import {el, paintKind} from './dom.js';
 import * as model from './document-model.js';
 import {Canvas, nodeId, linkId} from './canvas.js';
+import {CanvasTip, tipLines} from './canvas-tip.js';
 import {Panel} from './panel.js';
 import {Live} from './live.js';
 import {Dock} from './dock.js';
@@ -18,6 +19,11 @@ import {PingMatrix} from './ping-matrix.js';
 import {ApplyChanges} from './apply-changes.js';
 import {FrrTools} from './frr-panel.js';
 import {ComputeRoutes, assignedSentence} from './compute-routes.js';
+import {HostSupport} from './host-support.js';
+import {confirmDestroy} from './destroy-confirm.js';
+import {StaleGuard} from './stale-banner.js';
+import {TextView} from './text-view.js';
+import {exportMenu} from './export-menu.js';
 
 const config = JSON.parse(document.getElementById('editor-config').textContent);
 model.setKinds(config.kinds, config.defaultKind);
@@ -102,7 +108,8 @@ function status(text, level = '') {
 
 // --- canvas and panel ---------------------------------------------------------------------
 
-const tooltip = $('tooltip');
+// The canvas's tooltip (canvas-tip.js): a link in full, a node's failure, their problems; refreshed as they change.
+const tip = new CanvasTip($('tooltip'), (ele) => tipLines(ed, ele, problemLine, LOST));
 const canvas = new Canvas($('cy'), {
   onAddLink(a, b) {
     if (config.readonly) return;
@@ -116,26 +123,14 @@ const canvas = new Canvas($('cy'), {
   onMove(positions) { ed.commit(model.moveNodes(ed.doc, positions)); },
   onSelect(sel) { panel.show(sel); updateButtons(); },
   onDrop(kind, pos) { addNode(kind, pos); },
-  onTooltip(ele, evt) {
-    if (!ele) { tooltip.hidden = true; return; }
-    const lines = [];
-    if (ele.isNode()) {
-      const st = ed.states[ele.data('name')];
-      if (st && st.reason) lines.push(`${ele.data('name')} ${LOST.includes(st.state) ? st.state : 'failed'}: ${st.reason}`);
-      ed.problemsFor('node', (ed.doc.nodes || []).findIndex((n) => n.name === ele.data('name'))).forEach((p) => lines.push(problemLine(ed.doc, p)));
-    } else {
-      ed.problemsFor('link', ele.data('index')).forEach((p) => lines.push(problemLine(ed.doc, p)));
-    }
-    if (!lines.length) { tooltip.hidden = true; return; }
-    tooltip.textContent = lines.join('\n');
-    const r = $('cy').getBoundingClientRect();
-    const p = evt.renderedPosition || {x: 0, y: 0};
-    tooltip.style.left = `${Math.min(p.x + 16, r.width - 260)}px`;
-    tooltip.style.top = `${p.y + 16}px`;
-    tooltip.hidden = false;
-  },
+  onTooltip(ele, evt) { tip.show(ele, evt); },
 }, {kinds: config.kinds, defaultKind: config.defaultKind});
 const panel = new Panel($('panel'), ed);
+// What this host can deploy (host-support.js): the palette's badges, the image field's warning, Deploy's reason.
+ed.support = new HostSupport();
+// Changed or deleted elsewhere (stale-banner.js): a banner over the canvas at once; saves carry a precondition.
+ed.stale = new StaleGuard(ed, $('cy').parentElement, {save, status,
+  reload: (t) => { if (config.readonly) { ed.doc = t.document; render(); } else ed.commit(t.document); ed.saved = JSON.stringify(ed.doc); markDirty(); }});
 // A running lab's links, changed live (link-live.js): drawn again without a new check by the server, whose
 // "No errors." would hide what the status line says about the change.
 ed.links = new LinkLive(ed, {render: () => { canvas.sync(ed.doc, {states: ed.states}); panel.render(); markDirty(); }, status});
@@ -146,7 +141,7 @@ const applier = new ApplyChanges(ed, {run: (doc, dryRun) => api.apply(config.id,
 // FRR's tools (frr-panel.js): an frr node's starting config, check and vtysh in the panel; "Save configs…" on a running lab,
 // which writes into the saved document: the editor takes the server's afterwards.
 ed.frr = new FrrTools(ed, {topology: config.id, dirty: () => markDirty(), save, status, setDisabled,
-  reload: async () => { const t = await api.get(config.id); ed.commit(t.document); ed.saved = JSON.stringify(ed.doc); markDirty(); }});
+  reload: async () => { const t = await api.get(config.id); ed.stale.adopt(t); ed.commit(t.document); ed.saved = JSON.stringify(ed.doc); markDirty(); }});
 const dock = new Dock($('dock'), $('editor'), {
   topology: config.id,
   console: config.console,
@@ -160,19 +155,22 @@ canvas.cy.on('dbltap', 'node.doc', (e) => ed.openTerminal(e.target.data('name'),
 
 function render({source = null, renamed = null} = {}) {
   const unplaced = canvas.sync(ed.doc, {states: ed.states, renamed});
+  tip.refresh();
   if (unplaced.length) {
-    canvas.layout(unplaced, (pos) => { ed.doc = model.moveNodes(ed.doc, pos); canvas.sync(ed.doc, {states: ed.states}); });
+    canvas.layout(unplaced, (pos) => { ed.doc = model.moveNodes(ed.doc, pos); canvas.sync(ed.doc, {states: ed.states}); ed.text.changed(); });
   }
   if (source !== 'panel') panel.render();
   else if (renamed) { /* keep the panel (and its focus) on the renamed node */ }
   markDirty();
   $('canvas-empty').hidden = (ed.doc.nodes || []).length > 0;
+  $('canvas-link-hint').hidden = config.readonly || (ed.doc.nodes || []).length < 2 || (ed.doc.links || []).length > 0;
   $('doc-name').textContent = ed.doc.name;
   scheduleValidate();
   updateButtons();
 }
 
 function markDirty() {
+  ed.text.changed(); // the text view (text-view.js) follows the document when it is open
   const dirty = JSON.stringify(ed.doc) !== ed.saved;
   $('unsaved').hidden = !dirty;
   document.title = `${dirty ? '● ' : ''}${ed.doc.name} · Topolab`;
@@ -196,18 +194,32 @@ function scheduleValidate(delay = 500) {
   validateTimer = setTimeout(validate, delay);
 }
 
-async function validate() {
+// explicit: the Validate button's check, whose answer says what was checked ("Checked 6 nodes and 7 links: no errors.").
+async function validate({explicit = false} = {}) {
   const seq = ++ed.validateSeq;
   const doc = ed.doc;
   try {
     const result = await api.validate(doc);
     if (seq !== ed.validateSeq) return;
     setProblems(result.errors || [], result.warnings || []);
+    if (explicit) checkedSentence(doc, result.errors || [], result.warnings || []);
   } catch (e) {
     if (seq !== ed.validateSeq) return;
-    if (e instanceof ApiError && e.status === 400 && e.errors.length) setProblems(e.errors, e.warnings);
-    else status(`Could not check the topology: ${e.message}`, 'error');
+    if (e instanceof ApiError && e.status === 400 && e.errors.length) {
+      setProblems(e.errors, e.warnings);
+      if (explicit) checkedSentence(doc, e.errors, e.warnings);
+    } else status(`Could not check the topology: ${e.message}`, 'error');
   }
+}
+
+function checkedSentence(doc, errors, warnings) {
+  const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const what = `Checked ${count((doc.nodes || []).length, 'node')} and ${count((doc.links || []).length, 'link')}`;
+  const first = ed.problems.length ? ` ${problemLine(ed.doc, ed.problems[0]).slice(2)}` : '';
+  if (errors.length) status(`${what}: ${count(errors.length, 'error')}${warnings.length ? `, ${count(warnings.length, 'warning')}` : ''}.${first}`, 'error');
+  else if (warnings.length) status(`${what}: no errors, ${count(warnings.length, 'warning')}.${first}`, 'warning');
+  else if (ed.gone) status(`${what}: no errors. ${ed.gone}`, 'error');
+  else status(`${what}: no errors.`, 'ok');
 }
 
 // Problems from an answer about the document as it stands (an apply or routes refusal) outrank a check
@@ -230,14 +242,18 @@ function setProblems(errors, warnings) {
     if (!prev || p.level === 'error') marks.set(id, {level: p.level});
   }
   canvas.markProblems(marks);
+  tip.refresh();
   const nErr = errors.length, nWarn = warnings.length;
   if (nErr) status(`${nErr} error${nErr > 1 ? 's' : ''}${nWarn ? `, ${nWarn} warning${nWarn > 1 ? 's' : ''}` : ''}. ${problemLine(ed.doc, ed.problems[0]).slice(2)}`, 'error');
   else if (nWarn) status(`No errors; ${nWarn} warning${nWarn > 1 ? 's' : ''}. ${problemLine(ed.doc, ed.problems[0]).slice(2)}`, 'warning');
   else if (ed.lab.state === 'degraded') status(`No errors. ${degradedNews()}`, 'error'); // the lab's news stays in sight
+  else if (ed.gone) status(`No errors. ${ed.gone}`, 'error'); // deleted or signed out: that stays in sight too
   // Read-only, the check's answer (the page's first one may come after an edit was refused) keeps saying so.
   else status(config.readonly ? `No errors. Read-only: ${config.owner}'s topology.` : 'No errors.', 'ok');
   if (!document.activeElement || !$('panel').contains(document.activeElement)) panel.render();
+  else panel.markFields(); // the field being typed in keeps its focus; the outlines follow the new problems
   updateButtons();
+  ed.text.canvasChecked(); // the text view puts them on their lines
 }
 
 // --- save, deploy, destroy -----------------------------------------------------------------
@@ -250,7 +266,7 @@ async function save() {
   status('Saving…');
   const doc = ed.doc;
   try {
-    const saved = await api.put(config.id, doc);
+    const saved = await ed.stale.put(doc); // refused (409) over a version saved elsewhere since: stale-banner.js
     ed.saved = JSON.stringify(doc);
     if (saved && saved.warnings) setProblems([], saved.warnings);
     markDirty();
@@ -258,7 +274,7 @@ async function save() {
     return true;
   } catch (e) {
     if (e.errors.length) setProblems(e.errors, e.warnings);
-    status(`Not saved: ${e.message}`, 'error');
+    status(ed.stale.refusal(e) || `Not saved: ${e.message}`, 'error');
     return false;
   } finally {
     ed.saving = false;
@@ -282,6 +298,12 @@ async function deploy() {
 
 async function destroy() {
   if (config.readonly) return;
+  // Asked first, in the page (destroy-confirm.js): which lab, how many of its nodes run.
+  const nodes = Object.values(ed.states);
+  if (!(await confirmDestroy({name: ed.doc.name, nodes: nodes.length, running: nodes.filter((n) => n.state === 'running').length}))) {
+    status('Not destroyed: nothing changed.');
+    return;
+  }
   try {
     await api.destroy(config.id);
     setLab({...ed.lab, state: 'destroying', busy: true});
@@ -308,7 +330,9 @@ function updateButtons() {
   else if (lab.state === 'degraded') deployWhy = 'The lab is degraded (a node stopped): destroy it first.';
   else if (!(ed.doc.nodes || []).length) deployWhy = 'Add a node first.';
   else if (errors) deployWhy = `Fix ${errors} error${errors > 1 ? 's' : ''} first (outlined in red).`;
+  else deployWhy = ed.support.deployWhy(ed.doc); // nodes whose image this host has not built
   setDisabled($('btn-deploy'), $('deploy-wrap'), deployWhy);
+  if (!deployWhy) $('deploy-wrap').title = ed.support.deployCaveat(ed.doc);
   let destroyWhy = '';
   if (lab.state === 'stopped' && !lab.busy) destroyWhy = 'Nothing is running.';
   else if (lab.busy && lab.state === 'destroying') destroyWhy = 'Already destroying.';
@@ -443,9 +467,10 @@ function startLive() {
     onNode(msg) { setNode(msg.name, msg.state, msg.reason); repaintStates(); dock.nodeChanged(msg.name, msg.state); },
     onEvents(list) { addEvents(list); },
     onLink(msg) { ed.links.received(msg); },
+    onTopology(msg) { ed.stale.received(msg); }, // saved elsewhere: stale-banner.js says so if it is news
     onConnection(ok) { $('lab-state').classList.toggle('offline', !ok); if (!ok) status('Live updates lost; reconnecting…', 'warning'); },
     // Signed out (in any tab) or the topology was deleted: no more live updates, and why.
-    onGone(msg) { ed.gone = msg.message; $('lab-state').classList.add('offline'); status(msg.message, 'error'); repaintStates(); },
+    onGone(msg) { ed.gone = msg.message; $('lab-state').classList.add('offline'); status(msg.message, 'error'); ed.stale.gone(msg); repaintStates(); },
   });
 }
 
@@ -487,6 +512,21 @@ function nudge(dx, dy) {
   if (Object.keys(positions).length) ed.commit(model.moveNodes(ed.doc, positions), {key: 'nudge'});
 }
 
+// Layout (the canvas tools' button, A): the whole drawing again, in the shape its graph has (layout.js); one undoable edit.
+function relayout() {
+  if (config.readonly || !(ed.doc.nodes || []).length) return;
+  canvas.layout(null, (pos, shape) => {
+    ed.commit(model.moveNodes(ed.doc, pos));
+    canvas.fit();
+    status(`${layoutSentence(shape, ed.doc.nodes.length)} (Ctrl-Z undoes it).`, 'ok');
+  });
+}
+
+function layoutSentence(shape, count) {
+  const as = {ring: 'as a ring', tree: 'as a tree', layers: 'in tiers', mesh: 'by their links', near: 'beside their neighbours'}[shape] || '';
+  return `Laid out ${count} node${count === 1 ? '' : 's'} ${as}`.trim();
+}
+
 function setLinkMode(on) {
   canvas.setLinkMode(on);
   $('btn-link-mode').setAttribute('aria-pressed', String(on));
@@ -516,6 +556,8 @@ document.addEventListener('keydown', (e) => {
   if (e.key === '?') { $('help-dialog').showModal(); return; }
   if (key === 'l') { setLinkMode($('btn-link-mode').getAttribute('aria-pressed') !== 'true'); return; }
   if (key === 'f') { canvas.fit(); return; }
+  if (key === 't') { ed.text.toggle(); return; }
+  if (key === 'a') { relayout(); return; }
   if (e.key === '+' || e.key === '=') { canvas.zoomBy(1.2); return; }
   if (e.key === '-') { canvas.zoomBy(1 / 1.2); return; }
   const step = e.shiftKey ? 48 : 8;
@@ -526,18 +568,20 @@ document.addEventListener('keydown', (e) => {
 window.addEventListener('beforeunload', (e) => { if (ed.doc && markDirty()) { e.preventDefault(); e.returnValue = ''; } });
 
 $('btn-save').addEventListener('click', save);
-$('btn-validate').addEventListener('click', () => { status('Checking…'); validate(); });
+$('btn-validate').addEventListener('click', () => { status('Checking…'); clearTimeout(validateTimer); validate({explicit: true}); });
 $('btn-deploy').addEventListener('click', deploy);
 $('btn-destroy').addEventListener('click', destroy);
 $('btn-undo').addEventListener('click', undo);
 $('btn-redo').addEventListener('click', redo);
 $('btn-help').addEventListener('click', () => $('help-dialog').showModal());
+// Export ▾ (export-menu.js): the saved topology; the list says so when this page holds unsaved changes.
+$('export-slot').replaceWith(exportMenu(config.id, {unsaved: () => !!ed.doc && JSON.stringify(ed.doc) !== ed.saved}));
 $('btn-delete').addEventListener('click', () => ed.deleteSelection());
 $('btn-link-mode').addEventListener('click', () => setLinkMode($('btn-link-mode').getAttribute('aria-pressed') !== 'true'));
 $('zoom-in').addEventListener('click', () => canvas.zoomBy(1.2));
 $('zoom-out').addEventListener('click', () => canvas.zoomBy(1 / 1.2));
 $('zoom-fit').addEventListener('click', () => canvas.fit());
-$('layout').addEventListener('click', () => canvas.layout(null, (pos) => { ed.commit(model.moveNodes(ed.doc, pos)); canvas.fit(); }));
+$('layout').addEventListener('click', relayout);
 $('toggle-labels').addEventListener('change', (e) => canvas.setLabels(e.target.checked));
 // Assign addresses (IPv4, IPv6 or both, from the pools under it) and Compute routes… (compute-routes.js): what each did, in the status line.
 $('btn-assign').addEventListener('click', () => {
@@ -552,6 +596,10 @@ $('btn-assign').addEventListener('click', () => {
 });
 ed.routes = new ComputeRoutes(ed, {compute: (doc) => api.computeRoutes(doc), status, setProblems: answerProblems});
 $('btn-routes').addEventListener('click', () => ed.routes.open());
+// The document as text beside the canvas (text-view.js, T): its edits come in as one commit per pause in typing.
+ed.text = new TextView($('text-view'), ed, {apply: (doc) => ed.commit(doc, {source: 'text'}), undo, redo,
+  readonly: config.readonly, owner: config.owner,
+  onResize: (change) => { const before = canvas.cy.width(); change(); canvas.cy.resize(); canvas.cy.panBy({x: (canvas.cy.width() - before) / 2, y: 0}); }});
 for (const b of document.querySelectorAll('.kind-btn')) {
   paintKind(b.querySelector('.kind-icon'), model.kindInfo(b.dataset.kind));
   b.addEventListener('click', () => addNode(b.dataset.kind));
@@ -562,6 +610,10 @@ window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () 
 async function loadImages() {
   try {
     ed.images = await api.images();
+    ed.support.setImages(ed.images);
+    ed.support.paintPalette(document.querySelectorAll('.kind-btn'));
+    panel.render();
+    updateButtons();
     const list = $('images');
     list.replaceChildren(...ed.images.map((i) => el('li', {title: i.kinds ? `for ${i.kinds.join(', ')}` : ''},
       el('span', {class: `dot ${i.present ? (i.up_to_date === false ? 'dot-warn' : 'dot-ok') : 'dot-off'}`, 'aria-hidden': 'true'}),
@@ -584,14 +636,10 @@ async function load() {
     if (!t) t = await api.get(config.id);
     performance.mark('topolab:document');
     ed.doc = t.document;
+    ed.stale.adopt(t); // the copy saves are checked against
   } catch (e) {
     status(`Could not open the topology: ${e.message}`, 'error');
     return;
-  }
-  if ((ed.doc.nodes || []).length > 150) {
-    // Hundreds of links: their end labels would be unreadable anyway; the toggle brings them back.
-    $('toggle-labels').checked = false;
-    canvas.setLabels(false);
   }
   const unplaced = canvas.sync(ed.doc, {});
   performance.mark('topolab:drawn');
@@ -603,8 +651,21 @@ async function load() {
     document.body.dataset.ready = 'true';
   };
   if (unplaced.length) {
-    // An imported file without positions: arrange it once; the positions are saved with the next save.
-    canvas.layout(unplaced, (pos) => { ed.doc = model.moveNodes(ed.doc, pos); finish(); });
+    // Opened without positions (imported, made by the API): laid out once (layout.js), and the positions saved
+    // at once, as they are drawn: the page is not "unsaved" for them, and a reload shows the same picture.
+    canvas.layout(unplaced, (pos, shape) => {
+      ed.doc = model.moveNodes(ed.doc, pos);
+      finish();
+      // Once the first frames are drawn; not over an edit made meanwhile (that one's save takes the positions along).
+      const idle = window.requestIdleCallback || ((f) => setTimeout(f, 100));
+      idle(() => (JSON.stringify(ed.doc) === ed.saved ? save() : Promise.resolve(false)).then((ok) => {
+        if (!ok || JSON.stringify(ed.doc) !== ed.saved) return; // not saved, or changed since: that change's check says more
+        // The save's answer carried the document's problems (none, or warnings): the first check, still pending, has nothing to add.
+        clearTimeout(validateTimer);
+        ed.validateSeq++;
+        if (!ed.problems.length) status(`${layoutSentence(shape, unplaced.length)}; the positions are saved.`, 'ok');
+      }), {timeout: 1500});
+    });
   } else finish();
   startLive();
   loadImages();

@@ -50,7 +50,7 @@ export class LiveSocket {
 }
 
 export class Live extends LiveSocket {
-  // handlers: {onSnapshot(lab), onLab(msg), onNode(msg), onEvents(list), onLink(msg), onConnection(ok), onGone(msg)}
+  // handlers: {onSnapshot(lab), onLab(msg), onNode(msg), onEvents(list), onLink(msg), onTopology(msg), onConnection(ok), onGone(msg)}
   constructor(id, handlers) {
     super(`/ws/topologies/${id}/`, handlers);
   }
@@ -63,6 +63,7 @@ export class Live extends LiveSocket {
     else if (msg.type === 'node') this.h.onNode(msg);
     else if (msg.type === 'events') this.h.onEvents(msg.events || []);
     else if (msg.type === 'link' && this.h.onLink) this.h.onLink(msg);
+    else if (msg.type === 'topology' && this.h.onTopology) this.h.onTopology(msg); // saved or deleted elsewhere
   }
 
   dropped() { this.h.onConnection(false); }

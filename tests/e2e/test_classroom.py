@@ -114,6 +114,7 @@ def test_an_instructor_sees_a_students_work_and_score_live(browser, web, labs, e
         student.get_by_role("button", name="Destroy ■").click()
         if student.locator("#confirm-ok").is_visible():
             student.locator("#confirm-ok").click()
+        student.locator("#destroy-ok").click()  # it asks first (destroy-confirm.js)
         student.wait_for_function("() => !window.topolab.ed.lab.busy && window.topolab.ed.lab.state === 'stopped'",
                                   timeout=120_000)
         expect(cell).to_contain_text("editing", timeout=30_000)

@@ -145,6 +145,7 @@ def test_it_opens_consoles_types_pings_tiles_resizes_and_closes_them_on_destroy(
 
     # Destroy the lab from the toolbar: every console says it closed, and none comes back.
     page.get_by_role("button", name="Destroy ■").click()
+    page.locator("#destroy-ok").click()  # it asks first (destroy-confirm.js)
     for node in ("c1", "r1", "c2"):
         expect(tab(page, node)).to_have_attribute("data-state", "closed", timeout=DESTROY)
     for p in (c1, r1, c2):
@@ -207,6 +208,7 @@ def test_it_follows_a_nodes_logs_and_pops_a_console_out_into_its_own_window(sign
 
     # Destroy: the window and the logs view say they closed too.
     page.get_by_role("button", name="Destroy ■").click()
+    page.locator("#destroy-ok").click()  # it asks first (destroy-confirm.js)
     expect(window.locator("#term-state")).to_have_attribute("data-state", "closed", timeout=DESTROY)
     expect(tab(page, "c1", "logs")).to_have_attribute("data-state", "closed", timeout=DESTROY)
     expect(window.get_by_role("button", name="Reopen")).to_be_visible()
@@ -321,6 +323,7 @@ def test_signing_out_in_another_tab_ends_the_consoles_and_the_live_view(c1_conso
     page, c1 = c1_console
     other = page.context.new_page()
     other.goto("/")
+    other.locator("#account-toggle").click()  # Sign out is in the header's account menu
     other.get_by_role("button", name="Sign out").click()
     other.wait_for_url("**/login/**")
     # The open editor learns it (the server re-checks every second in these tests, 10 s by default).

@@ -87,6 +87,7 @@ def deploy_and_ping(page, topology_id: int, target: str, screenshot: str) -> Non
 
 def destroy(page, screenshot: str) -> None:
     page.get_by_role("button", name="Destroy ■").click()
+    page.locator("#destroy-ok").click()  # it asks first (destroy-confirm.js)
     page.wait_for_function(
         "() => { const s = Object.values(window.topolab.ed.states);"
         " return s.length === 3 && s.every((x) => x.state === 'stopped')"

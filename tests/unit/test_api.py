@@ -766,6 +766,7 @@ def test_it_serves_an_openapi_schema_of_every_route():
         "/api/v1/frr/check", "/api/v1/topologies/{topology_id}/frr/starting-config",
         "/api/v1/topologies/{topology_id}/frr/save",
         "/api/v1/routes/compute", "/api/v1/topologies/{topology_id}/routes",
+        "/api/v1/convert/to-clab", "/api/v1/convert/from-clab",  # the editor's text view
         "/api/v1/topologies/{topology_id}/captures", "/api/v1/topologies/{topology_id}/captures/{capture_id}",
         "/api/v1/topologies/{topology_id}/captures/{capture_id}.pcap",
     }

@@ -33,8 +33,9 @@ def test_it_makes_a_different_secret_each_time(alice):
 
 
 def test_it_creates_a_token_and_shows_its_secret_once(client, alice):
-    response = client.post("/tokens/", {"name": "laptop script"})
-    assert response.status_code == 200
+    posted = client.post("/tokens/", {"name": "laptop script"})
+    assert posted.status_code == 302 and posted["Location"] == "/tokens/"  # POST/redirect/GET
+    response = client.get("/tokens/")
     html = response.content.decode()
     [secret] = set(SECRET_RE.findall(html))
     token = ApiToken.objects.get()
@@ -102,7 +103,7 @@ def test_it_enforces_csrf_on_creating_and_revoking(alice):
     assert ApiToken.objects.count() == 1 and ApiToken.objects.get().revoked is None
     c.get("/tokens/")
     csrf = c.cookies["csrftoken"].value
-    assert c.post("/tokens/", {"name": "fine", "csrfmiddlewaretoken": csrf}).status_code == 200
+    assert c.post("/tokens/", {"name": "fine", "csrfmiddlewaretoken": csrf}).status_code == 302
     assert c.post(f"/tokens/{token.pk}/revoke/", {"csrfmiddlewaretoken": csrf}).status_code == 302
     assert ApiToken.objects.count() == 2 and ApiToken.objects.get(pk=token.pk).revoked is not None
 

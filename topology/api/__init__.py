@@ -28,6 +28,7 @@ from .apply import router as apply_router  # noqa: E402
 from .assignments import router as assignments_router  # noqa: E402
 from .captures import router as captures_router  # noqa: E402
 from .checks import router as checks_router  # noqa: E402
+from .convert import router as convert_router  # noqa: E402
 from .course_labs import router as course_labs_router  # noqa: E402
 from .courses import router as courses_router  # noqa: E402
 from .frr import router as frr_router  # noqa: E402
@@ -53,3 +54,4 @@ api.add_router("", frr_router)
 api.add_router("", apply_router)
 api.add_router("", captures_router)
 api.add_router("", routes_router)
+api.add_router("", convert_router)

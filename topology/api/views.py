@@ -232,15 +232,16 @@ def get_topology(request, topology_id: int):
     return _full(_topology(request, topology_id, supervised=True))
 
 
-@route(["PUT"], "/topologies/{int:topology_id}", response={200: TopologyFull, 400: Errors, 404: Detail},
-       openapi_extra=DOCUMENT_BODY, summary="Replace a topology's document (a new name renames it)")
-def put_topology(request, topology_id: int):
+@route(["PUT"], "/topologies/{int:topology_id}", response={200: TopologyFull, 400: Errors, 404: Detail, 409: Detail},
+       openapi_extra=DOCUMENT_BODY, summary="Replace a topology's document (a new name renames it); "
+       "?expected=<its updated> refuses with 409 if it was saved since")
+def put_topology(request, topology_id: int, expected: str | None = None):
     topology = _topology(request, topology_id)
     result = _document(request)
     if not result.ok:
         return _invalid(result.errors, result.warnings)
     try:
-        services.update_topology(topology, result)
+        services.update_topology(topology, result, expected=expected)
     except services.ServiceError as exc:
         return _refused(exc, result.warnings)
     except IntegrityError:

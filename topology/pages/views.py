@@ -14,6 +14,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from .. import courses, kinds, relay
 from ..limits import node_resources
 from ..models import Topology
+from ..schema import messages as schema_messages
 from ..schema import models as schema_models
 
 
@@ -42,8 +43,18 @@ def console_config() -> dict:
 @login_required
 @ensure_csrf_cookie
 def topology_list(request):
-    """The signed-in user's topologies (rows are filled and kept live by list.js)."""
-    return render(request, "topology/list.html")
+    """The signed-in user's topologies (rows are filled and kept live by list.js).
+
+    A name's rule comes in the page's config, the server's pattern and its words, so that the create and
+    rename dialogs check and explain it as the server will (``name_rule``).
+    """
+    return render(request, "topology/list.html", {"config": {"documentName": name_rule()}})
+
+
+def name_rule() -> dict:
+    """A topology's name as the server checks it: the schema's pattern, and the sentence its errors say."""
+    pattern = schema_models.DOCUMENT_NAME_RE
+    return {"pattern": pattern, "rule": schema_messages.PATTERN_HINTS[pattern]}
 
 
 @login_required
@@ -74,6 +85,8 @@ def editor(request, pk: int):
             "interface": schema_models.INTERFACE_RE, "mac": schema_models.MAC_RE, "envKey": schema_models.ENV_KEY_RE,
             "sysctl": schema_models.SYSCTL_RE, "mode": schema_models.MODE_RE, "image": schema_models.IMAGE_RE,
         },
+        # And the words their errors say (the document's name in the panel: the same sentence as the server's).
+        "rules": {"documentName": name_rule()["rule"]},
         "limits": {"maxResources": node_resources()["max"]},
         "console": console_config(),
     }

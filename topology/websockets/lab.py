@@ -23,7 +23,10 @@ class LabConsumer(FollowingConsumer):
     ``{"type": "gone", "reason": "signed_out" | "deleted" | "change_password", "message": ...}``
     just before it closes with 4403 because the user signed out (in any tab),
     the topology was deleted (or is no longer theirs to follow), or the user
-    must change their one-time password first (checked on connecting too).
+    must change their one-time password first (checked on connecting too). A deletion is heard at once:
+    the ``topology`` message that says it (``deleted``, :func:`topology.broadcast.topology_message`) makes
+    the socket check right away rather than at its next periodic check; the other ``topology`` messages
+    (the document was saved: its new ``updated`` time) are forwarded like the rest.
     """
 
     snapshot_event_id: int = 0
@@ -49,6 +52,13 @@ class LabConsumer(FollowingConsumer):
     async def lab_message(self, message: dict) -> None:
         """Messages published together to the lab's group (:func:`topology.broadcast.publish_many`): one frame each."""
         for payload in message["messages"]:
+            if payload.get("type") == "topology" and payload.get("deleted"):
+                kwargs = self.scope["url_route"]["kwargs"]
+                gone = await self._gone(self.scope.get("session"), self.scope.get("user"), kwargs["topology_id"], self.role)
+                if gone:
+                    await self.leave(*gone)
+                    return
+                continue
             if payload.get("type") == "events" and self.snapshot_event_id:
                 fresh = [e for e in payload["events"] if not e.get("id") or e["id"] > self.snapshot_event_id]
                 if not fresh:
