@@ -299,7 +299,7 @@ def typing_delays(page, area_id: str, at: int, keys: str) -> list[float]:
 
 
 def test_a_large_document_is_typed_in_as_fast_as_a_plain_textarea(signed_in, owner):
-    from bench.editor import generated
+    from bench.topologies import generated
 
     page = signed_in
     page.set_default_timeout(60_000)  # 500 nodes on a shared machine
