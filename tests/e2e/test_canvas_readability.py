@@ -243,14 +243,20 @@ def test_the_selected_node_keeps_a_handle_big_enough_to_grab_and_dragging_it_lin
     handle = page.evaluate(HANDLE)
     before = link_count(page)
     page.mouse.move(box["x"] + handle["x"], box["y"] + handle["y"], steps=8)
-    page.mouse.down()
-    bx, by = node_point(page, "r2")
-    page.mouse.move(bx, by, steps=12)
-    page.wait_for_timeout(150)
-    page.mouse.move(bx + 1, by + 1, steps=2)
-    page.mouse.up()
+    drop_on(page, "r2")
     page.wait_for_function("(n) => window.topolab.ed.doc.links.length === n + 1", arg=before)
     assert has_link(page, "h1", "r2")
+
+
+def drop_on(page, name: str) -> None:
+    """With the button pressed where a link starts: carry it onto `name` and let go there (edgehandles wants
+    a moment over the target, then a last small move, before the release)."""
+    page.mouse.down()
+    x, y = node_point(page, name)
+    page.mouse.move(x, y, steps=12)
+    page.wait_for_timeout(150)
+    page.mouse.move(x + 1, y + 1, steps=2)
+    page.mouse.up()
 
 
 def test_dragging_from_a_nodes_rim_links_and_from_its_middle_moves_it_and_the_hints_say_so(signed_in, owner):
@@ -268,12 +274,7 @@ def test_dragging_from_a_nodes_rim_links_and_from_its_middle_moves_it_and_the_hi
     page.mouse.move(rim[0] - 30, rim[1])
     page.mouse.move(*rim, steps=5)
     assert page.evaluate("() => document.getElementById('cy').style.cursor") == "crosshair"
-    page.mouse.down()
-    bx, by = node_point(page, "r3")
-    page.mouse.move(bx, by, steps=12)
-    page.wait_for_timeout(150)
-    page.mouse.move(bx + 1, by + 1, steps=2)
-    page.mouse.up()
+    drop_on(page, "r3")
     page.wait_for_function("() => window.topolab.ed.doc.links.length === 1")
     assert has_link(page, "h1", "r3")
     assert page.evaluate("() => window.topolab.ed.doc.nodes.find((n) => n.name === 'h1').position") == {"x": 520, "y": 270}

@@ -31,16 +31,21 @@ def switch_lan() -> dict:
     }
 
 
-def test_it_switches_a_lan_and_routes_both_families(labs):
-    lab = labs.deploy(switch_lan())
-    assert lab.state == "running", lab.reason
-
+def routes_both_families(labs, lab) -> None:
+    """h1 reaches its own LAN directly (TTL 64) and the other LAN through r1 (63), in IPv4 and IPv6."""
     for target, ttl in (("10.1.0.12", 64), ("10.1.0.13", 64), ("10.2.0.14", 63)):
         code, out = labs.run(lab, "h1", "ping", "-c", "1", "-W", "2", target)
         assert code == 0 and f"ttl={ttl}" in out, out
     for target, hops in (("fd00:1::12", 64), ("fd00:2::14", 63)):
         code, out = labs.run(lab, "h1", "ping", "-6", "-c", "1", "-W", "2", target)
         assert code == 0 and re.search(rf"(ttl|hlim)={hops}\b", out), out
+
+
+def test_it_switches_a_lan_and_routes_both_families(labs):
+    lab = labs.deploy(switch_lan())
+    assert lab.state == "running", lab.reason
+
+    routes_both_families(labs, lab)
 
     code, out = labs.run(lab, "s1", "ip", "-o", "link", "show", "master", "br0")
     assert code == 0

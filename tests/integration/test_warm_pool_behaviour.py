@@ -19,7 +19,7 @@ import pytest
 
 from tests.integration.test_node_restart import act, api
 from tests.integration.test_pool import members, wait_for
-from tests.integration.test_switch_lan import switch_lan
+from tests.integration.test_switch_lan import routes_both_families, switch_lan
 from topology.models import LabEvent, SiteLimits
 
 NODES = ("h1", "h2", "h3", "h4", "s1", "r1")
@@ -58,15 +58,6 @@ def what_nodes_say(labs, lab) -> dict:
         said[node] = [sorted(re.sub(r"^\d+: ", "", line) for line in part.strip().splitlines())
                       for part in out.split("---")]
     return said
-
-
-def routes_both_families(labs, lab) -> None:
-    for target, ttl in (("10.1.0.12", 64), ("10.1.0.13", 64), ("10.2.0.14", 63)):
-        code, out = labs.run(lab, "h1", "ping", "-c", "1", "-W", "2", target)
-        assert code == 0 and f"ttl={ttl}" in out, out
-    for target, hops in (("fd00:1::12", 64), ("fd00:2::14", 63)):
-        code, out = labs.run(lab, "h1", "ping", "-6", "-c", "1", "-W", "2", target)
-        assert code == 0 and re.search(rf"(ttl|hlim)={hops}\b", out), out
 
 
 def engine_events(labs, since: float, until: float, containers) -> list[str]:
