@@ -12,7 +12,7 @@ import pytest
 
 from topology.engine import names
 from topology.engine.docker_runtime import RuntimeStepError
-from topology.engine.pool import LABEL_LIMITS, Budget, Pool, Spec
+from topology.engine.pool import LABEL_LIMITS, Budget, Pool, Spec, write_hostname
 from topology.engine.pool import in_container as real_in_container
 
 SITE = "unit"
@@ -281,3 +281,36 @@ def test_a_node_whose_name_is_taken_costs_one_claim_not_the_whole_pool():
     runtime.containers["left"] = Member("left", f"topolab-{SITE}-7-r1", {})  # a container of that node's name
     assert take(pool) is None  # the cold start says why
     assert len(claims) == 1 and len(pool.members()) == 3
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+def test_the_host_name_is_written_in_the_containers_own_files_and_never_through_a_link(tmp_path):
+    """A node's root user may have made /etc a link before a restart: an absolute link under /proc/<pid>/root is
+    followed from the host's root, so the write must refuse it (the host's file stays as it was)."""
+    def chrooted(root) -> int:
+        pid = os.fork()
+        if pid == 0:  # a process whose root is `root`, as a container's main process has its own
+            os.chroot(root)
+            time.sleep(5)
+            os._exit(0)
+        return pid
+
+    honest, planted, host = tmp_path / "honest", tmp_path / "planted", tmp_path / "host-etc"
+    (honest / "etc").mkdir(parents=True)
+    (honest / "etc" / "hostname").write_text("topolab-pool-1\n")
+    host.mkdir()
+    (host / "hostname").write_text("the-host\n")
+    planted.mkdir()
+    (planted / "etc").symlink_to(host)  # absolute: the host's directory, seen from the host
+    pids = [chrooted(honest), chrooted(planted)]
+    try:
+        time.sleep(0.2)
+        write_hostname(pids[0], "r1")
+        assert (honest / "etc" / "hostname").read_text() == "r1\n"
+        with pytest.raises(OSError):
+            write_hostname(pids[1], "r1")
+        assert (host / "hostname").read_text() == "the-host\n"
+    finally:
+        for pid in pids:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)

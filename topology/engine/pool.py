@@ -123,12 +123,29 @@ def in_container(pid: int, container_id: str) -> bool:
         return False
 
 
+def _open_hostname(pid: int, flags: int) -> int:
+    """``/etc/hostname`` of process ``pid``'s root, opened with ``flags``, no link followed on the way.
+
+    A node's user is root in its container and may have made ``/etc`` (or the file) a link by a restart: an
+    absolute link met under ``/proc/<pid>/root`` is followed from the *host's* root, so a plain open could
+    write a host file. Each part is opened relative to the one before, with ``O_NOFOLLOW``: a link fails
+    (ELOOP or ENOTDIR) instead.
+    """
+    root = os.open(f"/proc/{int(pid)}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        etc = os.open("etc", os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root)
+        try:
+            return os.open("hostname", flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=etc)
+        finally:
+            os.close(etc)
+    finally:
+        os.close(root)
+
+
 def write_hostname(pid: int, node: str) -> None:
     """Write ``node`` into the container's ``/etc/hostname`` (Docker's file, bind-mounted there), through the
-    container's root as process ``pid`` sees it. Only on a member no lab has used yet (nothing of a lab's has
-    run in it, so no link was planted there); the last part is not followed if it is a link all the same."""
-    path = f"/proc/{int(pid)}/root/etc/hostname"
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+    container's root as process ``pid`` sees it, following no link (:func:`_open_hostname`)."""
+    fd = _open_hostname(pid, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, f"{node}\n".encode())
     finally:
@@ -153,8 +170,8 @@ def own_name(container_id: str, pid: int, node: str) -> bool:
     if not in_container(pid, container_id):
         return False
     try:
-        with open(f"/proc/{int(pid)}/root/etc/hostname") as f:
-            if f.read().strip() == node:
+        with os.fdopen(_open_hostname(pid, os.O_RDONLY)) as f:
+            if f.read(256).strip() == node:
                 return False
     except OSError:
         return False
