@@ -215,3 +215,16 @@ def test_lab_export_writes_the_warnings_to_standard_error(alice, tmp_path, capsy
     assert "warning: lab.conf: nodes[0].name: node" in err and f"{NAME_31[:30]}.startup: nodes[0].env.Q" in err
     back = interop.load(interop.read_upload("names.zip", out.read_bytes())).document
     assert back["nodes"][0]["name"] == NAME_31 and back["nodes"][0]["env"] == {"Q": "a\nb"}
+
+
+def test_the_export_warnings_header_stays_small_enough_for_a_proxy_and_says_what_it_left_out():
+    from topology.api.interop import WARNINGS_HEADER_BYTES, warnings_header
+
+    few = [{"file": "lab.conf", "line": 3, "path": "nodes[0]", "message": "x"}]
+    assert json.loads(warnings_header(few)) == few
+    many = [{"file": "lab.conf", "line": i, "path": f"nodes[{i}].env", "message": "moved to the .startup " * 3}
+            for i in range(500)]
+    text = warnings_header(many)
+    assert len(text) <= WARNINGS_HEADER_BYTES
+    said = json.loads(text)
+    assert said[:-1] == many[:len(said) - 1] and said[-1]["message"] == f"and {500 - (len(said) - 1)} more"

@@ -115,9 +115,25 @@ def export_lab(request: HttpRequest, topology_id: int, format: str = "topolab"):
     body, name, content_type = interop.export(topology.document, format, warnings)
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
-    # What the other tool does not carry, beside the download (JSON in ASCII: [{file, line, path, message}]).
-    response[WARNINGS_HEADER] = json.dumps([w.as_dict() for w in warnings])
+    # What the other tool does not carry, beside the download (JSON in ASCII: [{file, line, path, message}]),
+    # within what proxies pass in a header: past WARNINGS_HEADER_BYTES, a last entry says how many more.
+    response[WARNINGS_HEADER] = warnings_header([w.as_dict() for w in warnings])
     return response
+
+
+WARNINGS_HEADER_BYTES = 4096
+
+
+def warnings_header(warnings: list[dict]) -> str:
+    """``warnings`` as the header's JSON, cut to :data:`WARNINGS_HEADER_BYTES` with a last entry saying how
+    many were left out."""
+    kept = list(warnings)
+    while True:
+        text = json.dumps(kept if len(kept) == len(warnings) else kept + [{
+            "file": "", "line": None, "path": "", "message": f"and {len(warnings) - len(kept)} more"}])
+        if len(text) <= WARNINGS_HEADER_BYTES or not kept:
+            return text
+        kept.pop()
 
 
 
