@@ -20,7 +20,10 @@ const NAME_MAX = 160; // a name's wrap width at font 12
 const GAP = 3; // between a label and what it must clear
 // A node's name: [from this zoom, in this font]. Below the last band the name's rendered size falls
 // under the stylesheet's min-zoomed-font-size and Cytoscape skips it (40 px nodes are then under 7 px).
-const NAME_BANDS = [[0.7, 12], [0.5, 17], [0.35, 24], [0.25, 34], [0.18, 47]];
+// Zoomed in, the font shrinks in the drawing as it does for the links' ends (12 to 18 px on screen): names that
+// crowd each other at one zoom (crowdedNames) have the room to show once zoomed in.
+const NAME_BANDS = [[3, 5], [2, 7], [1.4, 9], [0.7, 12], [0.5, 17], [0.35, 24], [0.25, 34], [0.18, 47]];
+const PLAIN_NAME = 12; // the stylesheet's own name font: its band needs no class
 
 // The index of the end labels' band for a zoom.
 export function endBand(zoom) {
@@ -47,20 +50,21 @@ export function nameBand(zoom) {
 }
 
 export function nameFont(band) {
-  return (NAME_BANDS[band] || NAME_BANDS[0])[1];
+  return band < NAME_BANDS.length ? NAME_BANDS[band][1] : PLAIN_NAME;
 }
 
-// Stylesheet rules for the bands' classes (nb1, nb2...: band 0 and the hidden band keep the plain style).
+// Stylesheet rules for the bands' classes (nb0, nb1...: the plain band and the hidden one keep the plain style).
 export function nameBandRules() {
-  return NAME_BANDS.slice(1).map(([, font], i) => ({selector: `node.nb${i + 1}`, style: {
-    'font-size': font, 'text-max-width': Math.round(NAME_MAX * font / 12), 'text-margin-y': NAME_MARGIN * font / 12}}));
+  return NAME_BANDS.map(([, font], i) => ({font, i})).filter(({font}) => font !== PLAIN_NAME).map(({font, i}) => ({
+    selector: `node.nb${i}`, style: {
+      'font-size': font, 'text-max-width': Math.round(NAME_MAX * font / 12), 'text-margin-y': NAME_MARGIN * font / 12}}));
 }
 
 export function nameBandClass(band) {
-  return band > 0 && band < NAME_BANDS.length ? `nb${band}` : '';
+  return band < NAME_BANDS.length && NAME_BANDS[band][1] !== PLAIN_NAME ? `nb${band}` : '';
 }
 
-export const NAME_BAND_CLASSES = NAME_BANDS.slice(1).map((_, i) => `nb${i + 1}`).join(' ');
+export const NAME_BAND_CLASSES = NAME_BANDS.map((_, i) => `nb${i}`).filter((_, i) => NAME_BANDS[i][1] !== PLAIN_NAME).join(' ');
 
 // What a link end says at a level.
 export function endText(ep, level) {
@@ -237,4 +241,34 @@ export function separateEnds(ends) {
     kept.push(e);
   }
   return ends;
+}
+
+// --- names that do not cover each other ----------------------------------------------------------------------
+
+// Which nodes' names to leave out so that no two drawn names overlap (a crowd of names, as 500 nodes at the fit
+// zoom make, reads as none). `nodes`: [{id, x, y, height, label, rank}] in model units, `size` the names' font.
+// Greedy, highest rank first (the editor ranks by links: routers before their hosts), then by id: a name is kept
+// when its box touches no kept name's box; a uniform grid keeps it near linear. Returns the ids left out.
+export function crowdedNames(nodes, size) {
+  const items = nodes.filter((n) => n.label).map((n) => {
+    const b = textBox(n.label, size, NAME_FAMILY, NAME_MAX * size / 12);
+    const top = n.y + n.height / 2 + NAME_MARGIN * size / 12;
+    const pad = Math.max(2, size * 0.25); // Cytoscape's own label box is a little wider than the text's
+    return {id: n.id, rank: n.rank || 0, x1: n.x - b.w / 2 - pad, x2: n.x + b.w / 2 + pad, y1: top - pad, y2: top + b.h + pad};
+  });
+  items.sort((a, b) => (b.rank - a.rank) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const cell = Math.max(1, size * 8);
+  const grid = new Map(), hidden = new Set();
+  const cells = (it, visit) => {
+    for (let gx = Math.floor(it.x1 / cell); gx <= Math.floor(it.x2 / cell); gx++) {
+      for (let gy = Math.floor(it.y1 / cell); gy <= Math.floor(it.y2 / cell); gy++) if (visit(`${gx},${gy}`) === false) return false;
+    }
+    return true;
+  };
+  for (const it of items) {
+    const free = cells(it, (key) => !(grid.get(key) || []).some((o) => it.x1 < o.x2 && o.x1 < it.x2 && it.y1 < o.y2 && o.y1 < it.y2));
+    if (!free) { hidden.add(it.id); continue; }
+    cells(it, (key) => { if (!grid.has(key)) grid.set(key, []); grid.get(key).push(it); });
+  }
+  return hidden;
 }

@@ -5,7 +5,7 @@
 // A path, not a bare name: an import map is inline script to the Content-Security-Policy.
 import cytoscape from '../vendor/cytoscape/cytoscape.esm.min.mjs';
 import {linkLabel} from './link-live.js';
-import {END_BAND_CLASSES, END_FAMILY, NAME_BAND_CLASSES, NAME_MARGIN, endBand, endBandInfo, endBandRules, endText, nameBand,
+import {END_BAND_CLASSES, END_FAMILY, NAME_BAND_CLASSES, NAME_MARGIN, crowdedNames, endBand, endBandInfo, endBandRules, endText, nameBand,
   nameBandClass, nameBandRules, nameFont, placeLink, separateEnds} from './canvas-labels.js';
 import {arrange, fanPendants, freeArea, placeNear} from './layout.js';
 
@@ -51,6 +51,8 @@ function stylesheet(kinds) {
     }},
     ...kindRules(kinds), // before the states, whose colours win
     ...nameBandRules(),
+    // A name that would cover a better-linked node's is left out at this zoom (canvas-labels.js crowdedNames).
+    {selector: 'node.name-crowded', style: {'text-opacity': 0, 'text-background-opacity': 0}},
     {selector: 'node[state="pending"]', style: {'background-color': css('--st-pending'), 'border-color': css('--st-pending-b')}},
     {selector: 'node[state="creating"]', style: {'background-color': css('--st-creating'), 'border-color': css('--st-creating-b'), 'border-style': 'dashed', 'border-width': 3}},
     {selector: 'node[state="creating"].pulse', style: {'border-width': 5}},
@@ -378,6 +380,28 @@ export class Canvas {
       const data = placed.get(e.id());
       if (data) for (const [k, v] of Object.entries(data)) if (e.data(k) !== v) e.data(k, v);
     }));
+    this.scheduleDeclutter();
+  }
+
+  // Names that would cover each other: the lower-ranked ones (fewer links) are left out until the view is
+  // zoomed in enough for them (canvas-labels.js); once a frame at most, whatever asked for it.
+  scheduleDeclutter() {
+    if (this.declutterFrame) return;
+    this.declutterFrame = requestAnimationFrame(() => {
+      this.declutterFrame = null;
+      const nodes = this.cy.nodes('.doc');
+      const size = nameFont(this.band);
+      const hidden = crowdedNames(nodes.map((n) => {
+        const p = n.position();
+        // A node saying why it failed comes first, then by links.
+        const label = n.data('label') || '';
+        return {id: n.id(), x: p.x, y: p.y, height: this.kindOf(n).height, label, rank: n.degree(false) + (label.includes('\n') ? 1e6 : 0)};
+      }), size);
+      this.cy.batch(() => nodes.forEach((n) => {
+        const crowded = hidden.has(n.id());
+        if (crowded !== n.hasClass('name-crowded')) n.toggleClass('name-crowded', crowded);
+      }));
+    });
   }
 
   // Again from the page's colours (the colour scheme changed).

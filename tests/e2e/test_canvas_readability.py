@@ -137,6 +137,45 @@ def test_link_end_labels_at_zoom_1_clear_every_node_and_its_name(signed_in, owne
     shot(page, "canvas-labels-triangle")
 
 
+# The names drawn (not left out as crowded, and big enough for Cytoscape to draw), as model-space boxes.
+DRAWN_NAMES = """() => { const cy = window.topolab.canvas.cy;
+    return cy.nodes('.doc').filter((n) => !n.hasClass('name-crowded') && parseFloat(n.renderedStyle('font-size')) >= 7)
+      .map((n) => ({
+        name: n.data('name'), bb: n.boundingBox({includeNodes: false, includeEdges: false, includeLabels: true,
+                                                 includeOverlays: false, includeUnderlays: false})})); }"""
+
+
+def test_names_never_cover_each_other_a_crowd_keeps_the_best_linked_and_zooming_in_brings_the_rest(signed_in, owner):
+    from bench.topologies import generated
+
+    page = signed_in
+    page.set_default_timeout(60_000)  # 500 nodes on a shared machine
+    topology = services.import_topology(owner, generated(500, 600, False))  # laid out by the editor: a crowd
+    open_editor(page, topology.pk)
+    page.wait_for_function("() => window.topolab.canvas.cy.nodes('.name-crowded').length > 0")
+    page.wait_for_timeout(300)
+    drawn = page.evaluate(DRAWN_NAMES)
+    assert 50 < len(drawn) < 500, len(drawn)  # at the fit zoom, a crowd: some names, not all
+    boxes = sorted(drawn, key=lambda d: d["bb"]["x1"])
+    for i, a in enumerate(boxes):  # no two drawn names overlap (sorted by left edge: only neighbours can)
+        for b in boxes[i + 1:]:
+            if b["bb"]["x1"] >= a["bb"]["x2"]:
+                break
+            assert not overlap(a["bb"], b["bb"]), (a, b)
+    names = {d["name"] for d in drawn}
+    routers = {f"r{i}" for i in range(100)}
+    assert len(names & routers) > len(names - routers), names  # the routers (more links) before their hosts
+    shot(page, "canvas-names-500-fit")
+    # Zoomed in on one router, every node in view is named.
+    page.evaluate("""() => { const cy = window.topolab.canvas.cy; const r = cy.getElementById('n:r44');
+        cy.zoom({level: 3, position: r.position()}); cy.center(r); }""")
+    page.wait_for_function("""() => { const cy = window.topolab.canvas.cy; const ext = cy.extent();
+        const inView = cy.nodes('.doc').filter((n) => { const p = n.position();
+            return p.x > ext.x1 && p.x < ext.x2 && p.y > ext.y1 && p.y < ext.y2; });
+        return inView.length > 2 && inView.filter('.name-crowded').length === 0; }""")
+    shot(page, "canvas-names-500-zoomed")
+
+
 def test_the_end_labels_of_links_fanning_out_of_one_node_do_not_cover_each_other(signed_in, owner):
     page = signed_in
     nodes = [{"name": "r1", "kind": "router", "position": {"x": 0, "y": 0}}]
