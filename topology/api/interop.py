@@ -126,15 +126,22 @@ WARNINGS_HEADER_BYTES = 4096
 
 def warnings_header(warnings: list[dict]) -> str:
     """``warnings`` as the header's JSON, cut to :data:`WARNINGS_HEADER_BYTES` with a last entry saying how
-    many were left out."""
-    kept = list(warnings)
-    while True:
-        text = json.dumps(kept if len(kept) == len(warnings) else kept + [{
-            "file": "", "line": None, "path": "", "message": f"and {len(warnings) - len(kept)} more"}])
-        if len(text) <= WARNINGS_HEADER_BYTES or not kept:
-            return text
-        kept.pop()
+    many were left out. One pass: each entry is serialised once, however many there are."""
+    room = WARNINGS_HEADER_BYTES - 2 - len(json.dumps(_more(len(warnings)))) - 2  # the brackets, the last entry
+    kept, used = [], 0
+    for warning in warnings:
+        text = json.dumps(warning)
+        if used + len(text) + 2 > room:
+            break
+        kept.append(text)
+        used += len(text) + 2
+    if len(kept) < len(warnings):
+        kept.append(json.dumps(_more(len(warnings) - len(kept))))
+    return "[" + ", ".join(kept) + "]"
 
+
+def _more(count: int) -> dict:
+    return {"file": "", "line": None, "path": "", "message": f"and {count} more"}
 
 
 def _shadowed_export_out_of_schema() -> None:
