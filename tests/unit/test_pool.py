@@ -284,7 +284,7 @@ def test_a_node_whose_name_is_taken_costs_one_claim_not_the_whole_pool():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
-def test_the_host_name_is_written_in_the_containers_own_files_and_never_through_a_link(tmp_path):
+def test_the_host_name_is_written_in_the_containers_own_files_and_never_through_a_link_or_into_a_fifo(tmp_path):
     """A node's root user may have made /etc a link before a restart: an absolute link under /proc/<pid>/root is
     followed from the host's root, so the write must refuse it (the host's file stays as it was)."""
     def chrooted(root) -> int:
@@ -302,7 +302,10 @@ def test_the_host_name_is_written_in_the_containers_own_files_and_never_through_
     (host / "hostname").write_text("the-host\n")
     planted.mkdir()
     (planted / "etc").symlink_to(host)  # absolute: the host's directory, seen from the host
-    pids = [chrooted(honest), chrooted(planted)]
+    fifo = tmp_path / "fifo"
+    (fifo / "etc").mkdir(parents=True)
+    os.mkfifo(fifo / "etc" / "hostname")  # an open of it for writing would wait for a reader for ever
+    pids = [chrooted(honest), chrooted(planted), chrooted(fifo)]
     try:
         time.sleep(0.2)
         write_hostname(pids[0], "r1")
@@ -310,6 +313,8 @@ def test_the_host_name_is_written_in_the_containers_own_files_and_never_through_
         with pytest.raises(OSError):
             write_hostname(pids[1], "r1")
         assert (host / "hostname").read_text() == "the-host\n"
+        with pytest.raises(OSError):  # at once, not after a reader came
+            write_hostname(pids[2], "r1")
     finally:
         for pid in pids:
             os.kill(pid, 9)

@@ -37,10 +37,12 @@ Engine side: no Django; the claim is a callable the lab worker wires to Redis.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import secrets
+import stat
 import threading
 import time
 from collections import deque
@@ -129,17 +131,22 @@ def _open_hostname(pid: int, flags: int) -> int:
     A node's user is root in its container and may have made ``/etc`` (or the file) a link by a restart: an
     absolute link met under ``/proc/<pid>/root`` is followed from the *host's* root, so a plain open could
     write a host file. Each part is opened relative to the one before, with ``O_NOFOLLOW``: a link fails
-    (ELOOP or ENOTDIR) instead.
+    (ELOOP or ENOTDIR) instead; and what is opened must be a plain file.
     """
     root = os.open(f"/proc/{int(pid)}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         etc = os.open("etc", os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root)
-        try:
-            return os.open("hostname", flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=etc)
-        finally:
-            os.close(etc)
+        fd = os.open("hostname", flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=etc)
+        os.close(etc)
     finally:
         os.close(root)
+    # Nor a FIFO (an open or a read that never ends) or a device node the user made there (CAP_MKNOD):
+    # the host's root would read and write the device itself. Docker's own file is a plain one.
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise OSError(errno.EPERM, "the node's /etc/hostname is not a plain file of its own")
+    return fd
 
 
 def write_hostname(pid: int, node: str) -> None:
@@ -155,7 +162,7 @@ def write_hostname(pid: int, node: str) -> None:
 def say(pid: int, line: str) -> None:
     """Write ``line`` to the output of process ``pid`` (a container's main process: its stdout is what the
     engine keeps as the container's logs). Never blocks: a full pipe refuses the line (an error)."""
-    fd = os.open(f"/proc/{int(pid)}/fd/1", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    fd = os.open(f"/proc/{int(pid)}/fd/1", os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
         os.write(fd, line.encode())
     finally:
@@ -175,9 +182,13 @@ def own_name(container_id: str, pid: int, node: str) -> bool:
                 return False
     except OSError:
         return False
-    netlink.set_hostname(pid, node)
-    write_hostname(pid, node)
-    say(pid, STARTED_LINE.format(node=node))
+    try:
+        netlink.set_hostname(pid, node)
+        write_hostname(pid, node)
+        say(pid, STARTED_LINE.format(node=node))
+    except (OSError, netlink.NetlinkStepError) as exc:  # the node runs all the same; it is said, not fatal
+        log.warning("could not give %s its name back after a start: %s", node, exc)
+        return False
     return True
 
 
