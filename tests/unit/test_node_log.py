@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import time
+from pathlib import Path
+
+import pytest
 
 from tests.unit.test_executor import LAB, FakeNetwork, FakeRuntime, Reports, executor, full_document, plan_of
 from topology.engine import node_log
@@ -92,3 +97,35 @@ def test_it_never_writes_to_a_process_of_its_own_pid_namespace():
 def test_nothing_is_written_without_a_node_log():
     # The executor of the unit tests (fake PIDs) writes nowhere: only make_executor gives it a real NodeLog.
     assert executor(FakeRuntime(), FakeNetwork()).node_log is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="a PID namespace needs root")
+def test_a_pid_that_changes_namespace_is_another_nodes_and_gets_nothing_more(monkeypatch):
+    """A node's main process that died may leave its PID to another lab's container: the lines stop."""
+    reader, writer = os.pipe()
+    # PID 1 of a PID namespace of its own, as a container's main process is; its stdout is the pipe.
+    child = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "sleep", "30"], stdout=writer)
+    os.close(writer)
+    try:
+        deadline = time.monotonic() + 5
+        inner = None
+        while inner is None and time.monotonic() < deadline:
+            kids = Path(f"/proc/{child.pid}/task/{child.pid}/children").read_text().split()
+            inner = int(kids[0]) if kids else None
+            time.sleep(0.05)
+        log = NodeLog()
+        log.say(inner, "first")
+        os.set_blocking(reader, False)
+        time.sleep(0.1)
+        assert os.read(reader, 100) == f"{PREFIX}first\n".encode()
+        # The same PID seen in another namespace (as after a reuse): nothing more is written.
+        real = node_log._pid_namespace
+        monkeypatch.setattr(node_log, "_pid_namespace", lambda pid: real(pid) + 1 if pid == str(inner) else real(pid))
+        log.say(inner, "second")
+        time.sleep(0.1)
+        with pytest.raises(BlockingIOError):
+            os.read(reader, 100)
+    finally:
+        child.kill()
+        child.wait()
+        os.close(reader)

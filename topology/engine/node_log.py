@@ -36,6 +36,7 @@ class NodeLog:
         self.limit = limit
         self.written: dict[int, int] = {}   # main PID -> bytes written into its log so far
         self.full: set[int] = set()         # PIDs told that the rest is left out
+        self.namespaces: dict[int, int] = {}  # main PID -> its PID namespace when first written to
         self.lock = threading.Lock()
         self._own_ns = _pid_namespace("self")
 
@@ -65,6 +66,11 @@ class NodeLog:
         ns = _pid_namespace(str(pid))
         if ns is None or ns == self._own_ns:
             return  # gone, or not a container's process: never write to a host process's output
+        with self.lock:
+            # The node's PID namespace, as first written to (just after its start): a node that died meanwhile
+            # may have left its PID to another lab's container, whose log must not get this node's lines.
+            if self.namespaces.setdefault(pid, ns) != ns:
+                return
         try:
             fd = os.open(f"/proc/{pid}/fd/1", os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY)
         except OSError as exc:
