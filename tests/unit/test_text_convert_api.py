@@ -122,3 +122,22 @@ def test_from_clab_refuses_a_body_that_is_not_text(client):
 def test_the_conversions_need_a_signed_in_user():
     assert post(Client(), "/convert/to-clab", reference_document()).status_code == 401
     assert post(Client(), "/convert/from-clab", {"text": "name: x\n"}).status_code == 401
+
+
+def test_one_conversion_per_user_at_a_time_a_second_waits_then_is_refused(client, monkeypatch):
+    from django.contrib.auth import get_user_model
+
+    from topology import leases
+    from topology.api import convert
+
+    monkeypatch.setattr(convert, "CONVERT_WAIT", 0.3)
+    user = get_user_model().objects.get(pk=client.session["_auth_user_id"])
+    held = leases.take_user_mark(user.pk, "convert", ttl_ms=10_000, busy="held by the test")
+    try:
+        refused = post(client, "/convert/to-clab", reference_document())
+        assert refused.status_code == 429 and "a conversion of yours runs already" in refused.json()["detail"]
+        assert post(client, "/convert/from-clab", {"text": "name: x\n"}).status_code == 429
+    finally:
+        held.release()
+    assert post(client, "/convert/to-clab", reference_document()).status_code == 200  # given back after each
+    assert post(client, "/convert/to-clab", reference_document()).status_code == 200

@@ -16,18 +16,48 @@ The conversions are :mod:`topology.interop`'s, the same the import and the expor
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
 
+import redis
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
-from .. import interop, kinds, schema
+from .. import interop, kinds, leases, schema
+from ..errors import TooMany
 from ..limits import document_limits
 from .interop import ImportErrors, ImportIssue
 from .routing import route_on
-from .schemas import DOCUMENT_BODY, Errors
-from .views import _body, _document, _invalid
+from .schemas import DOCUMENT_BODY, Detail, Errors
+from .views import _body, _document, _invalid, _refused
+
+CONVERT_WAIT = 5.0  # seconds a conversion waits for the same user's previous one before a 429
+CONVERT_TTL_MS = 30_000  # a web process that died holding the mark frees it by then
+
+
+@contextmanager
+def _one_at_a_time(request: HttpRequest) -> Iterator[None]:
+    """One conversion per user at a time (each can cost a web thread a second of YAML on a large lab): a
+    second waits up to CONVERT_WAIT for the first, then is refused (TooMany, 429). Without Redis, it runs."""
+    deadline = time.monotonic() + CONVERT_WAIT
+    mark = None
+    while mark is None:
+        try:
+            mark = leases.take_user_mark(request.auth.pk, "convert", ttl_ms=CONVERT_TTL_MS, retry_after=1,
+                                         busy="a conversion of yours runs already; wait for it to end")
+        except TooMany:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        except redis.RedisError:
+            break
+    try:
+        yield
+    finally:
+        if mark is not None:
+            mark.release()
 
 router = Router(tags=["topologies"])
 route = route_on(router)
@@ -151,10 +181,18 @@ def _read(text: str, files: dict[str, interop.Entry]) -> interop.Imported | inte
         return exc
 
 
-@route(["POST"], "/convert/to-clab", response={200: ClabOut, 400: Errors}, openapi_extra=DOCUMENT_BODY,
+@route(["POST"], "/convert/to-clab", response={200: ClabOut, 400: Errors, 429: Detail}, openapi_extra=DOCUMENT_BODY,
        summary="A document as containerlab YAML (the export's .clab.yml), saving nothing, with what the file "
                "does not carry")
 def to_clab(request: HttpRequest):
+    try:
+        with _one_at_a_time(request):
+            return _to_clab(request)
+    except TooMany as exc:
+        return _refused(exc)
+
+
+def _to_clab(request: HttpRequest):
     result = _document(request)
     if not result.ok:
         return _invalid(result.errors, result.warnings)
@@ -167,10 +205,18 @@ def _issue(message: str) -> Status:
     return Status(400, {"errors": [interop.Issue(CLAB_FILE, 0, message).as_dict()], "warnings": []})
 
 
-@route(["POST"], "/convert/from-clab", response={200: DocumentOut, 400: ImportErrors}, openapi_extra=FROM_CLAB_BODY,
+@route(["POST"], "/convert/from-clab", response={200: DocumentOut, 400: ImportErrors, 429: Detail}, openapi_extra=FROM_CLAB_BODY,
        summary="containerlab YAML as a topolab/v1 document (as an import reads it), saving nothing; every problem "
                "and warning with its line")
 def from_clab(request: HttpRequest):
+    try:
+        with _one_at_a_time(request):
+            return _from_clab(request)
+    except TooMany as exc:
+        return _refused(exc)
+
+
+def _from_clab(request: HttpRequest):
     body = _body(request)
     if isinstance(body, schema.Problem):
         return _issue(body.message)
