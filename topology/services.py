@@ -188,7 +188,10 @@ def update_topology(topology: Topology, data, *, expected: str | datetime | None
 
 def _instant(value: str | datetime) -> datetime:
     """``expected`` as an aware datetime, or :class:`InvalidDocument` (400) naming it."""
-    moment = value if isinstance(value, datetime) else dateparse.parse_datetime(str(value).strip().replace(" ", "+"))
+    try:
+        moment = value if isinstance(value, datetime) else dateparse.parse_datetime(str(value).strip().replace(" ", "+"))
+    except ValueError:  # well formed, but no such day or hour (2026-13-40)
+        moment = None
     if moment is None:
         raise InvalidDocument("bad precondition", [schema.Problem(
             "expected", f"'{value}' is not a date and time: send the topology's 'updated' as the API gave it")])

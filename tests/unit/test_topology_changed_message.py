@@ -136,3 +136,5 @@ def test_a_precondition_that_is_not_a_time_is_a_400_naming_it(client, topology):
     answer = put(client, topology, renamed(topology, "mine"), expected="yesterday")
     assert answer.status_code == 400
     assert [p["path"] for p in answer.json()["errors"]] == ["expected"]
+    no_such_day = put(client, topology, renamed(topology, "mine"), expected="2026-13-40T00:00:00Z")
+    assert no_such_day.status_code == 400 and [p["path"] for p in no_such_day.json()["errors"]] == ["expected"]
