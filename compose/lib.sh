@@ -337,6 +337,9 @@ POSTGRES_SECRET=$DATA_DIR/postgres-password
 postgres_sql() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 ensure_postgres() {
+    # ensure_postgres [--test]: the role may create databases only for the tests (each run makes its own).
+    local createdb=NOCREATEDB
+    [ "${1:-}" = --test ] && createdb=CREATEDB
     if ! command -v pg_lsclusters >/dev/null 2>&1; then
         say "PostgreSQL: installing Debian's postgresql"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null \
@@ -361,11 +364,12 @@ $(tail -n 20 "$LOG_DIR/postgres.log")"
         (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$POSTGRES_SECRET")
     fi
     # The password through a psql variable set on standard input, never on a command line.
-    { printf "\\set password '%s'\n" "$(cat "$POSTGRES_SECRET")"; cat <<'SQL'; } | postgres_sql >/dev/null \
+    { printf "\\set password '%s'\n\\set createdb %s\n" "$(cat "$POSTGRES_SECRET")" "$createdb"; cat <<'SQL'; } \
+        | postgres_sql >/dev/null \
         || die "could not make PostgreSQL's role 'topolab'"
-SELECT format('CREATE ROLE topolab LOGIN CREATEDB PASSWORD %L', :'password')
+SELECT format('CREATE ROLE topolab LOGIN PASSWORD %L', :'password')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'topolab') \gexec
-SELECT format('ALTER ROLE topolab LOGIN CREATEDB PASSWORD %L', :'password') \gexec
+SELECT format('ALTER ROLE topolab LOGIN %s PASSWORD %L', :'createdb', :'password') \gexec
 SELECT 'CREATE DATABASE topolab OWNER topolab' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'topolab') \gexec
 SQL
     DATABASE_URL=postgres://topolab:$(cat "$POSTGRES_SECRET")@127.0.0.1:5432/topolab

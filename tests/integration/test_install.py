@@ -150,6 +150,11 @@ def test_uninstall_refuses_a_manifest_that_lists_what_install_never_writes(insta
     refused = uninstall(installed)
     assert refused.returncode != 0 and "'/etc/passwd', which compose/install never writes" in refused.stderr
     assert victim.exists() and (installed / "etc/systemd/system/topolab-web.service").exists()  # nothing removed
+    # A path that starts as one of install's and climbs out of it is refused the same way.
+    manifest.write_text(manifest.read_text().replace("/etc/passwd\n", "/etc/topolab/../passwd\n"))
+    refused = uninstall(installed)
+    assert refused.returncode != 0 and "'/etc/topolab/../passwd', which compose/install never" in refused.stderr
+    assert victim.exists()
 
 
 def test_the_units_and_the_drop_ins_pass_systemd_analyze_verify(installed):
