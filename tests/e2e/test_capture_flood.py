@@ -25,6 +25,9 @@ from topology.capture import client as captures
 from .conftest import shot
 
 SECONDS = 10
+# At most this many echo requests: a fast machine floods at 60,000 a second, and a capture stops at its size
+# limit (100 MiB by default): 200,000 requests and their replies are about 45 MB of pcap.
+COUNT = 200_000
 # In the page, before anything streams: the animation frames' gaps; the long tasks of its main thread (a
 # script that froze it would be one); for each click the time from its input event (event.timeStamp) until
 # the page's own handlers had answered it (a listener on window, after theirs), the time those handlers took,
@@ -70,7 +73,8 @@ def test_a_flood_keeps_the_capture_page_responsive_and_the_file_complete(signed_
     result: dict = {}
 
     def ping_flood():
-        result["code"], result["out"] = labs.run(lab, "c1", "ping", "-f", "-q", "-w", str(SECONDS), "192.168.11.2")
+        result["code"], result["out"] = labs.run(lab, "c1", "ping", "-f", "-q", "-c", str(COUNT), "-w", str(SECONDS),
+                                                     "192.168.11.2")
 
     flood = threading.Thread(target=ping_flood)
     began = time.monotonic()
@@ -94,7 +98,8 @@ def test_a_flood_keeps_the_capture_page_responsive_and_the_file_complete(signed_
     in_dom = rows.count()
     shot(page, "capture-flood-streaming")
     flood.join(timeout=SECONDS + 30)
-    assert result.get("code") == 0, result
+    # 1: fewer than COUNT replies by the deadline (a slower machine), or a reply lost in the flood
+    assert result.get("code") in (0, 1) and "packets transmitted" in result.get("out", ""), result
     sent = int(re.search(r"(\d+) packets transmitted", result["out"]).group(1))
     assert sent > 1000, result["out"]
 

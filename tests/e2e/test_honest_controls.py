@@ -145,6 +145,8 @@ def test_destroy_asks_in_the_page_naming_the_lab_and_its_running_nodes(signed_in
     open_editor(page, lab.topology_id)
     page.wait_for_function("() => window.topolab.ed.lab.state === 'running' && window.topolab.ed.states.c2?.state === 'running'")
     page.on("dialog", lambda d: (_ for _ in ()).throw(AssertionError(f"a browser dialog: {d.message}")))
+    # The page's own first check has said its word (a late one would overwrite what the cancel says).
+    expect(page.locator(STATUS)).to_contain_text("No errors", timeout=15_000)
 
     page.locator("#btn-destroy").click()
     dialog = page.locator("#destroy-dialog")
@@ -159,7 +161,7 @@ def test_destroy_asks_in_the_page_naming_the_lab_and_its_running_nodes(signed_in
     lab.refresh_from_db()
     assert lab.state == "running"
     assert page.evaluate("() => window.topolab.ed.lab.state") == "running"
-    assert status(page) == "Not destroyed: nothing changed."
+    expect(page.locator(STATUS)).to_have_text("Not destroyed: nothing changed.")
 
     page.locator("#btn-destroy").click()
     expect(dialog).to_be_visible()
