@@ -55,7 +55,9 @@ def what_nodes_say(labs, lab) -> dict:
     for node in NODES:
         code, out = labs.run(lab, node, "/bin/sh", "-c", "; echo ---; ".join(SELF))
         assert code == 0, out
-        said[node] = [sorted(re.sub(r"^\d+: ", "", line) for line in part.strip().splitlines())
+        # The words, not the padding: `ip -o` pads a line's end by what it printed before (a flag while DAD runs).
+        said[node] = [sorted(re.sub(r"\s+", " ", re.sub(r"^\d+: ", "", line)).rstrip(" \\")
+                             for line in part.strip().splitlines())
                       for part in out.split("---")]
     return said
 
