@@ -68,7 +68,6 @@ export const api = {
   nodeAction: (id, node, action) => request('POST', `topologies/${id}/nodes/${encodeURIComponent(node)}/${action}`),
   // Apply changes (issue 12): make the running lab run this document; dryRun only says what would change.
   apply: (id, doc, dryRun = false) => request('POST', `topologies/${id}/apply${dryRun ? '?dry_run=true' : ''}`, doc),
-  exportUrl: (id) => `/api/v1/topologies/${id}/export`,
 };
 
 export const coursesApi = {
