@@ -38,9 +38,13 @@ export function endBandInfo(band) {
 
 export const END_BAND_CLASSES = END_BANDS.map((_, i) => `eb${i}`).join(' ');
 
-// Stylesheet rules for the end bands' classes (eb0, eb1...): their font (the far band keeps the plain one).
-export function endBandRules() {
-  return END_BANDS.map(([, , font], i) => ({selector: `edge.eb${i}`, style: {'font-size': font}})).filter((r) => r.style['font-size']);
+// Stylesheet rules for the end bands' classes (eb0, eb1...): the end labels' `style` (canvas.js) in the band's
+// font, on the bands that show them only; a far link's font (its middle label's, if it has one) is `farFont`.
+// A far link has no end label properties at all: Cytoscape styles and measures each property of each
+// element, and a 500-node drawing opens zoomed out, with its 600 links far.
+export function endBandRules(style, farFont) {
+  return END_BANDS.map(([, level, font], i) => ({selector: `edge.eb${i}`,
+    style: level === 'far' ? {'font-size': farFont} : {...style, 'font-size': font}}));
 }
 
 // The index of the name band for a zoom (NAME_BANDS.length: too small to name).

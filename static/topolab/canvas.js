@@ -7,7 +7,7 @@ import cytoscape from '../vendor/cytoscape/cytoscape.esm.min.mjs';
 import {linkLabel} from './link-live.js';
 import {END_BAND_CLASSES, END_FAMILY, NAME_BAND_CLASSES, NAME_MARGIN, crowdedNames, endBand, endBandInfo, endBandRules, endText, nameBand,
   nameBandClass, nameBandRules, nameFont, placeLink, separateEnds} from './canvas-labels.js';
-import {arrange, fanPendants, freeArea, placeNear} from './layout.js';
+import {arrange, fanPendants, freeArea, placeNear, separate} from './layout.js';
 
 if (window.cytoscapeEdgehandles) cytoscape.use(window.cytoscapeEdgehandles);
 
@@ -65,24 +65,24 @@ function stylesheet(kinds) {
     {selector: 'node[state="gone"]', style: {'background-opacity': 0.4}},
     // A link's end labels: what they say and how far along the link they sit are the placement's
     // (canvas-labels.js, by zoom level), along the line; the mouse on one is on the link (its tooltip).
-    {selector: 'edge', style: {
-      width: 2, 'line-color': muted, 'curve-style': 'bezier', 'font-size': 10, color: fg,
-      'source-label': 'data(srcText)', 'target-label': 'data(tgtText)',
+    {selector: 'edge', style: {width: 2, 'line-color': muted, 'curve-style': 'bezier'}},
+    ...endBandRules({
+      color: fg, 'source-label': 'data(srcText)', 'target-label': 'data(tgtText)',
       'source-text-offset': 'data(srcOff)', 'target-text-offset': 'data(tgtOff)', 'text-wrap': 'wrap',
       'source-text-rotation': 'autorotate', 'target-text-rotation': 'autorotate', 'text-events': 'yes',
       'text-background-color': bg, 'text-background-opacity': 0.85, 'text-background-padding': 1,
       'font-family': END_FAMILY, 'min-zoomed-font-size': 6,
-    }},
-    ...endBandRules(),
+    }, 10),
     // A down link: dashed and faint, and its middle label says "down" (not colour alone); an impaired
     // one: thicker, in the warning colour, with its impairment as words ("50% loss · 1 Mbit/s").
     // (The label's colour and weight would apply to the end labels too: they stay the plain ones.)
     {selector: 'edge[linkState="down"]', style: {'line-style': 'dashed', 'line-dash-pattern': [7, 5], 'line-opacity': 0.5}},
     {selector: 'edge[?impaired]', style: {width: 3, 'line-color': css('--warn')}},
     // The middle label sits on the line, or beside the end labels when a short link leaves it no room (placeLink).
-    {selector: 'edge.doc[midLabel != ""]', style: {label: 'data(midLabel)',
-      'text-background-opacity': 1, 'text-background-padding': 2, 'text-background-shape': 'roundrectangle',
-      'font-family': 'system-ui, sans-serif', 'text-margin-x': 'data(midDx)', 'text-margin-y': 'data(midDy)'}},
+    {selector: 'edge.doc[midLabel != ""]', style: {label: 'data(midLabel)', color: fg, 'text-events': 'yes',
+      'text-background-color': bg, 'text-background-opacity': 1, 'text-background-padding': 2, 'text-background-shape': 'roundrectangle',
+      'font-family': 'system-ui, sans-serif', 'text-margin-x': 'data(midDx)', 'text-margin-y': 'data(midDy)', 'min-zoomed-font-size': 6,
+      'text-wrap': 'wrap'}},
     {selector: '.warning', style: {'border-color': css('--warn'), 'line-color': css('--warn'), 'border-width': 3}},
     {selector: '.error', style: {'border-color': css('--error'), 'line-color': css('--error'), 'border-width': 4, 'border-style': 'solid'}},
     {selector: 'edge.error, edge.warning', style: {width: 4}},
@@ -345,6 +345,22 @@ export class Canvas {
     });
   }
 
+  // What is scheduled for the next frame (placing labels, leaving out crowded names), done now: opening a
+  // drawing, so that its first frame styles each element once, as it will stay, not again a frame later.
+  settleLabels() {
+    if (this.placeFrame) {
+      cancelAnimationFrame(this.placeFrame);
+      const all = this.pendingAll, some = this.pending;
+      this.placeFrame = null; this.pendingAll = false; this.pending = null;
+      this.placeLabels(all ? this.cy.edges('.doc') : this.cy.collection([...(some || [])]));
+    }
+    if (this.declutterFrame) {
+      cancelAnimationFrame(this.declutterFrame);
+      this.declutterFrame = null;
+      this.declutter();
+    }
+  }
+
   // What each link's ends say and where they sit, and where its middle label goes (canvas-labels.js).
   placeLabels(edges) {
     const {level: shown, font} = endBandInfo(this.endBand);
@@ -389,19 +405,24 @@ export class Canvas {
     if (this.declutterFrame) return;
     this.declutterFrame = requestAnimationFrame(() => {
       this.declutterFrame = null;
-      const nodes = this.cy.nodes('.doc');
-      const size = nameFont(this.band);
-      const hidden = crowdedNames(nodes.map((n) => {
-        const p = n.position();
-        // A node saying why it failed comes first, then by links.
-        const label = n.data('label') || '';
-        return {id: n.id(), x: p.x, y: p.y, height: this.kindOf(n).height, label, rank: n.degree(false) + (label.includes('\n') ? 1e6 : 0)};
-      }), size);
-      this.cy.batch(() => nodes.forEach((n) => {
-        const crowded = hidden.has(n.id());
-        if (crowded !== n.hasClass('name-crowded')) n.toggleClass('name-crowded', crowded);
-      }));
+      this.declutter();
     });
+  }
+
+  // Leave out the names that would cover a better-ranked one's at this zoom (canvas-labels.js crowdedNames).
+  declutter() {
+    const nodes = this.cy.nodes('.doc');
+    const size = nameFont(this.band);
+    const hidden = crowdedNames(nodes.map((n) => {
+      const p = n.position();
+      // A node saying why it failed comes first, then by links.
+      const label = n.data('label') || '';
+      return {id: n.id(), x: p.x, y: p.y, height: this.kindOf(n).height, label, rank: n.degree(false) + (label.includes('\n') ? 1e6 : 0)};
+    }), size);
+    this.cy.batch(() => nodes.forEach((n) => {
+      const crowded = hidden.has(n.id());
+      if (crowded !== n.hasClass('name-crowded')) n.toggleClass('name-crowded', crowded);
+    }));
   }
 
   // Again from the page's colours (the colour scheme changed).
@@ -494,6 +515,7 @@ export class Canvas {
       const pos = {};
       nodes.forEach((n) => { const p = n.position(); pos[n.id()] = {x: Math.round(p.x), y: Math.round(p.y)}; });
       if (steps.fan) Object.assign(pos, fanPendants(graph, steps.fan, pos));
+      Object.assign(pos, separate(pos)); // no node over another, whatever fCoSE and the fans did
       put(pos);
       done(byName(pos), steps.shape);
     };

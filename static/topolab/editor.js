@@ -647,6 +647,7 @@ async function load() {
     ed.saved = JSON.stringify(ed.doc);
     render();
     canvas.fit();
+    canvas.settleLabels(); // before the first frame, which then styles every element once
     window.topolab.readyAt = performance.now();
     document.body.dataset.ready = 'true';
   };

@@ -220,6 +220,47 @@ export function fanPendants(graph, fan, at) {
   return result;
 }
 
+// Positions `pos` ({id: {x, y}}) with no two nodes' centres closer than `apart` model pixels: a pair too close
+// is pushed apart along the line between them (straight down when they coincide), a few rounds, on a grid so
+// that a big drawing costs about one pass per round. Fans of hosts of two routers that ended up close (fCoSE
+// is random) would otherwise lay nodes over each other, and their names with them. Returns the moved ones.
+export function separate(pos, apart = 56, rounds = 12) {
+  const at = Object.fromEntries(Object.entries(pos).map(([id, p]) => [id, {x: p.x, y: p.y}]));
+  const ids = Object.keys(at).sort();
+  for (let round = 0; round < rounds; round++) {
+    const grid = new Map();
+    const cell = (v) => Math.floor(v / apart);
+    for (const id of ids) {
+      const key = `${cell(at[id].x)},${cell(at[id].y)}`;
+      if (!grid.has(key)) grid.set(key, []);
+      grid.get(key).push(id);
+    }
+    let moved = false;
+    for (const id of ids) {
+      const a = at[id], cx = cell(a.x), cy = cell(a.y);
+      for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++) {
+        for (const other of grid.get(`${cx + dx},${cy + dy}`) || []) {
+          if (other <= id) continue; // each pair once
+          const b = at[other];
+          let vx = b.x - a.x, vy = b.y - a.y, d = Math.hypot(vx, vy);
+          if (d >= apart) continue;
+          if (d < 0.01) { vx = 0; vy = 1; d = 1; } else { vx /= d; vy /= d; }
+          const push = (apart - Math.min(d, apart)) / 2 + 0.5;
+          a.x -= vx * push; a.y -= vy * push; b.x += vx * push; b.y += vy * push;
+          moved = true;
+        }
+      }
+    }
+    if (!moved) break;
+  }
+  const result = {};
+  for (const id of ids) {
+    const p = {x: Math.round(at[id].x), y: Math.round(at[id].y)};
+    if (p.x !== pos[id].x || p.y !== pos[id].y) result[id] = p;
+  }
+  return result;
+}
+
 // The fCoSE options that draw `plan` (from recognise) for `graph` (as for arrange). Positions in model pixels,
 // centred on (0, 0). room: {id: the radius of the fan of hosts it will have} (arrange: for a core without its hosts).
 export function fcoseOptions(graph, plan, room = new Map()) {

@@ -16,6 +16,7 @@ from ..limits import node_resources
 from ..models import Topology
 from ..schema import messages as schema_messages
 from ..schema import models as schema_models
+from .modules import module_graph
 
 
 def kind_config(kind: kinds.Kind) -> dict:
@@ -90,10 +91,10 @@ def editor(request, pk: int):
         "limits": {"maxResources": node_resources()["max"]},
         "console": console_config(),
     }
-    modules = [f"topolab/{name}.js" for name in
-               ("editor", "api", "dom", "document-model", "canvas", "panel", "live", "problems", "dock")]
-    if topology.assignment_id is not None:
-        modules.append("topolab/instructions-panel.js")
+    # The libraries first: the biggest files, wanted by the first modules to run.
+    modules = sorted(module_graph("topolab/editor.js"), key=lambda m: not m.startswith("vendor/"))
+    if topology.assignment_id is not None:  # imported on demand by editor.js, wanted at once here
+        modules += [m for m in module_graph("topolab/instructions-panel.js") if m not in modules]
     return render(request, "topology/editor.html",
                   {"topology": topology, "kinds": registry, "config": config, "modules": modules, "readonly": readonly})
 

@@ -3,7 +3,7 @@
 // Run by tests/e2e/test_layouts.py (node --test); the drawings themselves are tested there, in a browser.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {arrange, fanPendants, fcoseOptions, freeArea, placeNear, recognise, ringPositions} from '../../../static/topolab/layout.js';
+import {arrange, fanPendants, fcoseOptions, freeArea, placeNear, recognise, ringPositions, separate} from '../../../static/topolab/layout.js';
 
 const graph = (edges, extra = []) => {
   const ids = [...new Set([...edges.flat(), ...extra])];
@@ -153,4 +153,21 @@ test('hosts fan out on the side of their router away from its other links, apart
   assert.ok(list.every((p) => p.x > 200), list); // beyond b, away from a
   for (let i = 0; i + 1 < list.length; i++) assert.ok(Math.hypot(list[i].x - list[i + 1].x, list[i].y - list[i + 1].y) >= 58, list);
   assert.ok(list.every((p) => Math.hypot(p.x - 200, p.y) < 150), list);
+});
+
+test('separate: no two nodes closer than the distance asked, the rest left where they are', () => {
+  const pos = {a: {x: 0, y: 0}, b: {x: 10, y: 0}, c: {x: 10, y: 0}, far: {x: 1000, y: 1000}};
+  for (let i = 0; i < 40; i++) pos[`h${i}`] = {x: 300 + (i % 5) * 3, y: 300 + Math.floor(i / 5) * 3}; // a heap
+  const moved = separate(pos, 56, 40);
+  assert.ok(!('far' in moved), moved);
+  const after = {...pos, ...moved};
+  const ids = Object.keys(after);
+  let closest = Infinity;
+  for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) {
+    closest = Math.min(closest, Math.hypot(after[ids[i]].x - after[ids[j]].x, after[ids[i]].y - after[ids[j]].y));
+  }
+  assert.ok(closest >= 50, closest); // within rounding of 56 after the rounds asked
+  // Nothing to do: nothing moved, and the same input gives the same answer (no randomness).
+  assert.deepEqual(separate({p: {x: 0, y: 0}, q: {x: 100, y: 0}}), {});
+  assert.deepEqual(separate(pos, 56, 40), moved);
 });
