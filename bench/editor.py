@@ -8,7 +8,8 @@ on a router) through the services, serves the real ASGI app (daphne) on its own
 database, opens the editor in Debian's Chromium at 1280x720, and prints:
 
 - time to interactive: from navigation start until the editor has drawn the
-  document and answers input (the page's ``readyAt`` mark, then one more frame);
+  document and answers input (the page's ``readyAt`` mark, then one more frame, timed in the page; the
+  same frame asked for through Playwright comes later, after its round trips, and is printed beside it);
 - frame times while dragging a node across the canvas, sampled with
   ``requestAnimationFrame`` (median, 95th percentile, worst, and frames over 16.7 ms).
   Headless Chromium paints at 60 Hz, so 16.7 ms is the floor of a frame interval:
@@ -50,13 +51,24 @@ def measure(browser, url: str, topology_id: int) -> tuple[float, list[float]]:
     page.get_by_label("Password").fill("pw-bench-1")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
+    # The frame after the page says it is ready, timed in the page: asked for from here instead, the answer
+    # waits for the test driver's round trips through a main thread busy drawing (Cytoscape refines its
+    # textures for several frames after the first), which the user's input does not.
+    page.add_init_script("""new MutationObserver((_, observer) => {
+        if (document.body && document.body.dataset.ready === 'true') {
+            observer.disconnect();
+            requestAnimationFrame(() => { window.__readyFrame = performance.now(); });
+        }
+    }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-ready']});""")
     page.goto(f"/topologies/{topology_id}/")
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
-    tti = page.evaluate("() => new Promise((ok) => requestAnimationFrame(() => ok(performance.now())))")
+    driver = page.evaluate("() => new Promise((ok) => requestAnimationFrame(() => ok(performance.now())))")
+    tti = page.evaluate("() => window.__readyFrame")
     marks = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
         const m = (name) => (performance.getEntriesByName(name)[0] || {}).startTime;
         return {html: n.responseEnd, scripts: n.domContentLoadedEventEnd, document: m('topolab:document'),
                 drawn: m('topolab:drawn'), ready: window.topolab.readyAt}; }""")
+    marks["through the driver"] = driver
     print("  (ms since navigation: " + ", ".join(f"{k} {v:.0f}" for k, v in marks.items() if v is not None) + ")")
     # Drag a router in circles for about two seconds while sampling frames.
     page.evaluate("""() => { window.__frames = []; let last = performance.now();
