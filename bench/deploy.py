@@ -11,6 +11,16 @@ simplest script that can do it: Docker SDK containers started in parallel
 with ``network_mode=none``, then pyroute2 veths and addresses. The ratio is
 what Topolab's own work (validation, planning, events, state) costs.
 
+Below the table, for each size, where the time of Topolab's cold deploy goes (medians
+of the runs): from the request to "running", the request itself (the quotas' checks,
+the task queued), the wait until the worker began it, each part the worker's log says
+(topology/operations.py ``Parts``: the lease, parse and plan, the pre-deploy teardown
+check, each phase of the build as its event says, the last events written, the
+interfaces read back, the state written), and what is left (the bench's own polling);
+then what ran beside the build (every batch of events written and published) and
+after "running" (the lease given back, the broadcast). The baseline's parts are beside
+them: its container starts (create, start, inspect, 4 at once) and its wiring.
+
 With ``--pool N`` it then turns the warm pool on (N started containers per
 image, topology/engine/pool.py) and deploys each size that fits in it again,
 waiting for the pool to be full before each run: the "pooled" column, side by
@@ -48,7 +58,8 @@ from django.core.management import call_command  # noqa: E402
 from topology import services  # noqa: E402
 from topology.engine import netlink  # noqa: E402
 from topology.engine.pool import member_memory  # noqa: E402
-from topology.models import SiteLimits, UserLimits  # noqa: E402
+from topology.models import LabEvent, SiteLimits, UserLimits  # noqa: E402
+from topology.operations import PARTS_LINE  # noqa: E402
 from topology.testing.labs import wait_for  # noqa: E402
 from topology.testing.worker import WorkerProcess  # noqa: E402
 from topology.warm_pool import make_pool  # noqa: E402
@@ -83,8 +94,11 @@ class Baseline:
 
     def __init__(self):
         self.client = docker.from_env()
+        self.parts: dict[str, float] = {}  # the last deploy's parts, seconds
 
     def deploy(self, document: dict) -> None:
+        t0 = time.perf_counter()
+
         def start(node):
             c = self.client.containers.run("topolab/base", ["sleep", "infinity"], name=f"{_run}-base-{node['name']}",
                                            network_mode="none", detach=True, init=True, labels=self.LABEL,
@@ -94,6 +108,7 @@ class Baseline:
 
         with ThreadPoolExecutor(4) as pool:
             pids = dict(pool.map(start, document["nodes"]))
+        t1 = time.perf_counter()
 
         def wire(link):
             a, b = link["endpoints"]
@@ -109,6 +124,8 @@ class Baseline:
             for route in node.get("routes", []):
                 to = "0.0.0.0/0" if route["to"] == "default" else route["to"]
                 netlink.add_route(pids[node["name"]], to, via=route.get("via"), dev=route.get("dev"))
+        self.parts = {"container starts (run + reload, 4 at once)": t1 - t0,
+                      "wiring (veths, addresses, sysctls, routes)": time.perf_counter() - t1}
 
     def destroy(self) -> None:
         found = self.client.containers.list(all=True, filters={"label": [f"topolab.site={_run}"]})
@@ -117,29 +134,96 @@ class Baseline:
 
 
 # -- Topolab through the worker ----------------------------------------------
-def topolab_once(owner, document: dict) -> tuple[float, float]:
+AFTER_RUNNING = ("lease given back", "broadcast at the end")  # after the state is written: the bench sees them
+BESIDE = ("events written (in all, beside the build)",)      # in the recorder's thread, during the build
+
+
+def worker_parts(worker, operation: str, timeout: float = 10) -> dict:
+    """The parts of ``operation`` as the worker's log says them (topology/operations.py Parts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in worker.logged().decode("utf-8", "replace").splitlines():
+            if PARTS_LINE in line:
+                said = json.loads(line.split(PARTS_LINE, 1)[1])
+                if said["operation"] == operation:
+                    return said
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the worker's log never said the parts of operation {operation}")
+        time.sleep(0.05)
+
+
+def breakdown(worker, lab, operation: str, requested: float, queued: float, running: float) -> dict:
+    """Where one deploy's time went, seconds by part; ``requested``, ``queued``, ``running``: wall-clock times of the
+    request, of its answer and of the bench seeing the lab running (and its lease free)."""
+    said = worker_parts(worker, operation)
+    parts = dict(said["parts"])
+    # The worker may begin before the request has answered (the task is sent before the request's last writes).
+    picked_up = said["picked_up"]
+    result = {"request (quotas, task queued)": min(queued, picked_up) - requested,
+              "queue and task pick-up": max(0.0, picked_up - queued)}
+    build = parts.pop("build", 0.0)
+    phases = {f"phase: {e.step}": e.elapsed_ms / 1000 for e in LabEvent.objects.filter(
+        lab=lab, operation=operation, node="", status="ok", elapsed_ms__isnull=False).exclude(step__startswith="lab ")}
+    beside = {name: parts.pop(name, 0.0) for name in BESIDE}
+    for name in ("read the lab", "lease taken", "parse and plan", "make the executor", "teardown check"):
+        result[name] = parts.pop(name, 0.0)
+    result.update(phases)
+    result["between phases (events queued, threads)"] = build - sum(phases.values())
+    after = {name: parts.pop(name, 0.0) for name in AFTER_RUNNING}
+    result.update(parts)  # the last events written, the interfaces read, the state written
+    result.update(after)
+    result["the rest (the bench's polling)"] = (running - requested) - sum(result.values())
+    result.update({f"beside: {name}": value for name, value in beside.items()})
+    return result
+
+
+def topolab_once(owner, document: dict, worker=None) -> tuple[float, float, dict]:
     topology = services.import_topology(owner, document, replace=True)
     lab = topology.lab
     t0 = time.perf_counter()
-    lab = wait_for(lab, services.request_deploy(lab), timeout=900, poll=0.02)
+    requested = time.time()
+    operation = services.request_deploy(lab)
+    queued = time.time()
+    lab = wait_for(lab, operation, timeout=900, poll=0.02)
     deploy = time.perf_counter() - t0
+    running = time.time()
     if lab.state != "running":
         raise SystemExit(f"deploy of {document['name']} failed: {lab.reason}")
+    parts = breakdown(worker, lab, operation, requested, queued, running) if worker else {}
     t0 = time.perf_counter()
     lab = wait_for(lab, services.request_destroy(lab), timeout=900, poll=0.02)
     destroy = time.perf_counter() - t0
     if lab.state != "stopped":
         raise SystemExit(f"destroy of {document['name']} failed: {lab.reason}")
-    return deploy, destroy
+    return deploy, destroy, parts
 
 
-def baseline_once(baseline: Baseline, document: dict) -> tuple[float, float]:
+def baseline_once(baseline: Baseline, document: dict) -> tuple[float, float, dict]:
     t0 = time.perf_counter()
     baseline.deploy(document)
     deploy = time.perf_counter() - t0
     t0 = time.perf_counter()
     baseline.destroy()
-    return deploy, time.perf_counter() - t0
+    return deploy, time.perf_counter() - t0, dict(baseline.parts)
+
+
+def medians(runs: list[dict]) -> dict:
+    """Each part's median over ``runs`` (a part missing from a run counts 0 there)."""
+    names = list(dict.fromkeys(name for run in runs for name in run))
+    return {name: statistics.median(run.get(name, 0.0) for run in runs) for name in names}
+
+
+def print_breakdown(row: dict) -> None:
+    """Topolab's parts of one size, beside the baseline's."""
+    ours, theirs = row["parts"], row["base_parts"]
+    print(f"\n{row['nodes']} nodes, cold: where the time goes (median of each part, seconds)")
+    width = max(len(name) for name in [*ours, *(f"baseline: {name}" for name in theirs)]) + 2
+    for name, seconds in ours.items():
+        print(f"  {name:<{width}}{seconds:7.3f}")
+    print(f"  {'deploy, as measured':<{width}}{row['deploy']:7.3f}")
+    for name, seconds in theirs.items():
+        print(f"  {'baseline: ' + name:<{width}}{seconds:7.3f}")
+    print(f"  {'baseline deploy, as measured':<{width}}{row['base_deploy']:7.3f}")
 
 
 def pool_members(pool) -> list:
@@ -200,14 +284,16 @@ def main() -> None:
     try:
         for n in sizes:
             document = sized(n)
-            ours = [topolab_once(owner, document) for _ in range(args.runs)]
+            ours = [topolab_once(owner, document, worker) for _ in range(args.runs)]
             theirs = [baseline_once(baseline, document) for _ in range(args.runs)]
             row = {
                 "nodes": n,
-                "deploy": statistics.median(d for d, _ in ours),
-                "destroy": statistics.median(d for _, d in ours),
-                "base_deploy": statistics.median(d for d, _ in theirs),
-                "base_destroy": statistics.median(d for _, d in theirs),
+                "deploy": statistics.median(d for d, _, _ in ours),
+                "destroy": statistics.median(d for _, d, _ in ours),
+                "base_deploy": statistics.median(d for d, _, _ in theirs),
+                "base_destroy": statistics.median(d for _, d, _ in theirs),
+                "parts": medians([p for _, _, p in ours]),
+                "base_parts": medians([p for _, _, p in theirs]),
             }
             rows.append(row)
             print(f"  measured {n} nodes: deploy {row['deploy']:.2f} s, baseline {row['base_deploy']:.2f} s",
@@ -217,9 +303,11 @@ def main() -> None:
         idle = pooled(owner, sizes, rows, args) if args.pool else None
         load["pooled"] = max(load["pooled"], os.getloadavg()[0])
     finally:
-        baseline.destroy()
-        worker.stop()
-        call_command("lab", "gc", stdout=open(os.devnull, "w"))
+        try:
+            baseline.destroy()
+        finally:  # the worker is stopped even when the Docker Engine went away under the bench
+            worker.stop()
+            call_command("lab", "gc", stdout=open(os.devnull, "w"))
 
     print(f"Deploy and destroy, median of {args.runs} (seconds); baseline = Docker SDK + pyroute2, same machine; "
           f"load average (1 min, the higher of start and end) {load['cold']:.1f}")
@@ -229,6 +317,8 @@ def main() -> None:
         print(f"{r['nodes']:5d} {r['deploy']:8.2f} {r['destroy']:8.2f} {1000 * r['deploy'] / r['nodes']:8.0f} "
               f"{r['base_deploy']:9.2f} {r['base_destroy']:9.2f} {r['deploy'] / r['base_deploy']:6.2f} "
               f"{r['destroy'] / r['deploy']:8.2f}")
+    for r in rows:
+        print_breakdown(r)
     if args.pool:
         print(f"\nWith a warm pool of {args.pool} started containers (median of {args.runs}, the pool full before each; "
               f"load average {load['pooled']:.1f})")

@@ -16,21 +16,52 @@ leftovers); its nodes count with it (all of them while it is deploying,
 running or degraded, else those holding a container).
 
 The guards refuse before anything is queued or written, with
-:class:`LimitReached` (429) naming the limit, the use and the request. They
-are race-safe: a deploy holds its owner's lock, then its course's (always in
-that order, with a timeout) from before the use is counted until the lab's new
-state is committed, so two deploys cannot both count the same free room; the
-locks are Redis locks on the leases' connection, so they hold across web
-processes. A new topology holds its owner's topology lock the same way.
+:class:`LimitReached` (429) naming the limit, the use and the request.
+
+A deploy's guard is race-safe without a lock held across the deploy (30 students
+pressing Deploy at once used to queue behind one course lock, and those that waited
+past its timeout were refused): the room is taken by a *reservation* in Redis, by
+one atomic script (:data:`RESERVE_SCRIPT`) that checks and reserves in the user's
+and the course's scopes together. Before the script, the guard reads the database:
+each lab of the scope with its *tag* (its operation and the time of its last state
+change) and the nodes it holds if it counts. The script counts each other lab once:
+by its reservation while the database still shows the lab as it was when that
+reservation was made (same tag: that deploy has not committed yet, as far as this
+count knows) or does not show it at all (a lab made since, or one deleted: counted,
+to be safe, until its reservation lapses), else by the database's figure; it refuses if a limit would pass, else
+reserves this lab's nodes with this lab's tag. The body then moves the lab to
+deploying and commits that (a new tag: the database counts it from then on).
+
+A reservation is kept :data:`KEEP` seconds after its body committed (one whose body
+raised goes at once: nothing was committed, or the tag changed), and a guard whose
+read and script were more than :data:`KEEP` seconds apart reads again. That closes
+the gap between the two reads: a deploy that commits after this guard read the
+database still has its reservation when this guard's script runs, and its tag in
+what this guard read is the old one, so it is counted. Redis runs scripts one at a
+time, so of two deploys racing for the last room the second's script sees the
+first's reservation. Since a reservation counts only while its lab's tag is
+unchanged, one kept after its commit never counts twice or lingers; the scopes' keys
+carry the user's or course's creation time, so a primary key used again (a test
+database flushed) never sees another's reservations. A reservation whose guard
+died before committing lapses after :data:`RESERVE_TTL` seconds. The one
+interleaving left out: a destroy of the same lab that begins and ends between a
+guard's script and its body's commit (the body takes the lab's lease in between,
+milliseconds, while a destroy takes a round trip through the lab worker) would
+change the tag early, and the deploy would not be counted until it committed.
+
+A new topology holds its owner's topology lock (a Redis lock on the leases'
+connection, so it holds across web processes) from before the topologies are
+counted until it is committed.
 """
 from __future__ import annotations
 
-from contextlib import ExitStack, contextmanager
+import time
+from contextlib import contextmanager
 from typing import Iterator
 
 import redis
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from . import leases
 from .errors import Conflict, ServiceError, Unavailable
@@ -39,8 +70,11 @@ from .models import Course, CourseLimits, Lab, LabNode, LabState, SiteLimits, To
 USER_FIELDS = ("max_running_labs", "max_running_nodes", "max_nodes_per_topology", "max_topologies")
 ACTIVE_STATES = (LabState.DEPLOYING, LabState.RUNNING, LabState.DEGRADED)
 
-LOCK_TTL = 30   # seconds a lock lives if its holder dies (a deploy's guarded part takes well under one)
-LOCK_WAIT = 10  # seconds a request waits for a lock before it is refused as busy
+LOCK_TTL = 30   # seconds the topology lock lives if its holder dies (its guarded part takes well under one)
+LOCK_WAIT = 10  # seconds a request waits for it before it is refused as busy
+RESERVE_TTL = 120  # seconds a deploy's reservation lives if its guard dies before it commits
+KEEP = 30          # seconds a reservation is kept once its body ended (see the module's docstring)
+ATTEMPTS = 3       # counts a guard makes before it gives up as busy (each slower than KEEP: a loaded host)
 
 
 class LimitReached(ServiceError):
@@ -139,6 +173,157 @@ def _locked(kind: str, pk: int) -> Iterator[None]:
             pass
 
 
+# -- the reservations --------------------------------------------------------------------------------------
+def _reservations_key(kind: str, pk: int, created) -> str:
+    # With the scope's creation time: a user or course made again under a reused primary key (a test database
+    # flushed between tests) never sees the reservations of the one before.
+    return f"topolab:{settings.TOPOLAB_SITE}:quota:reserved:{kind}:{int(pk)}:{created.timestamp():.6f}"
+
+
+# KEYS: one hash per scope (the user's, then the course's if any): lab id -> "<nodes> <expiry ms> <tag>".
+# ARGV: lab id, this lab's tag, nodes asked, reservation TTL (ms), then per scope: its labs limit (-1: none), its
+#       nodes limit, how many labs the database read, then that many triples (lab id, tag, nodes held or -1 when
+#       it does not count).
+# Returns {0} when reserved (in every scope), else {scope number (1-based), "labs" | "nodes", what is in use}.
+RESERVE_SCRIPT = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local lab, tag, asked, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local at = 5
+for i, key in ipairs(KEYS) do
+  local max_labs, max_nodes, read = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+  at = at + 3
+  local database = {}
+  for j = 1, read do
+    database[ARGV[at]] = {ARGV[at + 1], tonumber(ARGV[at + 2])}
+    at = at + 3
+  end
+  local labs, nodes = 0, 0
+  local reserved = {}
+  local entries = redis.call('HGETALL', key)
+  for j = 1, #entries, 2 do
+    local other, value = entries[j], entries[j + 1]
+    local held, expiry, other_tag = string.match(value, '^(%d+) (%d+) (.*)$')
+    if held == nil or tonumber(expiry) <= now then
+      redis.call('HDEL', key, other)
+    elseif other ~= lab then
+      local known = database[other]
+      if known == nil or known[1] == other_tag then
+        reserved[other] = true
+        labs = labs + 1
+        nodes = nodes + tonumber(held)
+      end
+    end
+  end
+  for other, known in pairs(database) do
+    if other ~= lab and not reserved[other] and known[2] >= 0 then
+      labs = labs + 1
+      nodes = nodes + known[2]
+    end
+  end
+  if max_labs >= 0 and labs + 1 > max_labs then
+    return {i, 'labs', labs}
+  end
+  if nodes + asked > max_nodes then
+    return {i, 'nodes', nodes}
+  end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('HSET', key, lab, asked .. ' ' .. (now + ttl) .. ' ' .. tag)
+  if redis.call('PTTL', key) < ttl then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+return {0}
+"""
+
+# KEYS: the hashes of RESERVE_SCRIPT; ARGV: lab id, its tag, how long to keep it (ms). Shortens that reservation.
+KEEP_SCRIPT = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for _, key in ipairs(KEYS) do
+  local value = redis.call('HGET', key, ARGV[1])
+  if value then
+    local held, expiry, tag = string.match(value, '^(%d+) (%d+) (.*)$')
+    if held and tag == ARGV[2] and tonumber(expiry) > now + tonumber(ARGV[3]) then
+      redis.call('HSET', key, ARGV[1], held .. ' ' .. (now + tonumber(ARGV[3])) .. ' ' .. tag)
+    end
+  end
+end
+return 1
+"""
+
+
+def _tag(operation: str, changed) -> str:
+    """What a lab's row is now, as far as the reservations care: its operation and its last state change."""
+    return f"{operation}@{changed.timestamp():.6f}" if changed is not None else f"{operation}@"
+
+
+def _read(labs, nodes) -> dict[int, tuple[str, int]]:
+    """``{lab id: (tag, nodes it holds, or -1 when it does not count)}`` for every lab of ``labs`` (the database's
+    view: no reservations); a lab that counts (:func:`_held`) holds its nodes of ``nodes`` that count."""
+    rows = {pk: (_tag(operation, changed), -1) for pk, operation, changed in
+            labs.values_list("pk", "operation", "state_changed")}
+    for pk in _held(labs).values_list("pk", flat=True):
+        rows[pk] = (rows[pk][0], 0)
+    for lab_id, count in _held_nodes(nodes).order_by().values("lab_id").annotate(n=Count("pk")).values_list("lab_id", "n"):
+        if lab_id in rows and rows[lab_id][1] >= 0:  # a node counts with its lab (one holding a container makes it count)
+            rows[lab_id] = (rows[lab_id][0], count)
+    return rows
+
+
+def read_user(user) -> dict[int, tuple[str, int]]:
+    """The user's labs as :func:`_read` says them."""
+    return _read(Lab.objects.filter(topology__owner_id=user.pk), LabNode.objects.filter(lab__topology__owner_id=user.pk))
+
+
+def read_course(course) -> dict[int, tuple[str, int]]:
+    """The labs of the course's copies as :func:`_read` says them."""
+    return _read(Lab.objects.filter(topology__assignment__course_id=course.pk),
+                 LabNode.objects.filter(lab__topology__assignment__course_id=course.pk))
+
+
+def _redis_down(exc: Exception) -> Unavailable:
+    # Limits cannot be checked safely without the reservations: refuse, change nothing.
+    return Unavailable(f"the limits cannot be checked right now (Redis cannot be reached: {exc}); try again")
+
+
+class Reservation:
+    """A lab's room in its scopes' reservations (what :func:`reserve` took); :meth:`keep` once its body ended."""
+
+    def __init__(self, keys: list[str], lab_id: int, tag: str):
+        self.keys, self.lab_id, self.tag = keys, lab_id, tag
+
+    def keep(self, seconds: float = KEEP) -> None:
+        """Let the reservation lapse ``seconds`` from now."""
+        try:
+            leases.client().eval(KEEP_SCRIPT, len(self.keys), *self.keys, str(self.lab_id), self.tag,
+                                 int(seconds * 1000))
+        except redis.RedisError:
+            pass  # it lapses by itself after RESERVE_TTL; until its lab's tag changes it counts only this lab
+
+
+def reserve(lab_id: int, tag: str, nodes: int, scopes: list[tuple[str, int, int, int, dict]]) -> Reservation | tuple:
+    """Take ``nodes`` nodes (and one lab) for ``lab_id`` (whose row has ``tag`` now) in every scope at once, if each
+    has room with the other labs' reservations. ``scopes``: ``(kind, pk, created, labs limit or -1, nodes limit,
+    what :func:`_read` read)``. Returns the :class:`Reservation`, or ``(scope index, "labs" | "nodes", in use)`` for
+    the first scope without room (nothing is reserved then)."""
+    keys = [_reservations_key(kind, pk, created) for kind, pk, created, *_ in scopes]
+    args: list = [str(lab_id), tag, nodes, RESERVE_TTL * 1000]
+    for _kind, _pk, _created, max_labs, max_nodes, read in scopes:
+        args += [max_labs, max_nodes, len(read)]
+        for other, (other_tag, held) in read.items():
+            args += [str(other), other_tag, held]
+    try:
+        answer = leases.client().eval(RESERVE_SCRIPT, len(keys), *keys, *args)
+    except redis.RedisError as exc:
+        raise _redis_down(exc) from None
+    if int(answer[0]) == 0:
+        return Reservation(keys, lab_id, tag)
+    what = answer[1].decode() if isinstance(answer[1], bytes) else str(answer[1])
+    return int(answer[0]) - 1, what, int(answer[2])
+
+
 # -- the guards --------------------------------------------------------------------------------------------
 def _refuse(limit: str, message: str, used: int, allowed: int, requested: int) -> None:
     raise LimitReached(f"limit reached: {limit} — {message}", limit=limit, used=used, allowed=allowed,
@@ -148,8 +333,10 @@ def _refuse(limit: str, message: str, used: int, allowed: int, requested: int) -
 @contextmanager
 def deploy_guard(lab: Lab, node_count: int) -> Iterator[None]:
     """Refuse (:class:`LimitReached`) a deploy of ``node_count`` nodes on ``lab`` that would pass its owner's
-    running labs, running nodes or nodes per topology, or its course's running nodes; else hold the locks
-    while the body runs (the body moves the lab to deploying and commits that: it counts from then on)."""
+    running labs, running nodes or nodes per topology, or its course's running nodes; else hold the lab's
+    reservation while the body runs (the body moves the lab to deploying and commits that: the database counts
+    it from then on) and keep it :data:`KEEP` seconds more. :class:`Conflict` if the host is so loaded that
+    the count never came within :data:`KEEP` seconds of the reservation."""
     topology = lab.topology
     owner = topology.owner
     mine = effective(owner)
@@ -157,27 +344,46 @@ def deploy_guard(lab: Lab, node_count: int) -> Iterator[None]:
         _refuse("nodes per topology", f"you may deploy {mine['max_nodes_per_topology']} nodes in one lab and this lab "
                 f"has {node_count}; remove nodes first", node_count, mine["max_nodes_per_topology"], node_count)
     course = course_of(topology)
-    with ExitStack() as stack:
-        # Always the user's lock first, then the course's: two requests never wait for each other in a circle.
-        stack.enter_context(_locked("user", owner.pk))
+    allowed = course_limit(course)["max_running_nodes"] if course is not None else None
+    reservation = None
+    for _ in range(ATTEMPTS):
+        counted = time.monotonic()  # what the database has committed by now is in what is read
+        scopes = [("user", owner.pk, owner.date_joined, mine["max_running_labs"], mine["max_running_nodes"],
+                   read_user(owner))]
         if course is not None:
-            stack.enter_context(_locked("course", course.pk))
-        used = usage(owner, exclude_lab=lab.pk)
-        if used["running_labs"] + 1 > mine["max_running_labs"]:
-            _refuse("running labs", f"you have {used['running_labs']} of {mine['max_running_labs']} running and this "
-                    "deploy needs 1 more; destroy a lab first", used["running_labs"], mine["max_running_labs"], 1)
-        if used["running_nodes"] + node_count > mine["max_running_nodes"]:
-            _refuse("running nodes", f"you have {used['running_nodes']} of {mine['max_running_nodes']} running and this "
-                    f"lab needs {node_count}; destroy a lab first", used["running_nodes"], mine["max_running_nodes"],
-                    node_count)
-        if course is not None:
-            allowed = course_limit(course)["max_running_nodes"]
-            running = course_usage(course, exclude_lab=lab.pk)["running_nodes"]
-            if running + node_count > allowed:
-                _refuse(f"running nodes of the course '{course.name}'", f"its labs have {running} of {allowed} running "
-                        f"and this lab needs {node_count}; try again when labs of the course are destroyed",
-                        running, allowed, node_count)
+            scopes.append(("course", course.pk, course.created, -1, allowed, read_course(course)))
+        # This lab's tag as read with the rest (its own figure is never counted: this deploy replaces it).
+        tag = scopes[0][5][lab.pk][0]
+        outcome = reserve(lab.pk, tag, node_count, scopes)
+        if not isinstance(outcome, Reservation):
+            _refused(outcome, scopes, mine, course, allowed, node_count)
+        if time.monotonic() - counted < KEEP:
+            reservation = outcome
+            break
+        outcome.keep(0)  # counted too long before: another deploy's commit may have been missed; count again
+    if reservation is None:
+        raise Conflict("the limits could not be checked in time (the host is very busy); try again")
+    try:
         yield
+    except BaseException:
+        # Refused or failed: either nothing was committed or the lab's tag changed; either way its room is free.
+        reservation.keep(0)
+        raise
+    reservation.keep()
+
+
+def _refused(outcome: tuple, scopes: list, mine: dict, course, allowed: int | None, node_count: int) -> None:
+    """Raise the :class:`LimitReached` that ``outcome`` (what :func:`reserve` refused) names."""
+    index, what, used = outcome
+    if scopes[index][0] == "user" and what == "labs":
+        _refuse("running labs", f"you have {used} of {mine['max_running_labs']} running and this "
+                "deploy needs 1 more; destroy a lab first", used, mine["max_running_labs"], 1)
+    if scopes[index][0] == "user":
+        _refuse("running nodes", f"you have {used} of {mine['max_running_nodes']} running and this "
+                f"lab needs {node_count}; destroy a lab first", used, mine["max_running_nodes"], node_count)
+    _refuse(f"running nodes of the course '{course.name}'", f"its labs have {used} of {allowed} running "
+            f"and this lab needs {node_count}; try again when labs of the course are destroyed",
+            used, allowed, node_count)
 
 
 class TopologyGuard:

@@ -11,6 +11,7 @@ node, see :mod:`topology.broadcast`), so browsers follow the build live.
 from __future__ import annotations
 
 import threading
+import time
 
 from django.db import connection
 
@@ -33,6 +34,7 @@ class Recorder:
         self._node_states: dict[str, tuple[str, str]] = {}
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
+        self.flush_seconds = 0.0  # time spent writing and publishing batches, in all (the operation's log says it)
 
     def __enter__(self) -> "Recorder":
         self._writer = threading.Thread(target=self._write_loop, name=f"recorder-{self.lab.pk}", daemon=True)
@@ -69,4 +71,8 @@ class Recorder:
         with self._lock:
             events, self._events = self._events, []
             states, self._node_states = self._node_states, {}
+        if not events and not states:
+            return  # nothing new since the last flush: no transaction, no message
+        started = time.perf_counter()
         labstate.do_record(self.lab, events, states)
+        self.flush_seconds += time.perf_counter() - started

@@ -1,30 +1,59 @@
 """The limits hold when requests race: many threads deploying (or creating topologies) at the same moment,
-each with its own database connection, against the real Redis locks, end with exactly as many accepted as
-the limit allows. The count is slowed down so that, without the locks, every thread would count the same
-free room: one test proves that it then does (the race is real, so the others could fail).
+each with its own database connection, against the real Redis reservations (deploys) and locks (topologies),
+end with exactly as many accepted as the limit allows, and all of them when the limit has room. The count is
+slowed down so that, without the reservations, every thread would count the same free room: one test proves
+that it then does (the race is real, so the others could fail).
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
+import uuid
 
 import pytest
+import redis
 from django.db import connection
 
-from topology import quotas, services
+from topology import leases, quotas, services
 from topology.models import Assignment, Course, CourseLimits, CourseMember, Lab, LabState, Topology, UserLimits
 
 from .test_quotas import document
 
 THREADS = 8
+CLASS = 30  # a class pressing Deploy at once
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def worker_stays_alive(workers_alive_in_unit_tests):
+    """The fake lab worker's heartbeat, renewed while the test runs: a class of 120 takes longer than it lives."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(2):
+            workers_alive_in_unit_tests.beat()
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+@pytest.fixture
+def big_redis_pool(monkeypatch, settings):
+    """A Redis client that 120 request threads of one process can share (redis-py's pool stops at 100 connections;
+    a web process serves requests from a much smaller thread pool)."""
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, socket_timeout=10, max_connections=1000)
+    monkeypatch.setattr(leases, "_client", lambda: client)
+    yield
+    client.close()
 
 
 @pytest.fixture
 def slow_count(monkeypatch):
     """Counting takes a while (as on a loaded host): every racing thread is inside the window at once."""
-    for name in ("usage", "course_usage"):
+    for name in ("read_user", "read_course"):
         real = getattr(quotas, name)
 
         def slow(*args, _real=real, **kwargs):
@@ -94,12 +123,123 @@ def test_many_deploys_at_once_stay_under_the_running_nodes_limit(alice, broker, 
     assert all(isinstance(e, quotas.LimitReached) and e.limit == "running nodes" for e in refused), refused
 
 
-def test_without_the_locks_the_same_race_lets_too_many_through(alice, broker, released, slow_count, monkeypatch):
-    monkeypatch.setattr(quotas, "_locked", lambda kind, pk: contextlib.nullcontext())
+def test_without_the_reservations_the_same_race_lets_too_many_through(alice, broker, released, slow_count,
+                                                                      monkeypatch):
+    # Each deploy's reservations in a place of its own: none sees another's, as if there were none.
+    monkeypatch.setattr(quotas, "_reservations_key", lambda *scope: f"topolab:test:{uuid.uuid4().hex}")
     UserLimits.objects.create(user=alice, max_running_labs=3)
     labs = [services.import_topology(alice, document(f"lab{i}")).lab for i in range(THREADS)]
     accepted, _ = race([deployer(lab) for lab in labs])
-    assert len(accepted) > 3  # what the locks prevent: every thread counted the same free room
+    assert len(accepted) > 3  # what the reservations prevent: every thread counted the same free room
+
+
+def test_without_the_locks_of_old_a_deploy_waits_for_no_other(alice, broker, released, monkeypatch):
+    # The guard's part is the count and one script: a deploy's own body (slow here) holds nothing others wait for.
+    UserLimits.objects.create(user=alice, max_running_labs=THREADS)
+    labs = [services.import_topology(alice, document(f"lab{i}")).lab for i in range(THREADS)]
+    begin = services.begin_operation
+
+    def slow_begin(*args, **kwargs):
+        time.sleep(1)
+        return begin(*args, **kwargs)
+
+    monkeypatch.setattr(services, "begin_operation", slow_begin)
+    started = time.monotonic()
+    accepted, refused = race([deployer(lab) for lab in labs])
+    assert len(accepted) == THREADS and not refused and deploying() == THREADS
+    assert time.monotonic() - started < THREADS * 1 / 2  # side by side, not one after another
+
+
+def course_of(students: int, max_running_nodes: int | None, django_user_model):
+    """A course with a published assignment (4-node labs) and ``students`` students, each with a copy: their labs."""
+    course = Course.objects.create(name="Networks 101", slug="networks-101", join_code="race-code")
+    assignment = Assignment.objects.create(course=course, title="Switching", template=document("template"))
+    if max_running_nodes is not None:
+        CourseLimits.objects.create(course=course, max_running_nodes=max_running_nodes)
+    labs = []
+    for i in range(students):
+        student = django_user_model.objects.create_user(f"s{i}", None, None)
+        CourseMember.objects.create(course=course, user=student, role=CourseMember.Role.STUDENT)
+        labs.append(services.import_topology(student, document("copy"), assignment=assignment).lab)
+    return course, labs
+
+
+@pytest.mark.parametrize("room", [0, 1, 7, 29])
+def test_a_class_deploying_at_once_gets_exactly_the_courses_room(django_user_model, broker, released, slow_count,
+                                                                  room):
+    course, labs = course_of(CLASS, 4 * room, django_user_model)
+    accepted, refused = race([deployer(lab) for lab in labs])
+    assert len(accepted) == room and deploying() == room and len(broker) == room
+    assert len(refused) == CLASS - room
+    assert all(isinstance(e, quotas.LimitReached) and e.limit == "running nodes of the course 'Networks 101'"
+               for e in refused), refused
+    assert quotas.course_usage(course) == {"running_labs": room, "running_nodes": 4 * room}
+
+
+@pytest.mark.parametrize("students", [CLASS, 4 * CLASS])
+def test_a_class_deploying_at_once_under_its_limit_is_all_accepted(django_user_model, broker, released,
+                                                                   slow_count, big_redis_pool, students):
+    course, labs = course_of(students, 4 * students, django_user_model)
+    accepted, refused = race([deployer(lab) for lab in labs])
+    assert not refused and len(accepted) == students and deploying() == students and len(broker) == students
+    assert quotas.course_usage(course) == {"running_labs": students, "running_nodes": 4 * students}
+
+
+def test_a_deploy_committed_between_anothers_count_and_its_reservation_is_counted(alice, broker, released,
+                                                                                 monkeypatch):
+    # The one gap between the database's count and the script: the other deploy commits (and ends its guard) in it.
+    UserLimits.objects.create(user=alice, max_running_labs=1)
+    first, second = (services.import_topology(alice, document(f"lab{i}")).lab for i in range(2))
+    real = quotas.read_user
+    interleaved = []
+
+    def read_then_let_the_other_commit(user):
+        counted = real(user)
+        if not interleaved:  # the first deploy's count: the second deploy runs whole before its script
+            interleaved.append("second")
+            services.request_deploy(Lab.objects.select_related("topology__owner").get(pk=second.pk))
+        return counted
+
+    monkeypatch.setattr(quotas, "read_user", read_then_let_the_other_commit)
+    with pytest.raises(quotas.LimitReached, match="running labs"):
+        services.request_deploy(Lab.objects.select_related("topology__owner").get(pk=first.pk))
+    assert interleaved and deploying() == 1 and len(broker) == 1
+
+
+def test_a_count_older_than_the_reservations_keep_time_is_made_again(alice, broker, released, monkeypatch):
+    monkeypatch.setattr(quotas, "KEEP", 0.1)
+    real, reads = quotas.read_user, []
+
+    def slow(user):
+        reads.append(user)
+        time.sleep(0.2 if len(reads) < 2 else 0)  # the first count is too old by the time it is checked
+        return real(user)
+
+    monkeypatch.setattr(quotas, "read_user", slow)
+    lab = services.import_topology(alice, document("lab")).lab
+    services.request_deploy(Lab.objects.select_related("topology__owner").get(pk=lab.pk))
+    assert len(reads) == 2 and deploying() == 1
+
+
+def test_a_host_too_busy_to_count_in_time_refuses_as_busy(alice, broker, released, monkeypatch):
+    monkeypatch.setattr(quotas, "KEEP", 0.05)
+    real = quotas.read_user
+    monkeypatch.setattr(quotas, "read_user", lambda user: (time.sleep(0.1), real(user))[1])
+    lab = services.import_topology(alice, document("lab")).lab
+    with pytest.raises(services.Conflict, match="could not be checked in time"):
+        services.request_deploy(Lab.objects.select_related("topology__owner").get(pk=lab.pk))
+    assert deploying() == 0 and not broker
+
+
+def test_a_refused_body_frees_its_room_at_once(alice, broker, released, monkeypatch):
+    UserLimits.objects.create(user=alice, max_running_labs=1)
+    first, second = (services.import_topology(alice, document(f"lab{i}")).lab for i in range(2))
+    monkeypatch.setattr(services, "begin_operation", lambda *a, **kw: (_ for _ in ()).throw(services.NoWorker("none")))
+    with pytest.raises(services.NoWorker):
+        services.request_deploy(Lab.objects.select_related("topology__owner").get(pk=first.pk))
+    monkeypatch.undo()
+    services.request_deploy(Lab.objects.select_related("topology__owner").get(pk=second.pk))
+    assert deploying() == 1
 
 
 def test_students_of_one_course_deploying_at_once_share_its_limit(django_user_model, broker, released, slow_count):
