@@ -12,12 +12,17 @@ do) and the same process's deploys and live changes use what it found.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 from datetime import datetime, timezone
 
 from django.conf import settings
 
 from .engine import impair, netlink
+
+log = logging.getLogger(__name__)
+REPUBLISH_EVERY = 5.0  # seconds between checks that Redis still has the answer
 
 
 def describe(features: dict[str, bool]) -> dict:
@@ -41,3 +46,33 @@ def probe_and_publish(queue: str | None = None) -> dict:
     found = probe()
     client().set(impair.capabilities_key(settings.TOPOLAB_SITE, queue or settings.TOPOLAB_QUEUE), json.dumps(found))
     return found
+
+
+def keep_published(found: dict, queue: str | None = None, every: float = REPUBLISH_EVERY,
+                   stop: threading.Event | None = None) -> threading.Thread:
+    """Put ``found`` back under ``queue`` whenever Redis has lost it, checking every ``every`` seconds
+    (until ``stop`` is set; a worker's thread never stops: it is a daemon).
+
+    Redis keeps nothing across a restart (production runs it without persistence): the probe, made once
+    at the worker's start, would be gone until the worker restarted, and live link changes refused
+    meanwhile (found by tests/drills/test_restarts.py). A newer answer (another probe) is left as it is.
+    """
+    import redis
+
+    from .leases import client
+
+    key = impair.capabilities_key(settings.TOPOLAB_SITE, queue or settings.TOPOLAB_QUEUE)
+    text = json.dumps(found)
+    stop = stop or threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every):
+            try:
+                if client().set(key, text, nx=True):
+                    log.warning("the kernel's capabilities were gone from Redis (restarted?): published again")
+            except redis.RedisError:
+                pass  # Redis is away: the next check puts it back once it answers
+
+    thread = threading.Thread(target=run, name="capabilities", daemon=True)
+    thread.start()
+    return thread

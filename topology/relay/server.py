@@ -335,7 +335,15 @@ class Session:
                     await self.tell(reply, "dropped", f"{dropped} bytes of output were dropped: "
                                                       "the connection was too slow or away")
                 start, chunk = self.buffer.peek(min(OUTPUT_BATCH, WINDOW - (self.sent - self.acked)))
-                await self.layer.send(reply, {"type": "console.output", "data": chunk})
+                try:
+                    await self.layer.send(reply, {"type": "console.output", "data": chunk})
+                except (OSError, RedisError) as exc:
+                    # Redis away for a moment (restarted): the output stays buffered and goes once it is
+                    # back; ending the session would lose the shell (tests/drills/test_restarts.py).
+                    log.warning("%s %s: cannot deliver its output (%s); retrying", self.source.kind, self.channel, exc)
+                    await asyncio.sleep(1)
+                    self.wake.set()
+                    break
                 self.buffer.consume(start + len(chunk))
                 self.sent += len(chunk)
                 if len(self.buffer) < self.buffer.limit // 2:
@@ -382,7 +390,7 @@ class Session:
                 self.acked = max(self.acked, min(acked, self.sent))
                 self.wake.set()
             elif kind == "console.ping":
-                await self.layer.send(self.reply, {"type": "console.pong"})
+                await self._quietly(self.layer.send(self.reply, {"type": "console.pong"}))  # it pings again
             elif kind == "console.detach":
                 self.detach()
             elif kind == "console.close":

@@ -52,8 +52,13 @@ class SingletonLock:
         while True:
             await asyncio.sleep(RENEW_EVERY)
             try:
-                if not await self.client.eval(RENEW_SCRIPT, 1, self.key, self.me, TTL_MS):
-                    log.error("relay: lost its lock %s", self.key)
+                if await self.client.eval(RENEW_SCRIPT, 1, self.key, self.me, TTL_MS):
+                    continue
+                # Gone with a Redis that restarted empty (no persistence): taken again, unless another relay has it.
+                if await self.client.set(self.key, self.me, nx=True, px=TTL_MS):
+                    log.warning("relay: took its lock %s again (Redis had lost it)", self.key)
+                else:
+                    log.error("relay: lost its lock %s to %s", self.key, await self.client.get(self.key))
             except (OSError, aioredis.RedisError) as exc:
                 log.warning("relay: cannot renew its lock (%s)", exc)
 
