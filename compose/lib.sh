@@ -482,3 +482,86 @@ setup() {
     manage_as_root lab images --build
     say "set-up done in $((SECONDS - t0))s"
 }
+
+# --- lab hosts: TLS and the packages of a host that runs only the root services ------------------
+
+# A lab host needs no Redis, no web tier, no browser and no JavaScript: what APT_PACKAGES lists, less those.
+LAB_HOST_PACKAGES=(docker.io redis-tools debootstrap debian-archive-keyring gcc libc6-dev python3-venv iproute2
+                   tcpdump ca-certificates procps openssl)
+
+install_lab_host_packages() {
+    APT_PACKAGES=("${LAB_HOST_PACKAGES[@]}")
+    install_packages
+}
+
+# Lab host names become Redis users, PostgreSQL roles and queues: keep them plain.
+valid_host_name() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,39}$ ]]; }
+
+make_ca() {
+    # make_ca KEY CERT: a self-signed CA (EC P-256, 10 years) for the site's Redis and PostgreSQL. The key stays
+    # root-only on the site; lab hosts get the certificate in their join ticket.
+    (umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+        -subj "/CN=Topolab site CA ($(hostname))" -keyout "$1" -out "$2" \
+        -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        >/dev/null 2>&1) || die "openssl could not make the CA ($2)"
+}
+
+make_server_cert() {
+    # make_server_cert CA_KEY CA_CERT KEY CERT ADDRESS NAME: the site's server certificate (2 years), valid for
+    # loopback (the site's own services use TLS too), ADDRESS (what lab hosts connect to) and NAME.
+    local ca_key=$1 ca_cert=$2 key=$3 cert=$4 address=$5 name=$6 work san
+    work=$(mktemp -d)
+    san="DNS:localhost,IP:127.0.0.1,DNS:$name"
+    case $address in *[!0-9.:a-fA-F]*) san+=",DNS:$address" ;; *) san+=",IP:$address" ;; esac
+    printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
+        "$san" >"$work/ext"
+    (umask 077
+     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
+         -keyout "$key" -out "$work/csr" >/dev/null 2>&1 \
+     && openssl x509 -req -in "$work/csr" -CA "$ca_cert" -CAkey "$ca_key" -days 730 -sha256 \
+         -set_serial "0x$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" -extfile "$work/ext" -out "$cert" >/dev/null 2>&1)
+    local status=$?
+    rm -rf "$work"
+    [ "$status" -eq 0 ] || die "openssl could not make the server certificate ($cert)"
+}
+
+load_env_file() {
+    # load_env_file FILE [ROOT]: export the KEY=VALUE lines of one of compose/install's environment files into
+    # this shell (never onto a command line: they may hold passwords). With ROOT, paths under /etc/topolab are
+    # read from the tree ROOT instead (compose/install --root: as if ROOT were /).
+    local file=$1 root=${2:-} key value
+    [ -r "$file" ] || die "$file is not there: run compose/install first"
+    while IFS= read -r line; do
+        case $line in "" | "#"*) continue ;; esac
+        key=${line%%=*} value=${line#*=}
+        [[ $key =~ ^[A-Z_][A-Z0-9_]*$ ]] || die "$file: '$key' is not a variable name"
+        if [ -n "$root" ]; then
+            value=${value//"=/etc/topolab/"/"=$root/etc/topolab/"}  # sslrootcert=... inside a URL
+            case $value in /etc/topolab/*) value=$root$value ;; esac
+        fi
+        export "$key=$value"
+    done <"$file"
+}
+
+# A lab host's own role on the site's PostgreSQL (compose/lab-host): a member of topolab (whose tables it uses) and
+# of topolab_lab_hosts (whom /etc/topolab/pg_hba.conf admits from the lab network, over TLS only). The password
+# through a psql variable on standard input, never on a command line.
+make_lab_host_role() {
+    { printf "\\set role %s\n\\set password '%s'\n" "$1" "$2"; cat <<'SQL'; } \
+        | postgres_sql -d topolab >/dev/null || die "could not make PostgreSQL's role $1"
+SELECT 'CREATE ROLE topolab_lab_hosts NOLOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'topolab_lab_hosts') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I LOGIN INHERIT PASSWORD %L', :'role', :'password') \gexec
+SELECT format('GRANT topolab, topolab_lab_hosts TO %I', :'role') \gexec
+SQL
+}
+
+# drop_lab_host_role ROLE: the role goes, its open sessions with it (DROP ROLE alone leaves them working): first no
+# new logins, then its backends ended, then the role dropped.
+drop_lab_host_role() {
+    { printf '\\set role %s\n' "$1"; cat <<'SQL'; } | postgres_sql -d topolab >/dev/null || die "could not drop PostgreSQL's role $1"
+SELECT format('ALTER ROLE %I NOLOGIN', :'role') FROM pg_roles WHERE rolname = :'role' \gexec
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = :'role';
+SELECT format('DROP ROLE IF EXISTS %I', :'role') \gexec
+SQL
+}

@@ -229,6 +229,13 @@ def test_the_root_services_do_their_work_with_only_their_units_capabilities(tmp_
         for process in started:
             caps = Path(f"/proc/{process.pid}/status").read_text()
             assert re.search(r"^NoNewPrivs:\s+1$", caps, re.M), process.name
+        # Placement would choose between this queue's host and the session's: pin the owner to this one.
+        from topology import hostctl
+        from topology.models import LabHost
+        deadline = time.monotonic() + 30  # the worker registers its host as it starts
+        while not LabHost.objects.filter(queue=queue).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        hostctl.pin(hostctl.host(queue), user=owner.username)
 
         lab = labs.deploy(reference_document())
         assert lab.queue == queue and lab.state == "running", lab.reason
