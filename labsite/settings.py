@@ -10,6 +10,9 @@ Environment variables (all optional):
   keeps in ``<data dir>/redis-password``; see :func:`redis_url`).
 - ``TOPOLAB_REDIS_DB``, ``TOPOLAB_REDIS_PASSWORD_FILE``: the local Redis's
   database number (0) and the file holding its password.
+- ``TOPOLAB_REDIS_HOST``, ``TOPOLAB_REDIS_PORT``, ``TOPOLAB_REDIS_USER``,
+  ``TOPOLAB_REDIS_CA``: Redis elsewhere or over TLS (a lab host, a site that
+  admits lab hosts; see :func:`redis_url`).
 - ``TOPOLAB_SITE``: the value of the ``topolab.site`` label on everything this
   installation creates, so that two installations (or a test run) on one Docker
   Engine never clean up each other's containers (default ``default``).
@@ -182,23 +185,40 @@ LOGGING = {
 
 
 def redis_url(environ=os.environ, data_dir: Path = DATA_DIR) -> str:
-    """Where Redis is, and as whom: ``REDIS_URL`` if given, else the local Redis as the ``topolab`` user.
+    """Where Redis is, and as whom: ``REDIS_URL`` if given, else Topolab's Redis as its ACL user.
 
     compose/up gives the local Redis an ACL user ``topolab`` whose password it
     keeps in ``<data dir>/redis-password`` (``TOPOLAB_REDIS_PASSWORD_FILE``
     says another file) and turns the default user off, so no other local
     process can reach the broker. Without that file (a checkout not yet set
     up) the URL has no credentials. ``TOPOLAB_REDIS_DB`` picks the database.
+
+    A site that admits lab hosts (compose/install --allow-lab-hosts) serves Redis over TLS only, and a lab
+    host reaches it over the network as a user of its own: ``TOPOLAB_REDIS_HOST`` (127.0.0.1),
+    ``TOPOLAB_REDIS_PORT`` (6379), ``TOPOLAB_REDIS_USER`` (topolab) and ``TOPOLAB_REDIS_CA``, the CA
+    certificate that signed the server's: with it the URL is ``rediss://`` and the server's certificate and
+    name are checked (redis-py, Celery's broker and result backend and channels_redis all read
+    ``ssl_cert_reqs`` and ``ssl_ca_certs`` from the URL). A ``rediss://`` REDIS_URL that says nothing of
+    certificates gets ``ssl_cert_reqs=required``: Celery would otherwise accept any certificate.
     """
     if environ.get("REDIS_URL"):
-        return environ["REDIS_URL"]
+        given = environ["REDIS_URL"]
+        if given.startswith("rediss://") and "ssl_cert_reqs=" not in given:
+            given += ("&" if "?" in given else "?") + "ssl_cert_reqs=required"
+        return given
     db = int(environ.get("TOPOLAB_REDIS_DB", "0"))
+    host = environ.get("TOPOLAB_REDIS_HOST") or "127.0.0.1"
+    address = f"[{host}]" if ":" in host else host
+    port = int(environ.get("TOPOLAB_REDIS_PORT") or "6379")
+    user = environ.get("TOPOLAB_REDIS_USER") or "topolab"
+    ca = environ.get("TOPOLAB_REDIS_CA")
+    scheme, tls = ("rediss", f"?ssl_cert_reqs=required&ssl_ca_certs={quote(ca)}") if ca else ("redis", "")
     secret = Path(environ.get("TOPOLAB_REDIS_PASSWORD_FILE") or Path(data_dir) / "redis-password")
     try:
         password = secret.read_text().strip()
     except FileNotFoundError:
-        return f"redis://127.0.0.1:6379/{db}"
-    return f"redis://topolab:{quote(password, safe='')}@127.0.0.1:6379/{db}"
+        return f"{scheme}://{address}:{port}/{db}{tls}"
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{address}:{port}/{db}{tls}"
 
 
 REDIS_URL = redis_url()

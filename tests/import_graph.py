@@ -50,6 +50,10 @@ SIDES = {
     "topology.node_ops": "root",           # a node stopped, started or restarted, on the lab worker
     "topology.nodes": "web",               # the rules of stopping, starting and restarting a node
     "topology.lab_worker": "web",          # asking the lab worker for a live change and waiting for it
+    "topology.placement": "web",           # which host a deploy goes to (room, drain, pins)
+    "topology.hostctl": "web",             # the admin's host actions: drain, pin, forget
+    "topology.host_agent": "root",         # the lab worker's host registration and load
+    "topology.cli.hosts": "entry",         # ``lab hosts``: the admin's host actions from the command line
     "topology.engine.impair": "neutral",   # pure: the web tier checks an impairment against the capabilities
     "topology.engine.plan": "neutral",     # pure: the web tier checks deployability with it
     "topology.engine.node_plan": "neutral",   # pure: one node stopped and started again

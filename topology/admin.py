@@ -1,19 +1,26 @@
 """Django admin: topologies and labs, read mostly (labs change through the worker); courses and their members;
-assignments and their check runs (read-only); the limits: the site's defaults and per-user or per-course overrides."""
-from django.contrib import admin
+assignments and their check runs (read-only); the limits: the site's defaults and per-user or per-course overrides;
+the lab hosts (capacity, load, heartbeat; drain, undrain; pins) and forgetting a lab of a dead host."""
+from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
-from . import quotas
+from . import hostctl, hosts, quotas
+from .errors import ServiceError
 from .models import (
+    BUSY_STATES,
+    LIVE_STATES,
     ApiToken,
     Assignment,
     CheckRun,
     Course,
     CourseLimits,
     CourseMember,
+    HostPin,
     Lab,
     LabEvent,
+    LabHost,
     LabNode,
     SiteLimits,
     Topology,
@@ -42,10 +49,125 @@ class LabNodeInline(admin.TabularInline):
 class LabAdmin(admin.ModelAdmin):
     """Labs with their state; the worker writes them, so everything is read-only."""
 
-    list_display = ("id", "topology", "state", "queue", "state_changed")
+    list_display = ("id", "topology", "state", "queue", "host_status", "state_changed")
     list_filter = ("state", "queue")
     readonly_fields = ("topology", "state", "reason", "queue", "operation", "state_changed")
     inlines = [LabNodeInline]
+    actions = ["forget"]
+
+    @admin.display(description="its host")
+    def host_status(self, obj) -> str:
+        return "unreachable" if hosts.unreachable(obj) else ""
+
+    @admin.action(description="Forget the selected labs of unreachable hosts (stopped at once; the host cleans up "
+                              "when it is back)")
+    def forget(self, request, queryset):
+        for lab in queryset:
+            try:
+                hostctl.forget(lab, f"the administrator {request.user.get_username()}")
+            except ServiceError as exc:
+                self.message_user(request, f"lab {lab.pk}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"lab {lab.pk} forgotten: it is stopped", messages.SUCCESS)
+
+
+class HostPinInline(admin.TabularInline):
+    """The users and courses pinned to a host, on its page."""
+
+    model = HostPin
+    extra = 0
+    autocomplete_fields = ("user", "course")
+    readonly_fields = ("created",)
+
+
+@admin.register(LabHost)
+class LabHostAdmin(admin.ModelAdmin):
+    """The lab hosts: what each registered (capacity, images), its heartbeat and load, its labs; drain or
+    undrain; its caps and pins are editable. A host registers itself (its lab worker), so none is added here."""
+
+    list_display = ("name", "queue", "alive", "drained", "cores", "memory_mb", "load", "memory_in_use", "labs",
+                    "nodes", "last_heartbeat", "image_list")
+    list_filter = ("drained",)
+    search_fields = ("name", "queue")
+    readonly_fields = ("queue", "cores", "memory_mb", "images", "registered", "last_seen", "alive", "load",
+                       "memory_in_use", "labs", "nodes")
+    fields = ("name", "queue", "drained", "max_nodes", "max_memory_mb", "alive", "load", "memory_in_use", "labs",
+              "nodes", "cores", "memory_mb", "images", "registered", "last_seen")
+    inlines = [HostPinInline]
+    actions = ["drain", "undrain"]
+
+    @staticmethod
+    def _load(obj) -> dict:
+        """The host's last load (a Redis read per column: an admin instance serves every request at once, so
+        nothing is kept on it)."""
+        try:
+            return hosts.load(obj.queue) or {}
+        except Exception:  # noqa: BLE001 - Redis down: the page still shows the rows
+            return {}
+
+    @admin.display(boolean=True, description="alive")
+    def alive(self, obj) -> bool:
+        try:
+            return bool(hosts.alive_queues([obj.queue]))
+        except Exception:  # noqa: BLE001 - Redis down: not known to be alive
+            return False
+
+    @admin.display(description="load (1, 5, 15 min)")
+    def load(self, obj) -> str:
+        found = self._load(obj).get("load")
+        return " ".join(f"{v:.2f}" for v in found) if found else "-"
+
+    @admin.display(description="memory in use")
+    def memory_in_use(self, obj) -> str:
+        found = self._load(obj)
+        return f"{found['memory_used_mb']} of {found['memory_mb']} MB" if "memory_used_mb" in found else "-"
+
+    @admin.display(description="labs")
+    def labs(self, obj) -> int:
+        """Its labs deploying, running, degraded or destroying (from the database: a dead host's too)."""
+        return Lab.objects.filter(queue=obj.queue, state__in=(*LIVE_STATES, *BUSY_STATES)).count()
+
+    @admin.display(description="nodes")
+    def nodes(self, obj) -> str:
+        found = self._load(obj)
+        return str(found["nodes"]) if "nodes" in found else "-"
+
+    @admin.display(description="last heartbeat")
+    def last_heartbeat(self, obj) -> str:
+        at = self._load(obj).get("at")
+        if at is not None:
+            return f"{max(0, timezone.now().timestamp() - at):.0f} s ago"
+        return f"none lately (last seen {timezone.localtime(obj.last_seen):%Y-%m-%d %H:%M:%S})" if obj.last_seen \
+            else "never"
+
+    @admin.display(description="images")
+    def image_list(self, obj) -> str:
+        return ", ".join(obj.images or ()) or "none"
+
+    @admin.action(description="Drain the selected hosts (no new labs; running labs stay)")
+    def drain(self, request, queryset):
+        for host in queryset:
+            hostctl.set_drained(host, True)
+        self.message_user(request, f"drained: {', '.join(h.name for h in queryset)}", messages.SUCCESS)
+
+    @admin.action(description="Undrain the selected hosts (they take new labs again)")
+    def undrain(self, request, queryset):
+        for host in queryset:
+            hostctl.set_drained(host, False)
+        self.message_user(request, f"undrained: {', '.join(h.name for h in queryset)}", messages.SUCCESS)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(HostPin)
+class HostPinAdmin(admin.ModelAdmin):
+    """Pins: a user's or a course's labs go to one host (or are refused, saying why), never elsewhere."""
+
+    list_display = ("lab_host", "user", "course", "created")
+    list_filter = ("lab_host",)
+    search_fields = ("user__username", "course__name", "lab_host__name")
+    autocomplete_fields = ("user", "course")
 
 
 @admin.register(LabEvent)

@@ -36,17 +36,19 @@ def create_lab(topology: Topology) -> Lab:
 
 
 def do_begin(lab: Lab, state: LabState, step: str, operation: str, nodes: Iterable[str] | None = None,
-             then: Callable[[], None] | None = None) -> None:
+             then: Callable[[], None] | None = None, queue: str | None = None) -> None:
     """Move ``lab`` to ``state`` under ``operation`` with a first event ``step``; once committed, tell its
     watchers, then call ``then`` (which queues the operation's task: the news is out before any worker acts).
 
     ``nodes`` (a deploy): the nodes the lab will have, each reset to pending;
-    rows of nodes no longer in the document go.
+    rows of nodes no longer in the document go. ``queue`` (a deploy that :mod:`topology.placement` placed):
+    the host the lab now lives on, written with its state (under the lease the caller holds).
     """
     names = list(nodes) if nodes is not None else None
+    placed = {"queue": queue} if queue else {}
     with transaction.atomic():
         Lab.objects.filter(pk=lab.pk).update(state=state, reason="", operation=operation,
-                                             state_changed=timezone.now())
+                                             state_changed=timezone.now(), **placed)
         event = LabEvent.objects.create(lab=lab, operation=operation, step=step, status=LabEvent.Status.INFO)
         if names is not None:
             LabNode.objects.filter(lab=lab).exclude(name__in=names).delete()
@@ -84,6 +86,22 @@ def do_not_queued(lab: Lab, operation: str, reason: str) -> None:
                                                               state_changed=timezone.now())
     broadcast.publish(lab.pk, broadcast.lab_message(state, reason, False, operation))
     coursefeed.lab_changed(lab.pk)
+
+
+def do_forget(lab: Lab, operation: str, reason: str) -> None:
+    """An administrator forgets a lab whose host is unreachable: it is stopped at once, under ``operation``,
+    without asking its host (whose gc removes what is left there once it is back: the lab owns nothing now).
+    Its nodes hold no container any more; an event says who did it and why."""
+    with transaction.atomic():
+        Lab.objects.filter(pk=lab.pk).update(state=LabState.STOPPED, reason=reason, operation=operation,
+                                             running_document=None, applying_document=None,
+                                             state_changed=timezone.now())
+        LabNode.objects.filter(lab=lab).update(state=NodeStatus.STOPPED, container_id="", interfaces=[], reason="")
+        event = LabEvent.objects.create(lab=lab, operation=operation, step="lab forgotten", status=LabEvent.Status.INFO,
+                                        message=reason)
+        messages = [broadcast.events_message([event]), broadcast.lab_message(LabState.STOPPED, reason, False, operation)]
+        _once_committed(lab.pk, messages, lambda: broadcast.publish_many(lab.pk, broadcast.node_messages(lab)))
+    lab.refresh_from_db()
 
 
 # -- the root worker: what the engine did ------------------------------------------------------------

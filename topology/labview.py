@@ -7,7 +7,7 @@ root worker publishes snapshots built here), so it imports neither side.
 """
 from __future__ import annotations
 
-from . import leases
+from . import hosts, leases
 from .kinds import DEFAULT as DEFAULT_KIND
 from .models import BUSY_STATES, Lab, LabEvent, NodeStatus, Topology
 
@@ -57,16 +57,22 @@ def stale(lab: Lab) -> bool:
     return lab.state in BUSY_STATES and not leases.is_held(lab.pk)
 
 
+def host(lab: Lab) -> dict:
+    """``{host_queue, host_unreachable}``: the queue of the lab's host, and whether that host's worker is silent while the
+    lab holds something there (derived now, so it clears itself when the host is back: :mod:`topology.hosts`)."""
+    return {"host_queue": lab.queue, "host_unreachable": hosts.unreachable(lab)}
+
+
 def summary(lab: Lab) -> dict:
-    """The lab's state in a list: ``{state, busy, reason}``."""
-    return {"state": lab.state, "busy": operation_running(lab), "reason": lab.reason}
+    """The lab's state in a list: ``{state, busy, reason, host_queue, host_unreachable}``."""
+    return {"state": lab.state, "busy": operation_running(lab), "reason": lab.reason, **host(lab)}
 
 
 def status(topology: Topology) -> dict:
-    """What ``lab status --json`` prints: name, owner, state, reason, busy and nodes."""
+    """What ``lab status --json`` prints: name, owner, state, reason, busy, host and nodes."""
     lab = topology.lab
     return {"name": topology.name, "owner": topology.owner.get_username(), "state": lab.state,
-            "reason": lab.reason, "busy": operation_running(lab), "nodes": nodes(topology, lab)}
+            "reason": lab.reason, "busy": operation_running(lab), **host(lab), "nodes": nodes(topology, lab)}
 
 
 def event(e: LabEvent) -> dict:
@@ -84,7 +90,7 @@ def events(lab: Lab, limit: int = MAX_EVENTS) -> list[dict]:
 
 
 def detail(topology: Topology) -> dict:
-    """The API's view of a lab: state, reason, busy, operation, nodes and recent events."""
+    """The API's view of a lab: state, reason, busy, operation, host, nodes and recent events."""
     lab = topology.lab
     return {"state": lab.state, "reason": lab.reason, "busy": operation_running(lab), "operation": lab.operation,
-            "nodes": nodes(topology, lab), "events": events(lab)}
+            **host(lab), "nodes": nodes(topology, lab), "events": events(lab)}

@@ -416,3 +416,65 @@ class CourseLimits(models.Model):
 
     def __str__(self) -> str:
         return f"limits of {self.course}"
+
+
+class LabHost(models.Model):
+    """A lab host: the machine of one lab worker (and its relay, exec worker and capture service).
+
+    Its ``queue`` (the lab worker's Celery queue, a lab's ``Lab.queue``) is its identity. The worker writes the
+    row when it starts and keeps it current (:mod:`topology.host_agent`: capacity, images, ``last_seen``); the
+    fast-changing load and the heartbeat are in Redis (:mod:`topology.hosts`). The admin sets the rest: a
+    drained host takes no new labs (its running labs stay); ``max_nodes`` and ``max_memory_mb`` cap what
+    placement (:mod:`topology.placement`) puts on it.
+    """
+
+    queue = models.CharField(max_length=200, unique=True, help_text="The Celery queue of the host's lab worker.")
+    name = models.CharField(max_length=100, help_text="A readable name (the worker's host name, unless changed).")
+    cores = models.PositiveIntegerField(default=0, help_text="CPU cores, as the worker found them.")
+    memory_mb = models.PositiveIntegerField(default=0, help_text="Memory, as the worker found it (MB).")
+    images = models.JSONField(default=list, blank=True,
+                              help_text="The Topolab node images the host has (references, e.g. topolab/base:latest).")
+    drained = models.BooleanField(default=False, help_text="Takes no new labs; its running labs stay until destroyed.")
+    max_nodes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The most nodes its labs may hold at once; empty: no cap but memory.")
+    max_memory_mb = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The most memory its labs' nodes may ask for, in all (their limits, MB); "
+                                         "empty: the host's memory times the placement's overcommit.")
+    registered = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(null=True, blank=True, help_text="The worker's last word (also in Redis).")
+    forgotten = models.JSONField(
+        default=list, blank=True, help_text="IDs of labs an admin forgot while this host was unreachable: when it is "
+                                            "back, it removes what they left there (even if they run elsewhere now).")
+
+    class Meta:
+        ordering = ["name", "queue"]
+
+    def __str__(self) -> str:
+        return self.name if self.name == self.queue else f"{self.name} ({self.queue})"
+
+
+class HostPin(models.Model):
+    """The admin's choice of a host for one user's labs, or for the labs of one course's copies.
+
+    A pinned deploy goes to that host or is refused, saying why (down, drained, full): never elsewhere. A
+    user's pin wins over their course's.
+    """
+
+    lab_host = models.ForeignKey(LabHost, on_delete=models.CASCADE, related_name="pins")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="host_pin")
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, null=True, blank=True, related_name="host_pin")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(user__isnull=False, course__isnull=True)
+                           | models.Q(user__isnull=True, course__isnull=False)),
+                name="host_pin_user_or_course"),
+        ]
+        ordering = ["lab_host_id", "id"]
+
+    def __str__(self) -> str:
+        whom = f"user {self.user}" if self.user_id else f"course {self.course}"
+        return f"{whom} on {self.lab_host}"

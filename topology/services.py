@@ -19,7 +19,7 @@ from datetime import timezone as tz
 from django.db import transaction
 from django.utils import dateparse, timezone
 
-from . import broadcast, labstate, leases, quotas, schema, tasks
+from . import broadcast, hosts, labstate, leases, placement, quotas, schema, tasks
 from .engine.plan import PlanError, check_deployable
 from .errors import Conflict, InvalidDocument, NoWorker, ServiceError  # noqa: F401 - callers name them services.X
 from .limits import document_limits
@@ -75,11 +75,12 @@ def import_topology(owner, data, *, replace: bool = False, assignment=None) -> T
         return topology
 
 
-def _begin(task, lab: Lab, state: LabState, step: str, nodes=None) -> str:
-    """Take the lab's lease, move it to ``state`` and, once that is committed and published, queue ``task``
-    on the lab's host; returns the new operation's ID (see :func:`begin_operation`)."""
+def _begin(task, lab: Lab, state: LabState, step: str, nodes=None, placed: str | None = None) -> str:
+    """Take the lab's lease, move it to ``state`` (on the host ``placed`` chose, if given) and, once that is
+    committed and published, queue ``task`` on the lab's host; returns the new operation's ID (see
+    :func:`begin_operation`)."""
     return begin_operation(task, lab, lambda operation, queue: labstate.do_begin(lab, state, step, operation, nodes,
-                                                                                  then=queue))
+                                                                                  then=queue, queue=placed))
 
 
 def begin_operation(task, lab: Lab, begin) -> str:
@@ -119,8 +120,8 @@ def _live_worker(lab: Lab) -> str:
     """The instance ID of the worker alive on the lab's queue, or :class:`NoWorker`."""
     worker = leases.worker_alive(lab.queue)
     if worker is None:
-        raise NoWorker(f"no lab worker is running for this host (queue {lab.queue}); nothing was queued: "
-                       "start the worker, then try again")
+        raise NoWorker(f"no lab worker is running for this host (queue {lab.queue}){hosts.unreachable_note(lab.queue)}; "
+                       "nothing was queued: start the worker, then try again")
     return worker
 
 
@@ -137,13 +138,15 @@ def request_deploy(lab: Lab) -> str:
     except PlanError as exc:
         raise InvalidDocument("the document cannot be deployed", exc.problems) from None
     lab.refresh_from_db()
+    if hosts.unreachable(lab):  # it holds something on a host that does not answer: 503, naming it
+        raise NoWorker(hosts.unreachable_message(lab.queue, "deployed"))
     if lab.state == LabState.RUNNING:
         raise Conflict("the lab is already running; destroy it first")
     if lab.state == LabState.DEGRADED:
         raise Conflict("the lab is degraded (a node exited or vanished); destroy it first")
-    with quotas.deploy_guard(lab, len(document.nodes)):
+    with quotas.deploy_guard(lab, len(document.nodes)), placement.placed(lab, lab.topology.document) as queue:
         return _begin(tasks.deploy_lab, lab, LabState.DEPLOYING, "deploy requested",
-                      nodes=[node.name for node in document.nodes])
+                      nodes=[node.name for node in document.nodes], placed=queue)
 
 
 def request_destroy(lab: Lab) -> str:

@@ -12,6 +12,8 @@ The worker re-reads everything from the database; a task's arguments are IDs
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
@@ -86,6 +88,44 @@ def reconcile_on_start(sender=None, **kwargs) -> None:
         return
     if result.removed or result.interrupted:
         log.warning("reconcile: removed %s; interrupted labs %s", result.removed, result.interrupted)
+    threading.Thread(target=_reconcile_when_leases_lapse, args=(settings.TOPOLAB_QUEUE,), daemon=True,
+                     name="reconcile-again").start()
+
+
+def _reconcile_when_leases_lapse(queue: str) -> None:
+    """Reconcile again as the leases of a dead predecessor lapse (found by the reconcile at start).
+
+    A worker killed in the middle of an operation leaves the lab's lease renewed for up to
+    ``WORKER_TTL_MS`` (an operation queued for it: until its heartbeat lapses), and a worker restarted at
+    once (systemd's ``Restart=``) reconciles before that: the lab would stay "deploying", not busy, with
+    its containers, until a user destroyed it (found by tests/drills/test_kills.py). So the labs of this
+    queue still busy under a held lease are watched until their lease lapses, then reconciled.
+    """
+    from django.db import connection
+
+    from . import leases
+    from .models import BUSY_STATES, Lab
+    from .operations import collect_garbage
+
+    deadline = time.monotonic() + max(leases.WORKER_TTL_MS, leases.HEARTBEAT_TTL_MS) / 1000 + 10
+    try:
+        waiting = {lab_id: operation for lab_id, operation in
+                   Lab.objects.filter(queue=queue, state__in=BUSY_STATES).values_list("pk", "operation")}
+        while waiting and time.monotonic() < deadline:
+            time.sleep(1)
+            busy = dict(Lab.objects.filter(pk__in=waiting, state__in=BUSY_STATES).values_list("pk", "operation"))
+            # (a lab that ended, or began another operation since, is no longer the dead worker's)
+            waiting = {lab_id: op for lab_id, op in waiting.items() if busy.get(lab_id) == op}
+            if any(not leases.is_held(lab_id) for lab_id in waiting):
+                result = collect_garbage(queue=queue)
+                if result.removed or result.interrupted:
+                    log.warning("reconcile (a lease lapsed): removed %s; interrupted labs %s", result.removed,
+                                result.interrupted)
+                waiting = {lab_id: op for lab_id, op in waiting.items() if lab_id not in result.interrupted}
+    except Exception:  # Redis or the database blinked: a user's destroy still ends such a lab
+        log.exception("reconcile after the leases lapsed failed")
+    finally:
+        connection.close()
 
 
 @shared_task(name="topology.exec_in_node")
@@ -162,15 +202,26 @@ def fill_pool_on_start(sender=None, **kwargs) -> None:
 
 
 @worker_ready.connect
+def register_host_on_start(sender=None, **kwargs) -> None:
+    """The lab worker registers its host and says its load with each heartbeat (see :mod:`host_agent`)."""
+    if settings.TOPOLAB_QUEUE not in _queues(sender):
+        return
+    from .host_agent import start, stop
+
+    start()
+    worker_shutdown.connect(stop, weak=False)
+
+
+@worker_ready.connect
 def probe_kernel_on_start(sender=None, **kwargs) -> None:
     """The lab worker probes what its kernel can do to a link, once, and keeps the answer in Redis for the web
     tier (``GET /api/v1/capabilities``; see :mod:`topology.kernel`)."""
     if settings.TOPOLAB_QUEUE not in _queues(sender):
         return
-    from .kernel import probe_and_publish
+    from .kernel import keep_published, probe_and_publish
 
     try:
-        probe_and_publish(settings.TOPOLAB_QUEUE)
+        keep_published(probe_and_publish(settings.TOPOLAB_QUEUE), settings.TOPOLAB_QUEUE)
     except Exception:  # a failed probe must not stop the worker; live link changes then answer 503
         log.exception("kernel probe at worker start failed")
 

@@ -84,7 +84,7 @@ def default_resources() -> dict:
 
 def make_pool(runtime=None) -> Pool:
     return Pool(runtime or DockerRuntime(), settings.TOPOLAB_SITE, specs(), budget, claim, default_resources,
-                on_fill=publish)
+                on_fill=publish, host=settings.TOPOLAB_QUEUE)  # this host's members only (an engine may be shared)
 
 
 def current() -> Pool | None:

@@ -24,6 +24,7 @@ import {confirmDestroy} from './destroy-confirm.js';
 import {StaleGuard} from './stale-banner.js';
 import {TextView} from './text-view.js';
 import {exportMenu} from './export-menu.js';
+import {HostReach} from './host-reach.js';
 
 const config = JSON.parse(document.getElementById('editor-config').textContent);
 model.setKinds(config.kinds, config.defaultKind);
@@ -350,6 +351,7 @@ function updateButtons() {
 // --- the lab, live ------------------------------------------------------------------------
 
 const seenEvents = new Set();
+const hostReach = new HostReach(config.id, $('host-unreachable')); // host-reach.js: "host unreachable"
 
 function setLab(lab) {
   const previous = ed.lab.state;
@@ -374,6 +376,7 @@ function setLab(lab) {
   updateButtons();
   repaintStates(); // the panel's Console and Logs buttons, the dock's Reopen buttons
   if (instructions) instructions.setLab(ed.lab.state);
+  hostReach.seen(lab);
 }
 
 // What a degraded lab's status line says: which nodes it lost, and what to do.

@@ -17,6 +17,7 @@ import json
 
 import pytest
 from celery.exceptions import TimeoutError as CeleryTimeout
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.db import connection
 from django.test import Client
@@ -199,7 +200,8 @@ def test_it_lists_only_your_topologies_by_name(client, alice, bob):
     assert set(item) == {"id", "name", "description", "node_count", "link_count", "lab", "created", "updated"}
     assert (item["node_count"], item["link_count"]) == (3, 2)
     assert item["description"] == REFERENCE["description"]
-    assert item["lab"] == {"state": "stopped", "busy": False, "reason": ""}
+    assert item["lab"] == {"state": "stopped", "busy": False, "reason": "", "host_queue": settings.TOPOLAB_QUEUE,
+                           "host_unreachable": False}
 
 
 def test_it_creates_a_topology_from_a_document(client, alice):
@@ -312,7 +314,8 @@ def test_it_reads_a_topology_with_its_document_and_warnings(client, topology):
     assert response.status_code == 200
     body = response.json()
     assert body["document"] == REFERENCE and body["warnings"] == [] and body["id"] == topology.pk
-    assert body["lab"] == {"state": "stopped", "busy": False, "reason": ""}
+    assert body["lab"] == {"state": "stopped", "busy": False, "reason": "", "host_queue": settings.TOPOLAB_QUEUE,
+                           "host_unreachable": False}
 
 
 def test_it_answers_404_for_a_topology_that_does_not_exist(client):
@@ -522,6 +525,7 @@ def test_it_shows_a_stopped_lab(client, topology):
     assert response.status_code == 200
     assert response.json() == {
         "state": "stopped", "reason": "", "busy": False, "operation": "", "events": [],
+        "host_queue": settings.TOPOLAB_QUEUE, "host_unreachable": False,
         "nodes": [{"name": n, "kind": k, "state": "stopped", "container": "", "reason": "", "interfaces": []}
                   for n, k in (("c1", "host"), ("r1", "router"), ("c2", "host"))],
     }

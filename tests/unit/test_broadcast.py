@@ -349,7 +349,7 @@ def test_it_builds_a_snapshot_of_nodes_in_document_order_and_the_current_operati
     LabNode.objects.create(lab=lab, name="gone", state="running")  # no longer in the document
 
     snapshot = events.lab_snapshot(lab)
-    assert set(snapshot) == {"state", "reason", "busy", "operation", "nodes", "events"}
+    assert set(snapshot) == {"state", "reason", "busy", "operation", "host_queue", "host_unreachable", "nodes", "events"}
     assert (snapshot["state"], snapshot["busy"], snapshot["operation"]) == ("running", False, "now")
     assert [(n["name"], n["kind"], n["state"]) for n in snapshot["nodes"]] == [
         ("c1", "host", "stopped"), ("r1", "router", "running"), ("c2", "host", "stopped"), ("gone", "", "running")]

@@ -14,6 +14,7 @@ import io
 import json
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -213,6 +214,7 @@ def test_it_shows_a_stopped_lab_and_its_nodes_as_json(admin, write):
     out, _ = lab("status", "router-between-two-clients", "--json")
     assert json.loads(out) == {
         "name": "router-between-two-clients", "owner": "admin", "state": "stopped", "reason": "", "busy": False,
+        "host_queue": settings.TOPOLAB_QUEUE, "host_unreachable": False,
         "nodes": [
             {"name": name, "kind": kind, "state": "stopped", "container": "", "reason": "", "interfaces": []}
             for name, kind in (("c1", "host"), ("r1", "router"), ("c2", "host"))

@@ -52,7 +52,7 @@ def test_it_sends_the_owner_a_snapshot_first(topology, alice):
     message = run(body)
     assert message["type"] == "snapshot"
     lab = message["lab"]
-    assert set(lab) == {"state", "reason", "busy", "operation", "nodes", "events"}
+    assert set(lab) == {"state", "reason", "busy", "operation", "host_queue", "host_unreachable", "nodes", "events"}
     assert (lab["state"], lab["busy"], lab["operation"]) == ("stopped", False, "op1")
     assert [(n["name"], n["kind"], n["state"]) for n in lab["nodes"]] == [
         ("c1", "host", "stopped"), ("r1", "router", "stopped"), ("c2", "host", "stopped")]

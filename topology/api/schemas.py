@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class Problem(Schema):
@@ -25,6 +25,9 @@ class LabSummary(Schema):
     state: str
     busy: bool
     reason: str
+    host_queue: str = Field("", description="The Celery queue of the lab's host.")
+    host_unreachable: bool = Field(False, description="The lab holds something on its host and that host's lab "
+                                                      "worker has not answered lately (clears itself when it is back).")
 
 
 class TopologyItem(Schema):
@@ -88,6 +91,9 @@ class LabOut(Schema):
     reason: str
     busy: bool
     operation: str
+    host_queue: str = Field("", description="The Celery queue of the lab's host.")
+    host_unreachable: bool = Field(False, description="The lab holds something on its host and that host's lab "
+                                                      "worker has not answered lately (clears itself when it is back).")
     nodes: list[NodeOut]
     events: list[EventOut]
 

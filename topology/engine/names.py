@@ -82,11 +82,14 @@ def interface_mac(site: str, lab_id: int, node: str, interface: str) -> str:
 # everything that selects a lab's containers by label (destroy, gc, the watcher, the relay) finds a taken
 # member as it finds a cold-started container.
 LABEL_POOL = "topolab.pool"
+# The lab host (its lab worker's queue) whose pool a member is in: two hosts sharing one Docker Engine (tests, a
+# host running two workers) never take, count or remove each other's members.
+LABEL_HOST = "topolab.host"
 
 
-def pool_labels(site: str, key: str) -> dict[str, str]:
-    """The labels of a pool member of ``site``'s pool ``key``."""
-    return {LABEL_SITE: check_site(site), LABEL_POOL: key}
+def pool_labels(site: str, key: str, host: str | None = None) -> dict[str, str]:
+    """The labels of a pool member of ``site``'s pool ``key`` (of the lab host ``host``, when given)."""
+    return {LABEL_SITE: check_site(site), LABEL_POOL: key, **({LABEL_HOST: host} if host else {})}
 
 
 def pool_member_name(site: str, token: str) -> str:

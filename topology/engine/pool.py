@@ -201,8 +201,10 @@ class Pool:
     """
 
     def __init__(self, runtime, site: str, specs: list[Spec], budget: Callable[[], Budget],
-                 claim: Callable[[str], bool], resources, on_fill: Callable[[dict], None] | None = None):
+                 claim: Callable[[str], bool], resources, on_fill: Callable[[dict], None] | None = None,
+                 host: str | None = None):
         self.runtime = runtime
+        self.host = host  # the lab host whose members these are (names.LABEL_HOST); None: every member of the site
         self.on_fill = on_fill  # told what the pool holds after each round (see status())
         self.site = names.check_site(site)
         self.specs = list(specs)
@@ -236,7 +238,9 @@ class Pool:
         """The members not taken yet (of ``spec``, or all), running or not, oldest first."""
         found = self.runtime.list([f"{names.LABEL_SITE}={self.site}", names.LABEL_POOL])
         prefix = names.pool_member_name(self.site, "")
+        # With a host: its own members, and those of no host (made before hosts were: the filler removes them).
         mine = [m for m in found if m.name.startswith(prefix)
+                and (self.host is None or m.labels.get(names.LABEL_HOST, self.host) == self.host)
                 and (spec is None or m.labels.get(names.LABEL_POOL) == spec.key)]
         return sorted(mine, key=lambda m: m.name)
 
@@ -253,7 +257,8 @@ class Pool:
                         return member
                 if fresh:
                     return None
-                ready.extend(m for m in self.members(spec) if m.state == "running" and m.id not in tried)
+                ready.extend(m for m in self.members(spec) if m.state == "running" and m.id not in tried
+                             and m.labels.get(names.LABEL_HOST) == self.host)
                 self._listed[spec.key] = time.monotonic()
                 fresh = True
 
@@ -328,7 +333,8 @@ class Pool:
             key = member.labels.get(names.LABEL_POOL)
             memory = member_memory(member.id) or 0
             over = key not in keys or member.state != "running" or counts.get(key, 0) >= budget.size \
-                or used + memory > budget.memory_mb * 1024 * 1024 or member.labels.get(LABEL_LIMITS) != limits
+                or used + memory > budget.memory_mb * 1024 * 1024 or member.labels.get(LABEL_LIMITS) != limits \
+                or member.labels.get(names.LABEL_HOST) != self.host
             if over:
                 self._remove(member)
                 continue
@@ -365,7 +371,7 @@ class Pool:
         or None."""
         resources = resources or self.resources
         name = names.pool_member_name(self.site, secrets.token_hex(4))
-        labels = {**names.pool_labels(self.site, spec.key), LABEL_LIMITS: limits_value(**resources)}
+        labels = {**names.pool_labels(self.site, spec.key, self.host), LABEL_LIMITS: limits_value(**resources)}
         try:
             container = self.runtime.create(
                 name=name, image=spec.image, labels=labels, env={}, command=list(POOL_COMMAND),

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ... import labview, schema, services
 from ...cli import apply as apply_cli
+from ...cli import hosts as hosts_cli
 from ...cli import interop as interop_cli
 from ...cli import links as links_cli
 from ...cli import routes as routes_cli
@@ -90,6 +91,7 @@ class Command(BaseCommand):
         p.add_argument("--json", action="store_true", help="machine-readable output (the API's answer)")
 
         sub.add_parser("gc", help="remove what Topolab made that no lab owns (after a crash)")
+        hosts_cli.add_parser(sub, with_user)
 
         p = sub.add_parser("pool", help="the warm pool of started containers deploys take: what it holds; "
                                         "--fill runs a round of upkeep, --drain removes its members")
@@ -185,6 +187,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def _state(lab: Lab) -> str:
+        from ... import hosts
+
+        if hosts.unreachable(lab):
+            return f"{lab.state} (host unreachable: {hosts.describe(lab.queue)})"
         if labview.stale(lab):
             return f"{lab.state} (interrupted: run 'lab destroy' or 'lab gc')"
         return lab.state
@@ -375,6 +381,9 @@ class Command(BaseCommand):
         for item in found:
             self.stdout.write(f"{item['image']} ({', '.join(item['capabilities'])}): {item['running']} running of "
                               f"{item['members']}, {item['memory_mb']} MB")
+
+    def do_hosts(self, **options):
+        hosts_cli.run(self, options)
 
     def do_gc(self, **_):
         from ...operations import collect_garbage
