@@ -57,7 +57,7 @@ def apply(topology: Topology, data, *, dry_run: bool = False) -> dict:
 
     Refused before anything changes: :class:`InvalidDocument` (400, with paths), :class:`Conflict` (409: the lab
     is not running, or busy), :class:`~topology.quotas.LimitReached` (429), :class:`~topology.errors.NoWorker`
-    (503). Call it outside any transaction (the limits' locks are held until the lab's new state is committed).
+    (503). Call it outside any transaction (the limits' reservation lapses soon after; only a committed state counts).
     """
     result, plan, changes = preview(topology, data)
     answer = {"changes": changes.as_dict(), "steps": _steps(plan), "nothing_to_do": not plan.steps,

@@ -211,6 +211,14 @@ class Collected:
     interrupted: list[int] = field(default_factory=list)
 
 
+def interrupted_reason(state: str) -> str:
+    """What the owner of a lab left ``state`` (deploying or destroying) by a dead worker is told once gc tore it down."""
+    if state == LabState.DEPLOYING:
+        return "the deploy was interrupted (the lab worker stopped); what it had built was removed"
+    # A destroy built nothing: gc finished it (the lab is failed, not stopped, so that the owner sees it was cut short).
+    return "the destroy was interrupted (the lab worker stopped); what was left of the lab was removed"
+
+
 def collect_garbage(queue: str | None = None) -> Collected:
     """Remove what Topolab made that no lab owns, and end operations whose worker died.
 
@@ -228,9 +236,7 @@ def collect_garbage(queue: str | None = None) -> Collected:
         removed = executor.teardown(lab.pk, lambda report: None)
         result.removed += removed
         labstate.do_nodes_stopped(lab)
-        labstate.do_finish(lab, lab.operation, LabState.FAILED,
-                           f"the {'deploy' if lab.state == LabState.DEPLOYING else 'destroy'} was interrupted "
-                           "(the lab worker stopped); what it had built was removed")
+        labstate.do_finish(lab, lab.operation, LabState.FAILED, interrupted_reason(lab.state))
         result.interrupted.append(lab.pk)
 
     owned = {

@@ -56,6 +56,7 @@ counted until it is committed.
 from __future__ import annotations
 
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -180,16 +181,18 @@ def _reservations_key(kind: str, pk: int, created) -> str:
     return f"topolab:{settings.TOPOLAB_SITE}:quota:reserved:{kind}:{int(pk)}:{created.timestamp():.6f}"
 
 
-# KEYS: one hash per scope (the user's, then the course's if any): lab id -> "<nodes> <expiry ms> <tag>".
-# ARGV: lab id, this lab's tag, nodes asked, reservation TTL (ms), then per scope: its labs limit (-1: none), its
-#       nodes limit, how many labs the database read, then that many triples (lab id, tag, nodes held or -1 when
-#       it does not count).
+# KEYS: one hash per scope (the user's, then the course's if any): "<lab id>:<token>" -> "<nodes> <expiry ms> <tag>"
+#       (a token per guard: two requests deploying one lab at once each have their own, so that the one refused
+#       (its lease taken by the other) drops only its own reservation; a lab with several counts once, the largest).
+# ARGV: lab id, this guard's token, this lab's tag, nodes asked, reservation TTL (ms), then per scope: its labs limit
+#       (-1: none), its nodes limit, how many labs the database read, then that many triples (lab id, tag, nodes held
+#       or -1 when it does not count).
 # Returns {0} when reserved (in every scope), else {scope number (1-based), "labs" | "nodes", what is in use}.
 RESERVE_SCRIPT = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local lab, tag, asked, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local at = 5
+local lab, token, tag, asked, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local at = 6
 for i, key in ipairs(KEYS) do
   local max_labs, max_nodes, read = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
   at = at + 3
@@ -202,16 +205,24 @@ for i, key in ipairs(KEYS) do
   local reserved = {}
   local entries = redis.call('HGETALL', key)
   for j = 1, #entries, 2 do
-    local other, value = entries[j], entries[j + 1]
+    local entry, value = entries[j], entries[j + 1]
+    local other = string.match(entry, '^(%d+):')
     local held, expiry, other_tag = string.match(value, '^(%d+) (%d+) (.*)$')
-    if held == nil or tonumber(expiry) <= now then
-      redis.call('HDEL', key, other)
+    if other == nil or held == nil or tonumber(expiry) <= now then
+      redis.call('HDEL', key, entry)
     elseif other ~= lab then
       local known = database[other]
       if known == nil or known[1] == other_tag then
-        reserved[other] = true
-        labs = labs + 1
-        nodes = nodes + tonumber(held)
+        held = tonumber(held)
+        local before = reserved[other]
+        if before == nil then
+          labs = labs + 1
+          nodes = nodes + held
+          reserved[other] = held
+        elseif held > before then
+          nodes = nodes + held - before
+          reserved[other] = held
+        end
       end
     end
   end
@@ -229,7 +240,7 @@ for i, key in ipairs(KEYS) do
   end
 end
 for _, key in ipairs(KEYS) do
-  redis.call('HSET', key, lab, asked .. ' ' .. (now + ttl) .. ' ' .. tag)
+  redis.call('HSET', key, lab .. ':' .. token, asked .. ' ' .. (now + ttl) .. ' ' .. tag)
   if redis.call('PTTL', key) < ttl then
     redis.call('PEXPIRE', key, ttl)
   end
@@ -237,7 +248,8 @@ end
 return {0}
 """
 
-# KEYS: the hashes of RESERVE_SCRIPT; ARGV: lab id, its tag, how long to keep it (ms). Shortens that reservation.
+# KEYS: the hashes of RESERVE_SCRIPT; ARGV: "<lab id>:<token>", its tag, how long to keep it (ms). Shortens that
+# reservation (never another guard's of the same lab).
 KEEP_SCRIPT = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -291,13 +303,13 @@ def _redis_down(exc: Exception) -> Unavailable:
 class Reservation:
     """A lab's room in its scopes' reservations (what :func:`reserve` took); :meth:`keep` once its body ended."""
 
-    def __init__(self, keys: list[str], lab_id: int, tag: str):
-        self.keys, self.lab_id, self.tag = keys, lab_id, tag
+    def __init__(self, keys: list[str], lab_id: int, tag: str, token: str):
+        self.keys, self.lab_id, self.tag, self.token = keys, lab_id, tag, token
 
     def keep(self, seconds: float = KEEP) -> None:
         """Let the reservation lapse ``seconds`` from now."""
         try:
-            leases.client().eval(KEEP_SCRIPT, len(self.keys), *self.keys, str(self.lab_id), self.tag,
+            leases.client().eval(KEEP_SCRIPT, len(self.keys), *self.keys, f"{self.lab_id}:{self.token}", self.tag,
                                  int(seconds * 1000))
         except redis.RedisError:
             pass  # it lapses by itself after RESERVE_TTL; until its lab's tag changes it counts only this lab
@@ -309,7 +321,8 @@ def reserve(lab_id: int, tag: str, nodes: int, scopes: list[tuple[str, int, int,
     what :func:`_read` read)``. Returns the :class:`Reservation`, or ``(scope index, "labs" | "nodes", in use)`` for
     the first scope without room (nothing is reserved then)."""
     keys = [_reservations_key(kind, pk, created) for kind, pk, created, *_ in scopes]
-    args: list = [str(lab_id), tag, nodes, RESERVE_TTL * 1000]
+    token = uuid.uuid4().hex
+    args: list = [str(lab_id), token, tag, nodes, RESERVE_TTL * 1000]
     for _kind, _pk, _created, max_labs, max_nodes, read in scopes:
         args += [max_labs, max_nodes, len(read)]
         for other, (other_tag, held) in read.items():
@@ -319,7 +332,7 @@ def reserve(lab_id: int, tag: str, nodes: int, scopes: list[tuple[str, int, int,
     except redis.RedisError as exc:
         raise _redis_down(exc) from None
     if int(answer[0]) == 0:
-        return Reservation(keys, lab_id, tag)
+        return Reservation(keys, lab_id, tag, token)
     what = answer[1].decode() if isinstance(answer[1], bytes) else str(answer[1])
     return int(answer[0]) - 1, what, int(answer[2])
 

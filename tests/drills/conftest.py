@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.drills.kit import HostBaseline, Stack
+from tests.drills.kit import HostBaseline, Stack, scrub_host
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,8 +25,12 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture
 def baseline():
-    """The host's veths and named namespaces before the drill."""
-    return HostBaseline()
+    """The host's veths and named namespaces before the drill; after it (its own checks done, passed or not),
+    whatever Topolab still has on the host is removed."""
+    yield HostBaseline()
+    left = scrub_host()
+    if left:
+        print(f"removed after the drill: {left}")
 
 
 @pytest.fixture

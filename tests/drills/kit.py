@@ -121,6 +121,23 @@ class HostBaseline:
         return found
 
 
+def scrub_host() -> list[str]:
+    """Remove whatever this site's labs still have on the host (containers by label, interfaces by alias), as
+    ``lab gc`` does for labs nobody owns; what was removed. Run after each drill, once its checks are done: a
+    drill that failed half-way (its lab running, its destroy never reached) leaves nothing to later tests."""
+    from topology.engine import names, netlink
+    from topology.operations import make_executor
+
+    executor = make_executor()
+    labs = {int(c.labels.get(names.LABEL_LAB, "-1")) for c in executor.runtime.list(names.lab_filter(settings.TOPOLAB_SITE))}
+    removed = [item for lab_id in sorted(labs) for item in executor.teardown(lab_id, lambda report: None)]
+    prefix = names.interface_alias(settings.TOPOLAB_SITE, 0)[:-1]
+    for ifname, _alias in netlink.host_interfaces_with_alias(prefix):
+        if netlink.delete_host_interface(ifname):
+            removed.append(f"interface {ifname}")
+    return removed
+
+
 # -- the processes --------------------------------------------------------------------------------------
 class RedisServer:
     """A private ``redis-server`` on a free loopback port, configured as production's (no persistence)."""
@@ -190,8 +207,8 @@ class Stack:
     def start(self) -> None:
         self.redis.start()
         for process in (self.worker, self.relay, self.web):
+            self.started.append(process)  # before it starts: one that hangs in its start is stopped too
             process.start(timeout=90)
-            self.started.append(process)
 
     def stop(self) -> None:
         for process in reversed(self.started):

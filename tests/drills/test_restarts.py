@@ -1,6 +1,6 @@
 """Short form of the restart drills: the web server and Redis restarted while a lab runs and a console is open.
 
-Each drill has a stack of its own (tests/drills/conftest.py): its private Redis may be restarted without
+The drills share a stack of their own (tests/drills/conftest.py): its private Redis may be restarted without
 touching the machine's. The dockerd drill stops every container on the machine (other test runs' too), so
 it runs only with ``TOPOLAB_DRILL_DOCKERD=1``.
 """

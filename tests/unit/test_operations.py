@@ -4,10 +4,11 @@ import json
 import threading
 import time
 
+import pytest
 from django.conf import settings
 
 from tests.unit.test_executor import FakeNetwork, FakeRuntime
-from topology import operations, services
+from topology import leases, operations, services
 from topology.engine.executor import Executor
 
 
@@ -49,3 +50,19 @@ def test_a_worker_thread_keeps_its_docker_client_and_another_thread_gets_its_own
     thread.join()
     assert first is again and other[0] is not first and len(made) == 2
 
+
+
+@pytest.mark.django_db(transaction=True)  # gc writes from threads of its own
+@pytest.mark.parametrize("request_it, said", [
+    (services.request_deploy, "the deploy was interrupted (the lab worker stopped); what it had built was removed"),
+    (services.request_destroy, "the destroy was interrupted (the lab worker stopped); what was left of the lab was removed"),
+])
+def test_gc_says_of_an_interrupted_operation_what_it_removed(topology, broker, released, monkeypatch, request_it, said):
+    monkeypatch.setattr(operations, "make_executor",
+                        lambda: Executor(FakeRuntime(), FakeNetwork(), site=settings.TOPOLAB_SITE))
+    monkeypatch.setattr(operations.netlink, "host_interfaces_with_alias", lambda prefix: [])
+    operation = request_it(topology.lab)
+    leases.release(topology.lab.pk, operation)  # the worker died holding nothing
+    assert operations.collect_garbage(queue=topology.lab.queue).interrupted == [topology.lab.pk]
+    topology.lab.refresh_from_db()
+    assert (topology.lab.state, topology.lab.reason) == ("failed", said)

@@ -14,7 +14,7 @@ import pytest
 import redis
 from django.db import connection
 
-from topology import leases, quotas, services
+from topology import labstate, leases, quotas, services
 from topology.models import Assignment, Course, CourseLimits, CourseMember, Lab, LabState, Topology, UserLimits
 
 from .test_quotas import document
@@ -263,3 +263,68 @@ def test_many_new_topologies_at_once_end_with_exactly_the_limit(alice, slow_coun
     accepted, refused = race([lambda i=i: services.import_topology(alice, document(f"t{i}")) for i in range(THREADS)])
     assert len(accepted) == 3 and Topology.objects.filter(owner=alice).count() == 3 and Lab.objects.count() == 3
     assert len(refused) == THREADS - 3 and all(isinstance(e, quotas.LimitReached) for e in refused), refused
+
+
+def deploy(lab: Lab) -> str:
+    return services.request_deploy(Lab.objects.select_related("topology__owner").get(pk=lab.pk))
+
+
+def test_a_destroyed_lab_frees_its_room_at_once_though_its_reservation_is_kept(alice, broker, released):
+    UserLimits.objects.create(user=alice, max_running_labs=1)
+    first, second = (services.import_topology(alice, document(f"lab{i}")).lab for i in range(2))
+    operation = deploy(first)
+    with pytest.raises(quotas.LimitReached, match="running labs"):  # its reservation and its row: one lab, once
+        deploy(second)
+    leases.release(first.pk, operation)
+    labstate.do_finish(Lab.objects.get(pk=first.pk), operation, LabState.STOPPED)  # destroyed, within KEEP
+    deploy(second)
+    assert list(Lab.objects.filter(state=LabState.DEPLOYING).values_list("pk", flat=True)) == [second.pk]
+
+
+def test_without_redis_a_deploy_is_refused_with_503_and_nothing_is_written(alice, broker, released, monkeypatch):
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    lab = services.import_topology(alice, document("lab")).lab
+    nowhere = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setattr(leases, "client", lambda: nowhere)
+    with pytest.raises(services.ServiceError) as refused:
+        deploy(lab)
+    assert refused.value.status == 503 and "the limits cannot be checked right now" in refused.value.message
+    assert Lab.objects.get(pk=lab.pk).state == LabState.STOPPED and not broker and not lab.events.exists()
+
+
+def scope(user, read: dict, max_labs: int = 1, max_nodes: int = 100) -> list:
+    return [("user", user.pk, user.date_joined, max_labs, max_nodes, read)]
+
+
+def test_a_second_request_for_the_same_lab_drops_only_its_own_reservation(alice, released):
+    # A double click: both guards reserve the lab; the one whose body loses the lease drops its reservation, and
+    # the other's (its body not committed yet) still counts the lab for a third deploy that read the old row.
+    UserLimits.objects.create(user=alice, max_running_labs=1)
+    first, second = (services.import_topology(alice, document(f"lab{i}")).lab for i in range(2))
+    read = quotas.read_user(alice)
+    winner = quotas.reserve(first.pk, read[first.pk][0], 4, scope(alice, read))
+    loser = quotas.reserve(first.pk, read[first.pk][0], 4, scope(alice, read))
+    assert isinstance(winner, quotas.Reservation) and isinstance(loser, quotas.Reservation)
+    loser.keep(0)
+    assert quotas.reserve(second.pk, read[second.pk][0], 4, scope(alice, read)) == (0, "labs", 1)
+    winner.keep(0)
+    third = quotas.reserve(second.pk, read[second.pk][0], 4, scope(alice, read))
+    assert isinstance(third, quotas.Reservation)
+    third.keep(0)
+
+
+def test_a_lab_reserved_twice_counts_once_and_the_keys_expire(alice, released):
+    first, second = (services.import_topology(alice, document(f"lab{i}")).lab for i in range(2))
+    read = quotas.read_user(alice)
+    taken = [quotas.reserve(first.pk, read[first.pk][0], 4, scope(alice, read, max_labs=2, max_nodes=8))
+             for _ in range(2)]
+    assert all(isinstance(r, quotas.Reservation) for r in taken)
+    # One lab of 4 nodes, not two of 8: a lab of 4 more fits, one of 5 more would not.
+    assert quotas.reserve(second.pk, read[second.pk][0], 5, scope(alice, read, max_labs=2, max_nodes=8)) == (0, "nodes", 4)
+    mine = quotas.reserve(second.pk, read[second.pk][0], 4, scope(alice, read, max_labs=2, max_nodes=8))
+    assert isinstance(mine, quotas.Reservation)
+    assert 0 < leases.client().pttl(mine.keys[0]) <= quotas.RESERVE_TTL * 1000
+    for reservation in (*taken, mine):
+        reservation.keep(0)
