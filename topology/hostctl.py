@@ -35,12 +35,12 @@ class HostRow:
                 "memory_mb": h.memory_mb, "images": list(h.images or ()), "max_nodes": h.max_nodes,
                 "max_memory_mb": h.max_memory_mb, "labs": self.labs, "load": self.load,
                 "last_seen": h.last_seen.isoformat() if h.last_seen else None,
-                "pins": [str(p) for p in h.pins.select_related("user", "course")]}
+                "pins": [str(p) for p in h.pins.all()]}
 
 
 def rows() -> list[HostRow]:
     """Every registered host with its heartbeat, load and the labs it holds (deploying, running, destroying...)."""
-    found = list(LabHost.objects.all())
+    found = list(LabHost.objects.prefetch_related("pins__user", "pins__course"))  # (their pins: no query per host)
     queues = [h.queue for h in found]
     live = hosts.alive_queues(queues)
     loads = hosts.loads(queues)
@@ -86,6 +86,8 @@ def pin(target: LabHost, *, user: str | None = None, course: str | None = None) 
 
 def unpin(*, user: str | None = None, course: str | None = None) -> int:
     """Remove a user's or a course's pin; how many there were (0 or 1)."""
+    if (user is None) == (course is None):  # (a filter on a missing one would match every pin of the other kind)
+        raise Conflict("unpin a user or a course, one of them")
     pins = HostPin.objects.filter(user__username=user) if user is not None else HostPin.objects.filter(course__slug=course)
     return pins.delete()[0]
 

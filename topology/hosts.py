@@ -98,21 +98,23 @@ def unreachable_note(queue: str) -> str:
     return f": host unreachable: {describe(queue)} has not answered lately"
 
 
-def unreachable(lab) -> bool:
+def unreachable(lab, *, fresh: bool = False) -> bool:
     """True when ``lab`` holds something on its host and that host's worker is silent.
 
     Derived at each read (never stored): it clears itself once the worker beats again. A stopped lab, or a
     failed one with no container left, has nothing on any host, so it never is; Redis that cannot be reached
-    says nothing either way (False).
+    says nothing either way (False). ``fresh``: ask Redis now, not :func:`alive`'s second-old answer (a
+    refusal must not outlive the worker's return: a worker restarted and at once asked to act). The heartbeat
+    is read first: a list of labs on live hosts costs no query per failed lab.
     """
     if lab.state == LabState.STOPPED:
         return False
-    if lab.state == LabState.FAILED and not LabNode.objects.filter(lab_id=lab.pk).exclude(container_id="").exists():
-        return False
     try:
-        return not alive(lab.queue)
+        if (leases.worker_alive(lab.queue) is not None) if fresh else alive(lab.queue):
+            return False
     except redis.RedisError:
         return False
+    return lab.state != LabState.FAILED or LabNode.objects.filter(lab_id=lab.pk).exclude(container_id="").exists()
 
 
 def unreachable_message(queue: str, doing: str) -> str:

@@ -27,6 +27,15 @@ held across the deploy: the chosen host's room is taken by a reservation in Redi
 (:func:`reserve`, one atomic script that counts the other deploys' reservations),
 held until the lab's new state is committed (then the database counts it); a
 reservation that does not fit sends the deploy to choose again.
+
+The gap between a placement's database count and its script (a deploy that
+commits in it is in neither) is closed as :mod:`topology.quotas` closes its own: a
+reservation is kept :data:`SETTLE_MS` after its deploy ended, stamped with that
+moment, and the script refuses a count begun more than :data:`SETTLE_MS` before it
+(Redis's clock for both), which is then made again. A deploy that committed after
+the count began ended after it too, so its reservation is still there when a script
+within :data:`SETTLE_MS` of the count runs, and is counted; counts begun after the
+stamp skip it (they see the lab in the database, or see it gone).
 """
 from __future__ import annotations
 
@@ -49,6 +58,7 @@ TOPOLAB_IMAGES = frozenset(kinds.default_images().values())  # repositories Topo
 UNCAPPED_MB = 10 ** 12  # the memory cap of a site's one host whose admin set none: nothing
 ATTEMPTS = 50  # a deploy whose reservation met others' chooses again (each miss is another deploy's success)
 SETTLE_MS = 10 * 1000  # a recorded deploy's reservation lasts this long: placements that counted before it see it
+STALE_ATTEMPTS = 3  # counts older than SETTLE_MS by their script a deploy makes before it gives up as busy
 
 
 class HostUnavailable(Unavailable):
@@ -253,14 +263,17 @@ def pin_for(lab: Lab) -> tuple[HostPin | None, str]:
 
 # KEYS[1]: the host's reservations (lab -> "nodes memory lapses-at-ms token [recorded-at-ms]"). ARGV: lab, nodes,
 # memory, token, ttl ms, the host's free nodes (-1: no cap) and free memory as the database counted them, when
-# that count began (ms), then the lab IDs it counted. A reservation counts unless it lapsed, is this lab's, its lab
-# was counted, or its deploy was recorded before the count began (the count saw it). 1 if it fits (reserved), or 0.
+# that count began (ms), how old that count may be (ms), then the lab IDs it counted. A reservation counts unless it
+# lapsed, is this lab's, its lab was counted, or its deploy was recorded before the count began (the count saw it).
+# 1 if it fits (reserved), 0 if not, -1 if the count is too old (a deploy that committed after it began may have
+# ended more than SETTLE_MS ago, its reservation lapsed: count again); nothing is reserved unless 1.
 RESERVE_SCRIPT = """
 local now = redis.call('time')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local counted = {}
-for i = 9, #ARGV do counted[ARGV[i]] = true end
 local read_at = tonumber(ARGV[8])
+if now - read_at >= tonumber(ARGV[9]) then return -1 end
+local counted = {}
+for i = 10, #ARGV do counted[ARGV[i]] = true end
 local all = redis.call('hgetall', KEYS[1])
 local nodes, memory = 0, 0
 for i = 1, #all, 2 do
@@ -314,16 +327,20 @@ class Reservation:
             pass
 
 
+STALE = "stale"  # what reserve() answers when the count it was given is too old to be checked against
+
+
 def reserve(host: HostView, lab: int, need: Need, counted: set[int], used: tuple[int, int],
-            read_at: int) -> Reservation | None:
-    """Take ``need``'s room on ``host`` for ``lab`` if the other deploys' reservations leave it; else None.
+            read_at: int) -> Reservation | str | None:
+    """Take ``need``'s room on ``host`` for ``lab`` if the other deploys' reservations leave it; else None, or
+    :data:`STALE` when the count began :data:`SETTLE_MS` or more before the script ran (count again).
     ``counted``, ``used``: the labs and the (nodes, memory) the database count begun at ``read_at`` found there."""
     reservation = Reservation(host.queue, lab)
     free_nodes = -1 if host.max_nodes is None else host.max_nodes - used[0]
-    fits = leases.client().eval(RESERVE_SCRIPT, 1, _reservations_key(host.queue), str(lab), need.nodes,
-                                need.memory_mb, reservation.token, RESERVE_TTL_MS, free_nodes,
-                                host.memory_cap_mb - used[1], read_at, *sorted(counted))
-    return reservation if int(fits) else None
+    fits = int(leases.client().eval(RESERVE_SCRIPT, 1, _reservations_key(host.queue), str(lab), need.nodes,
+                                    need.memory_mb, reservation.token, RESERVE_TTL_MS, free_nodes,
+                                    host.memory_cap_mb - used[1], read_at, SETTLE_MS, *sorted(counted)))
+    return reservation if fits == 1 else STALE if fits < 0 else None
 
 
 def only_host(host: HostView, need: Need) -> HostView:
@@ -368,6 +385,7 @@ def placed(lab: Lab, document: dict) -> Iterator[str | None]:
     need = need_of(document)
     pin, whose = pin_for(lab)
     reservation = None
+    stale = 0
     for _ in range(ATTEMPTS):
         candidates, counted, used, read_at = views(lab.pk)
         if len(candidates) == 1 and pin is None:
@@ -379,6 +397,12 @@ def placed(lab: Lab, document: dict) -> Iterator[str | None]:
         host = _back_where_it_was(lab, need, candidates) if pin is None else None
         host = host or choose(need, candidates, pinned, pin_of=whose)
         reservation = reserve(host, lab.pk, need, counted[host.queue], used[host.queue], read_at)
+        if reservation == STALE:
+            reservation, stale = None, stale + 1
+            if stale >= STALE_ATTEMPTS:
+                raise NoRoom(f"the hosts' room could not be counted in time (each count took over {SETTLE_MS // 1000} s: "
+                             "the site is very busy); nothing was queued: try again")
+            continue
         if reservation is not None:
             break
     if reservation is None:

@@ -130,7 +130,9 @@ def request_deploy(lab: Lab) -> str:
 
     Refused (:class:`~topology.quotas.LimitReached`) before anything is written or queued if it would pass
     a limit of the owner's or of the course the topology belongs to. Call it outside any transaction: the
-    limits' locks are held until the lab's new state is committed, which an enclosing transaction delays.
+    deploy's reservation of room in the limits (:func:`topology.quotas.deploy_guard`) lapses
+    :data:`~topology.quotas.KEEP` seconds after this returns, and from then on only the lab's new state, once
+    committed, counts it: an enclosing transaction that delays that commit lets other deploys miss this one.
     """
     document = parse(lab.topology.document)
     try:
@@ -138,7 +140,7 @@ def request_deploy(lab: Lab) -> str:
     except PlanError as exc:
         raise InvalidDocument("the document cannot be deployed", exc.problems) from None
     lab.refresh_from_db()
-    if hosts.unreachable(lab):  # it holds something on a host that does not answer: 503, naming it
+    if hosts.unreachable(lab, fresh=True):  # it holds something on a host that does not answer: 503, naming it
         raise NoWorker(hosts.unreachable_message(lab.queue, "deployed"))
     if lab.state == LabState.RUNNING:
         raise Conflict("the lab is already running; destroy it first")

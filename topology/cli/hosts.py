@@ -53,7 +53,7 @@ def _lines(found) -> list[str]:
                      f"{', '.join(h.images or ()) or 'none'}")
         caps = [f"max {h.max_nodes} nodes" if h.max_nodes is not None else "",
                 f"max {h.max_memory_mb} MB" if h.max_memory_mb is not None else ""]
-        pins = [str(p) for p in h.pins.select_related("user", "course")]
+        pins = [str(p) for p in h.pins.all()]  # (prefetched by hostctl.rows)
         if any(caps) or pins:
             lines.append("    " + "; ".join([c for c in caps if c] + [f"pin: {p}" for p in pins]))
     return lines
