@@ -32,6 +32,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tests.drills.wsclient import Closed, WebSocket
+from topology.testing.dockerd import docker_answers, how_dockerd_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = ("stopped", "failed")
@@ -697,26 +698,9 @@ def redis_restart_drill(stack: Stack, owner, baseline: HostBaseline) -> Outcome:
 
 
 # -- dockerd (stops every container of the machine: behind TOPOLAB_DRILL_DOCKERD=1) ----------------------
-def _dockerd() -> dict:
-    pids = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True).stdout.split()
-    if len(pids) != 1:
-        raise DrillFailed(f"expected one dockerd, found {pids}")
-    pid = int(pids[0])
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        argv = [a.decode() for a in f.read().split(b"\0") if a]
-    with open(f"/proc/{pid}/environ", "rb") as f:
-        env = dict(item.decode().split("=", 1) for item in f.read().split(b"\0") if b"=" in item)
-    return {"pid": pid, "argv": argv, "env": env, "cwd": os.readlink(f"/proc/{pid}/cwd"),
-            "log": os.readlink(f"/proc/{pid}/fd/1")}
-
-
-def _docker_answers() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-
-
 def restart_dockerd() -> float:
     """Stop the machine's dockerd (SIGTERM) and start it again exactly as it ran; the seconds it took."""
-    how = _dockerd()
+    how = how_dockerd_runs()
     started = time.monotonic()
     try:
         os.kill(how["pid"], signal.SIGTERM)
@@ -732,7 +716,7 @@ def restart_dockerd() -> float:
                 subprocess.run(["setsid", "-f", *how["argv"]], env=how["env"], cwd=how["cwd"], stdin=nothing,
                                stdout=out, stderr=out, check=True)
             deadline = time.monotonic() + 60
-            while not _docker_answers():
+            while not docker_answers():
                 if time.monotonic() > deadline:
                     raise DrillFailed("dockerd did not come back in 60 s")
                 time.sleep(0.2)

@@ -32,6 +32,7 @@ from tests.websockets import browser_socket, fresh_channel_layer, run  # noqa: F
 from topology import broadcast
 from topology.models import Lab
 from topology.operations import collect_garbage
+from topology.testing.dockerd import docker_answers, how_dockerd_runs
 from topology.websockets.console import ConsoleConsumer
 
 SOON = 10.0  # seconds: "at once", with room for a loaded machine
@@ -168,23 +169,6 @@ def test_a_killed_main_process_exits_its_node_and_consoles_go_on_on_the_others(l
 # -- last in this file: it restarts the machine's dockerd --------------------------------------------------
 
 
-def _dockerd() -> dict:
-    """How the running dockerd was started: pid, argv, environment, working directory and log file."""
-    pids = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True).stdout.split()
-    assert len(pids) == 1, f"expected one dockerd, found {pids}"
-    pid = int(pids[0])
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        argv = [a.decode() for a in f.read().split(b"\0") if a]
-    with open(f"/proc/{pid}/environ", "rb") as f:
-        env = dict(item.decode().split("=", 1) for item in f.read().split(b"\0") if b"=" in item)
-    return {"pid": pid, "argv": argv, "env": env, "cwd": os.readlink(f"/proc/{pid}/cwd"),
-            "log": os.readlink(f"/proc/{pid}/fd/1")}
-
-
-def _docker_answers() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-
-
 def _start_dockerd(how: dict) -> None:
     """Start dockerd again as it was (detached: it outlives this test run), and wait until it answers."""
     log = how["log"] if how["log"].startswith("/") else os.devnull
@@ -192,14 +176,14 @@ def _start_dockerd(how: dict) -> None:
         subprocess.run(["setsid", "-f", *how["argv"]], env=how["env"], cwd=how["cwd"], stdin=nothing,
                        stdout=out, stderr=out, check=True)
     deadline = time.monotonic() + 60
-    while not _docker_answers():
+    while not docker_answers():
         assert time.monotonic() < deadline, "dockerd did not come back in 60 s"
         time.sleep(0.2)
 
 
 def test_zz_a_dockerd_restart_is_reconciled_and_the_watcher_follows_again(labs, owner, lab_worker):
     first = labs.deploy(reference_document())
-    how = _dockerd()
+    how = how_dockerd_runs()
     assert how["argv"][0].endswith("dockerd"), how
     try:
         os.kill(how["pid"], signal.SIGTERM)
@@ -210,7 +194,7 @@ def test_zz_a_dockerd_restart_is_reconciled_and_the_watcher_follows_again(labs, 
     finally:
         if not subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).stdout.strip():
             _start_dockerd(how)
-    assert _dockerd()["argv"] == how["argv"]
+    assert how_dockerd_runs()["argv"] == how["argv"]
 
     # The restart stopped every container (restart policy "no"): the worker reconciles when dockerd is back.
     lost = ("exited", "gone")

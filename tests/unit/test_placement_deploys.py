@@ -3,7 +3,6 @@ one host as before, pins, drain, unreachable hosts, 30 deploys at once; and the 
 from __future__ import annotations
 
 import io
-import threading
 import time
 import uuid
 
@@ -16,6 +15,7 @@ from django.test import TestCase
 from tests.documents import reference_document
 from topology import hostctl, hosts, labview, placement, services
 from topology.models import HostPin, Lab, LabHost, LabNode, LabState, UserLimits
+from topology.testing.races import race
 from topology.workers import Heartbeat
 
 from .test_quotas import document
@@ -292,31 +292,6 @@ def test_a_lab_of_a_live_host_or_a_stopped_one_cannot_be_forgotten(topology, rel
 
 
 # -- 30 deploys at once ---------------------------------------------------------------------------------------
-def race(calls) -> tuple[list, list]:
-    start = threading.Barrier(len(calls))
-    results, errors, lock = [], [], threading.Lock()
-
-    def run(call):
-        try:
-            start.wait()
-            result = call()
-            with lock:
-                results.append(result)
-        except Exception as exc:  # noqa: BLE001 - each refusal is counted and checked by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results, errors
-
-
 @pytest.fixture
 def slow_count(monkeypatch):
     """Counting what hosts hold takes a while: every racing deploy is inside the window at once."""

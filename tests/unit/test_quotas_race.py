@@ -12,10 +12,10 @@ import uuid
 
 import pytest
 import redis
-from django.db import connection
 
 from topology import labstate, leases, quotas, services
 from topology.models import Assignment, Course, CourseLimits, CourseMember, Lab, LabState, Topology, UserLimits
+from topology.testing.races import race
 
 from .test_quotas import document
 
@@ -69,32 +69,6 @@ def slow_count(monkeypatch):
         real_guard(self, used, allowed)
 
     monkeypatch.setattr(quotas.TopologyGuard, "__init__", slow_guard)
-
-
-def race(calls) -> tuple[list, list]:
-    """Run every call in its own thread, all released at once: (results, exceptions)."""
-    start = threading.Barrier(len(calls))
-    results, errors, lock = [], [], threading.Lock()
-
-    def run(call):
-        try:
-            start.wait()
-            result = call()
-            with lock:
-                results.append(result)
-        except Exception as exc:  # noqa: BLE001 - each refusal is counted and checked by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results, errors
 
 
 def deployer(lab: Lab):
