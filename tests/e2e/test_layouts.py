@@ -146,7 +146,8 @@ def test_a_ring_comes_out_as_a_circle_in_ring_order_and_is_saved_at_once(signed_
     topology_id = imported(owner, doc)
     open_editor(page, topology_id)
     assert_ring(positions(page), ring)
-    assert page.locator("#dock-status").inner_text().startswith("Laid out 12 nodes as a ring")
+    # The sentence comes once the positions are saved (the status says "Saving…" meanwhile).
+    page.wait_for_function("() => document.getElementById('dock-status').textContent.startsWith('Laid out 12 nodes as a ring')")
     stored = wait_saved(topology_id, page)
     assert stored == positions(page) == drawn(page)
     assert overlapping(page, ".canvas-tools") == []
