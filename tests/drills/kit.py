@@ -32,7 +32,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tests.drills.wsclient import Closed, WebSocket
-from topology.testing.dockerd import docker_answers, how_dockerd_runs
+from topology.testing.dockerd import how_dockerd_runs, start_dockerd
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = ("stopped", "failed")
@@ -711,15 +711,10 @@ def restart_dockerd() -> float:
             time.sleep(0.1)
     finally:
         if not subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).stdout.strip():
-            log = how["log"] if how["log"].startswith("/") else os.devnull
-            with open(os.devnull, "rb") as nothing, open(log, "ab") as out:
-                subprocess.run(["setsid", "-f", *how["argv"]], env=how["env"], cwd=how["cwd"], stdin=nothing,
-                               stdout=out, stderr=out, check=True)
-            deadline = time.monotonic() + 60
-            while not docker_answers():
-                if time.monotonic() > deadline:
-                    raise DrillFailed("dockerd did not come back in 60 s")
-                time.sleep(0.2)
+            try:
+                start_dockerd(how)
+            except RuntimeError as exc:
+                raise DrillFailed(str(exc)) from None
     return time.monotonic() - started
 
 

@@ -32,7 +32,7 @@ from tests.websockets import browser_socket, fresh_channel_layer, run  # noqa: F
 from topology import broadcast
 from topology.models import Lab
 from topology.operations import collect_garbage
-from topology.testing.dockerd import docker_answers, how_dockerd_runs
+from topology.testing.dockerd import how_dockerd_runs, start_dockerd
 from topology.websockets.console import ConsoleConsumer
 
 SOON = 10.0  # seconds: "at once", with room for a loaded machine
@@ -169,18 +169,6 @@ def test_a_killed_main_process_exits_its_node_and_consoles_go_on_on_the_others(l
 # -- last in this file: it restarts the machine's dockerd --------------------------------------------------
 
 
-def _start_dockerd(how: dict) -> None:
-    """Start dockerd again as it was (detached: it outlives this test run), and wait until it answers."""
-    log = how["log"] if how["log"].startswith("/") else os.devnull
-    with open(os.devnull, "rb") as nothing, open(log, "ab") as out:
-        subprocess.run(["setsid", "-f", *how["argv"]], env=how["env"], cwd=how["cwd"], stdin=nothing,
-                       stdout=out, stderr=out, check=True)
-    deadline = time.monotonic() + 60
-    while not docker_answers():
-        assert time.monotonic() < deadline, "dockerd did not come back in 60 s"
-        time.sleep(0.2)
-
-
 def test_zz_a_dockerd_restart_is_reconciled_and_the_watcher_follows_again(labs, owner, lab_worker):
     first = labs.deploy(reference_document())
     how = how_dockerd_runs()
@@ -193,7 +181,7 @@ def test_zz_a_dockerd_restart_is_reconciled_and_the_watcher_follows_again(labs, 
             time.sleep(0.1)
     finally:
         if not subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).stdout.strip():
-            _start_dockerd(how)
+            start_dockerd(how)
     assert how_dockerd_runs()["argv"] == how["argv"]
 
     # The restart stopped every container (restart policy "no"): the worker reconciles when dockerd is back.

@@ -25,3 +25,19 @@ def how_dockerd_runs() -> dict:
 def docker_answers() -> bool:
     """Does the Docker Engine answer (``docker info``)?"""
     return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+def start_dockerd(how: dict, wait: float = 60) -> None:
+    """Start dockerd again as ``how`` (:func:`how_dockerd_runs`) says it ran, detached (it outlives the test run),
+    and wait until it answers; RuntimeError if it does not within ``wait`` seconds."""
+    import time
+
+    log = how["log"] if how["log"].startswith("/") else os.devnull
+    with open(os.devnull, "rb") as nothing, open(log, "ab") as out:
+        subprocess.run(["setsid", "-f", *how["argv"]], env=how["env"], cwd=how["cwd"], stdin=nothing,
+                       stdout=out, stderr=out, check=True)
+    deadline = time.monotonic() + wait
+    while not docker_answers():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"dockerd did not come back in {wait:.0f} s")
+        time.sleep(0.2)
